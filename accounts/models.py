@@ -1,0 +1,41 @@
+"""Members and their profiles.
+
+Profile fields count toward the score only as *completeness* (DESIGN.md §2): whether a field
+is filled or verified, never what it says.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    class Visibility(models.TextChoices):
+        FRIENDS = "friends", "Friends only"
+        PUBLIC = "public", "Everyone"
+
+    # Profile (completeness only).
+    phone = models.CharField(max_length=32, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+    bio = models.TextField(max_length=500, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+
+    # Privacy.
+    profile_visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.FRIENDS
+    )
+    on_global_board = models.BooleanField(
+        default=False, help_text="Appear on the global leaderboard (opt-in)."
+    )
+    private_mode = models.BooleanField(
+        default=False,
+        help_text="Left the social game: no friend contagion either way, off friends' boards.",
+    )
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.username

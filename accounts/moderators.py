@@ -1,0 +1,38 @@
+"""The Moderators group: admin access without superuser powers (DESIGN.md §10).
+
+``MODERATOR_PERMISSIONS`` is the whole list of what a moderator may do; anything not here
+(deleting members, changing permissions or groups) stays refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.admin_site import MODERATORS_GROUP
+
+MODERATOR_PERMISSIONS: list[str] = [
+    "accounts.view_user",
+    "accounts.change_user",
+]
+
+
+def register_moderator_permissions(*dotted: str) -> None:
+    """Let a higher app add its own moderator permissions (called from its ``ready()``)."""
+    for name in dotted:
+        if name not in MODERATOR_PERMISSIONS:
+            MODERATOR_PERMISSIONS.append(name)
+
+
+def sync_moderator_permissions(sender: Any = None, **kwargs: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    wanted = []
+    for dotted in MODERATOR_PERMISSIONS:
+        app_label, codename = dotted.split(".", 1)
+        perm = Permission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        ).first()
+        if perm is not None:
+            wanted.append(perm)
+    group.permissions.set(wanted)
