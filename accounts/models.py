@@ -34,8 +34,16 @@ class User(AbstractUser):
         help_text="Left the social game: no friend contagion either way, off friends' boards.",
     )
 
+    # The displayed score, denormalised here so lower apps (friends lists) and the database
+    # boards can read it in one query. Written only by scoring (scoring.services); null until
+    # the member is first scored. ``score_reached_at`` breaks ties on boards: who got there first.
+    score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    score_band = models.CharField(max_length=16, blank=True, editable=False)
+    score_reached_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["username"]
+        indexes = [models.Index(fields=["-score", "score_reached_at"], name="user_score_rank")]
 
     def __str__(self) -> str:
         return self.username
