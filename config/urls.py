@@ -8,12 +8,16 @@ from config import views
 
 api_v1 = [
     path("", include("accounts.urls")),
+    path("", include("social.urls")),
+    path("", include("scoring.urls")),
 ]
 
 urlpatterns = [
     path("", account_views.landing, name="landing"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("settings/", account_views.settings_page, name="settings"),
+    path("", include("scoring.web_urls")),
+    path("friends/", include("social.web_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

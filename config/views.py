@@ -9,15 +9,14 @@ from django.shortcuts import render
 from accounts.selectors import profile_completeness
 from config.api_errors import api_not_found, api_server_error
 from config.typing import member_of
+from scoring.views import score_context
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "dashboard.html",
-        {"completeness": profile_completeness(user=member_of(request))},
-    )
+    context = {"completeness": profile_completeness(user=member_of(request))}
+    context.update(score_context(request))
+    return render(request, "dashboard.html", context)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

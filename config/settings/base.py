@@ -253,8 +253,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# How long a task taken by a worker that died stays invisible before Redis hands it out again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+
+# A friendship counts for friend contagion only this long after it was accepted (DESIGN.md §3):
+# it blunts farming with fresh fake friends.
+CONTAGION_VESTING = timedelta(days=env_int("CONTAGION_VESTING_DAYS", 7))
 
 # WebSocket origin check: browsers must come from one of these hosts (native clients send none).
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
@@ -266,4 +271,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- partners ------------------------------------------------------------------------------------
+# Encrypts partners' signing secrets at rest (Fernet). Defaults to a key derived from SECRET_KEY;
+# set it explicitly to rotate SECRET_KEY without re-issuing partner secrets.
+CREDO_SECRETS_KEY = env_str("CREDO_SECRETS_KEY", "")
+# Signed partner requests older or newer than this are refused (replay protection).
+PARTNER_SIGNATURE_TOLERANCE_SECONDS = env_int("PARTNER_SIGNATURE_TOLERANCE_SECONDS", 300)
+
+CELERY_BEAT_SCHEDULE["scoring-sweep-pending"] = {
+    "task": "scoring.tasks.sweep_pending_events",
+    "schedule": 30.0,
 }

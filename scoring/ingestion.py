@@ -1,0 +1,315 @@
+"""Partner event ingestion: validation, consent, exactly-once storage, idempotency keys.
+
+The flow of one request (DESIGN.md §6, §8):
+
+1. the signature is checked (``scoring.partners``) — nothing is written for a bad one;
+2. the ``Idempotency-Key`` is claimed in its own short transaction (``in_flight``);
+3. the events are validated and stored ``pending`` in the same transaction that records the
+   response under the key; scoring is enqueued after commit;
+4. a replay of the same key and body returns the recorded response; another body is 422;
+   a request still in flight is 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import User
+from config.api_errors import ErrorCode
+from config.queue import enqueue_on_commit
+from config.serializers import StrictSerializer
+from scoring.errors import Code
+from scoring.models import Event, IdempotencyRecord, Partner, PartnerConsent
+
+MAX_BATCH = 500
+EARLIEST = date(2000, 1, 1)
+CLOCK_SKEW = timedelta(minutes=5)
+IN_FLIGHT_LEASE = timedelta(seconds=60)
+
+
+class EventSerializer(StrictSerializer):
+    """One event in a partner's request. Errors name the field and carry a stable code."""
+
+    member = serializers.CharField(max_length=150)
+    kind = serializers.CharField(max_length=20)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
+    currency = serializers.RegexField(r"^[A-Z]{3}\Z", error_messages={"invalid": "Use a 3-letter ISO 4217 code."})
+    occurred_at = serializers.DateTimeField()
+    external_id = serializers.CharField(max_length=100)
+    due_date = serializers.DateField(required=False)
+    paid_date = serializers.DateField(required=False)
+    missed = serializers.BooleanField(required=False, default=False)
+    amount_paid = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    merchant_category = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # DRF calls a malformed decimal "invalid"; partners asked for one code for amounts.
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict):
+                for name in ("amount", "amount_paid"):
+                    if name in detail:
+                        detail[name] = [serializers.ErrorDetail(str(m), code=Code.INVALID_AMOUNT)
+                                        for m in detail[name]]  # type: ignore[union-attr]
+            raise serializers.ValidationError(detail) from exc
+
+    def validate_kind(self, value: str) -> str:
+        if value not in Event.Kind.values:
+            raise serializers.ValidationError(
+                f"Unknown kind; use one of {', '.join(Event.Kind.values)}.", code=Code.UNKNOWN_KIND
+            )
+        return value
+
+    def validate_amount(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("Must be greater than zero.", code=Code.INVALID_AMOUNT)
+        return value
+
+    def validate_amount_paid(self, value: Decimal) -> Decimal:
+        if value < 0:
+            raise serializers.ValidationError("Must not be negative.", code=Code.INVALID_AMOUNT)
+        return value
+
+    def validate_occurred_at(self, value: datetime) -> datetime:
+        if value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("Is in the future.", code=Code.IN_FUTURE)
+        if value.date() < EARLIEST:
+            raise serializers.ValidationError(f"Is before {EARLIEST}.", code=Code.OUT_OF_RANGE)
+        return value
+
+    def validate_due_date(self, value: date) -> date:
+        if value < EARLIEST or value > timezone.now().date() + timedelta(days=366):
+            raise serializers.ValidationError("Is out of range.", code=Code.OUT_OF_RANGE)
+        return value
+
+    def validate_paid_date(self, value: date) -> date:
+        if value > (timezone.now() + CLOCK_SKEW).date():
+            raise serializers.ValidationError("Is in the future.", code=Code.IN_FUTURE)
+        if value < EARLIEST:
+            raise serializers.ValidationError("Is out of range.", code=Code.OUT_OF_RANGE)
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs["kind"]
+        if kind == Event.Kind.PURCHASE:
+            for name in ("due_date", "paid_date", "amount_paid"):
+                if name in attrs:
+                    raise serializers.ValidationError({name: ["Purchases do not take this field."]},
+                                                      code=Code.NOT_FOR_KIND)
+            if attrs.get("missed"):
+                raise serializers.ValidationError({"missed": ["Purchases do not take this field."]},
+                                                  code=Code.NOT_FOR_KIND)
+            return attrs
+        if "due_date" not in attrs:
+            raise serializers.ValidationError({"due_date": ["Required for bills and card repayments."]},
+                                              code="required")
+        paid, missed = "paid_date" in attrs, bool(attrs.get("missed"))
+        if paid == missed:
+            raise serializers.ValidationError(
+                {"paid_date": ["Give either paid_date or missed: true (exactly one)."]}, code=Code.PAYMENT_OUTCOME
+            )
+        if paid and attrs["paid_date"] < attrs["due_date"] - timedelta(days=366):
+            raise serializers.ValidationError({"paid_date": ["Is more than a year before due_date."]},
+                                              code=Code.OUT_OF_RANGE)
+        return attrs
+
+
+class BatchSerializer(StrictSerializer):
+    events = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+    def validate_events(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_BATCH:
+            raise serializers.ValidationError(f"At most {MAX_BATCH} events per batch.", code=Code.BATCH_TOO_LARGE)
+        return value
+
+
+class NoConsent(Exception):
+    def __init__(self, usernames: list[str]) -> None:
+        super().__init__(usernames)
+        self.usernames = usernames
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+
+
+def event_representation(event: Event, *, duplicate: bool = False) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "external_id": event.external_id,
+        "member": event.member.username,
+        "kind": event.kind,
+        "status": event.status,
+        "duplicate": duplicate,
+    }
+
+
+def error(status: int, code: str, detail: str, **extra: Any) -> Outcome:
+    return Outcome(status, {"code": code, "detail": detail, **extra})
+
+
+def _validation_outcome(exc: serializers.ValidationError) -> Outcome:
+    from config.api_errors import _first_code, _flatten
+
+    fields = _flatten(exc.detail)
+    first, messages = next(iter(fields.items()))
+    code = _first_code(exc.detail) or ErrorCode.INVALID
+    code = "required" if code in {"null", "blank"} else code
+    return error(400, code, f"{first}: {messages[0]}", fields=fields)
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise serializers.ValidationError(
+            {"non_field_errors": [serializers.ErrorDetail(f"Malformed JSON: {exc}", code=ErrorCode.PARSE_ERROR)]}
+        ) from exc
+
+
+@transaction.atomic
+def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple[Event, bool]]:
+    """Store validated events for consenting members; return (event, was_duplicate) in order.
+
+    Raises ``UnknownMember`` / ``NoConsent`` before anything is written. An event whose
+    (partner, external_id) already exists is not stored again: its first row is returned.
+    """
+    usernames = sorted({item["member"] for item in items})
+    members = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
+    unknown = [name for name in usernames if name not in members]
+    if unknown:
+        raise serializers.ValidationError(
+            {"member": [serializers.ErrorDetail(f"Unknown member {unknown[0]!r}.", code=Code.UNKNOWN_MEMBER)]}
+        )
+    consenting = set(
+        PartnerConsent.objects.filter(partner=partner, member__in=members.values(), revoked_at__isnull=True)
+        .values_list("member__username", flat=True)
+    )
+    refused = [name for name in usernames if name not in consenting]
+    if refused:
+        raise NoConsent(refused)
+
+    external_ids = [item["external_id"] for item in items]
+    existing = {
+        e.external_id: e
+        for e in Event.objects.select_related("member").filter(partner=partner, external_id__in=external_ids)
+    }
+    results: list[tuple[Event, bool]] = []
+    fresh: dict[str, Event] = {}
+    for item in items:
+        ext = item["external_id"]
+        if ext in existing:
+            results.append((existing[ext], True))
+            continue
+        if ext in fresh:  # the same event twice in one batch
+            results.append((fresh[ext], True))
+            continue
+        event = Event(
+            partner=partner, member=members[item["member"]], external_id=ext, kind=item["kind"],
+            amount=item["amount"], currency=item["currency"], occurred_at=item["occurred_at"],
+            due_date=item.get("due_date"), paid_date=item.get("paid_date"), missed=item.get("missed", False),
+            amount_paid=item.get("amount_paid"), merchant_category=item.get("merchant_category", ""),
+        )
+        fresh[ext] = event
+        results.append((event, False))
+    Event.objects.bulk_create(list(fresh.values()))
+    if fresh:
+        from scoring.tasks import score_members
+
+        enqueue_on_commit(score_members, sorted({e.member_id for e in fresh.values()}))
+    return results
+
+
+def ingest_single(*, partner: Partner, body: bytes) -> Outcome:
+    try:
+        serializer = EventSerializer(data=_parse(body))
+        serializer.is_valid(raise_exception=True)
+        [(event, duplicate)] = events_store(partner=partner, items=[serializer.validated_data])
+    except serializers.ValidationError as exc:
+        return _validation_outcome(exc)
+    except NoConsent as exc:
+        return error(403, Code.NO_CONSENT, f"Member {exc.usernames[0]!r} has not connected {partner.name}.")
+    return Outcome(200 if duplicate else 201, event_representation(event, duplicate=duplicate))
+
+
+def ingest_batch(*, partner: Partner, body: bytes) -> Outcome:
+    try:
+        batch = BatchSerializer(data=_parse(body))
+        batch.is_valid(raise_exception=True)
+        items = batch.validated_data["events"]
+        serializer = EventSerializer(data=items, many=True)
+        if not serializer.is_valid():
+            raw = serializer.errors
+            indexed = raw.items() if isinstance(raw, dict) else enumerate(raw)
+            errors = {f"events[{i}]": e for i, e in indexed if e}
+            raise serializers.ValidationError(errors)
+        results = events_store(partner=partner, items=list(serializer.validated_data))
+    except serializers.ValidationError as exc:
+        return _validation_outcome(exc)
+    except NoConsent as exc:
+        return error(403, Code.NO_CONSENT, f"Member {exc.usernames[0]!r} has not connected {partner.name}.",
+                     members=exc.usernames)
+    accepted = sum(1 for _, dup in results if not dup)
+    return Outcome(201, {
+        "accepted": accepted,
+        "duplicates": len(results) - accepted,
+        "events": [event_representation(e, duplicate=dup) for e, dup in results],
+    })
+
+
+def request_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def idempotent(*, partner: Partner, key: str, body: bytes, handler: Callable[[], Outcome]) -> tuple[Outcome, bool]:
+    """Run ``handler`` once per (partner, key); return (outcome, replayed)."""
+    digest = request_hash(body)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                partner=partner, key=key, request_hash=digest, locked_until=now + IN_FLIGHT_LEASE
+            )
+    except IntegrityError:
+        record = IdempotencyRecord.objects.get(partner=partner, key=key)
+        if record.request_hash != digest:
+            return error(422, Code.IDEMPOTENCY_KEY_REUSED,
+                         "This Idempotency-Key was used with a different body."), False
+        if record.state == IdempotencyRecord.State.DONE:
+            assert record.response_status is not None and record.response_body is not None
+            return Outcome(record.response_status, record.response_body), True
+        if record.locked_until > now:
+            return error(409, Code.REQUEST_IN_FLIGHT,
+                         "A request with this Idempotency-Key is still being processed; retry shortly."), False
+        # The first attempt died mid-way (its lease ran out): take it over, once.
+        taken = IdempotencyRecord.objects.filter(
+            pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_until=record.locked_until
+        ).update(locked_until=now + IN_FLIGHT_LEASE)
+        if not taken:
+            return error(409, Code.REQUEST_IN_FLIGHT,
+                         "A request with this Idempotency-Key is still being processed; retry shortly."), False
+    try:
+        with transaction.atomic():
+            outcome = handler()
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                state=IdempotencyRecord.State.DONE, response_status=outcome.status, response_body=outcome.body
+            )
+    except BaseException:
+        # Free the key at once so the partner's retry is not told "in flight" for a minute.
+        IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+        raise
+    return outcome, False

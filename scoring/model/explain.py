@@ -1,0 +1,179 @@
+"""Explanations: reason codes for a base score and one-line texts for events (DESIGN §2.2).
+
+Pure Python, no Django. Reason codes are stable strings (clients may key on them); texts and
+hints are for people and may be reworded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scoring.model.factors import (
+    BILL_PAYMENT,
+    BILL_PAYMENT_TIMELINESS,
+    CARD_REPAYMENT,
+    CARD_REPAYMENT_TIMELINESS,
+    PROFILE_COMPLETENESS,
+    PURCHASE,
+    PURCHASE_VOLUME,
+    BaseResult,
+    EventFact,
+    FactorResult,
+    days_late,
+    paid_fraction,
+)
+from scoring.model.params import PARAMS, ScoringParams
+
+
+class ReasonCode:
+    """Stable reason codes, shared by the code that emits them and the tests that check them."""
+
+    CARD_REPAYMENTS_NONE = "card_repayments_none"
+    CARD_REPAYMENTS_FEW = "card_repayments_few"
+    CARD_REPAYMENTS_LATE = "card_repayments_late"
+    BILL_PAYMENTS_NONE = "bill_payments_none"
+    BILL_PAYMENTS_FEW = "bill_payments_few"
+    BILL_PAYMENTS_LATE = "bill_payments_late"
+    PURCHASES_NONE = "purchases_none"
+    PURCHASES_LOW = "purchases_low"
+    PROFILE_INCOMPLETE = "profile_incomplete"
+
+
+#: Reasons worth less than this many points are not listed (they would show as 0).
+MIN_REASON_POINTS = 0.5
+
+_PROFILE_HINTS = {
+    "email_verified": "verify your email",
+    "phone": "add a phone number",
+    "city": "add your city",
+    "avatar": "add an avatar",
+    "bio": "write a short bio",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a factor is short of its maximum: ``points_lost`` (score points) = what it would
+    add at value 1; ``hint`` says what would raise it."""
+
+    code: str
+    factor: str
+    points_lost: float
+    text: str
+    hint: str
+
+
+def _timeliness_reason(
+    factor: FactorResult,
+    noun: str,
+    codes: tuple[str, str, str],
+    prior: float,
+    strength: float,
+    params: ScoringParams,
+) -> tuple[str, str, str]:
+    none, few, late = codes
+    half_life = round(params.timeliness_half_life_days)
+    if factor.events == 0:
+        return (
+            none,
+            f"No {noun}s on file yet",
+            f"Connect a partner that reports your {noun}s: each one paid on time counts.",
+        )
+    # With every event on time and in full the value is (k·prior + n) / (k + n): reaching it
+    # means only the thin file holds the factor back.
+    all_on_time = (strength * prior + factor.events) / (strength + factor.events)
+    if factor.value >= all_on_time - 1e-9:
+        count = "1 " + noun if factor.events == 1 else f"{factor.events} {noun}s"
+        return (
+            few,
+            f"Only {count} on file",
+            "Keep paying on time: a longer record lifts this factor toward its maximum.",
+        )
+    return (
+        late,
+        f"Some {noun}s were late, missed or partly paid",
+        f"Pay in full by the due date; recent months count most (a payment's weight halves "
+        f"every {half_life} days).",
+    )
+
+
+def reasons(result: BaseResult, params: ScoringParams = PARAMS) -> list[Reason]:
+    """Reason codes for ``result``, biggest loss first (ties in factor order).
+
+    Only factors that lose at least ``MIN_REASON_POINTS`` points are listed.
+    """
+    out: list[Reason] = []
+    for factor in result.factors:
+        lost = factor.points_lost(params)
+        if lost < MIN_REASON_POINTS:
+            continue
+        if factor.name == CARD_REPAYMENT_TIMELINESS:
+            code, text, hint = _timeliness_reason(
+                factor,
+                "card repayment",
+                (
+                    ReasonCode.CARD_REPAYMENTS_NONE,
+                    ReasonCode.CARD_REPAYMENTS_FEW,
+                    ReasonCode.CARD_REPAYMENTS_LATE,
+                ),
+                params.card_prior,
+                params.card_prior_strength,
+                params,
+            )
+        elif factor.name == BILL_PAYMENT_TIMELINESS:
+            code, text, hint = _timeliness_reason(
+                factor,
+                "bill payment",
+                (
+                    ReasonCode.BILL_PAYMENTS_NONE,
+                    ReasonCode.BILL_PAYMENTS_FEW,
+                    ReasonCode.BILL_PAYMENTS_LATE,
+                ),
+                params.bill_prior,
+                params.bill_prior_strength,
+                params,
+            )
+        elif factor.name == PURCHASE_VOLUME:
+            hint = (
+                f"Purchases with partners raise this factor: about "
+                f"{params.purchase_half_saturation:,.0f} of recent spend earns half of its "
+                f"{round(factor.max_points(params))} points."
+            )
+            if factor.events == 0:
+                code, text = ReasonCode.PURCHASES_NONE, "No purchases with partners yet"
+            else:
+                code, text = ReasonCode.PURCHASES_LOW, "Little recent spending with partners"
+        elif factor.name == PROFILE_COMPLETENESS:
+            missing = result.missing_profile
+            code = ReasonCode.PROFILE_INCOMPLETE
+            text = "Profile incomplete: " + ", ".join(f.replace("_", " ") for f in missing)
+            steps = [_PROFILE_HINTS[f] for f in missing if f in _PROFILE_HINTS]
+            hint = (", ".join(steps) or "complete your profile").capitalize() + "."
+        else:  # a factor this module does not know: still explained, generically
+            code, text, hint = factor.name, f"{factor.name} below its maximum", ""
+        out.append(Reason(code=code, factor=factor.name, points_lost=lost, text=text, hint=hint))
+    # sorted() is stable: equal losses keep the fixed factor order.
+    return sorted(out, key=lambda r: -r.points_lost)
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def describe_event(e: EventFact) -> str:
+    """One line for people, e.g. "Card repayment to Acme 14 days late"."""
+    to = f" to {e.label}" if e.label else ""
+    if e.kind == PURCHASE:
+        at = f" at {e.label}" if e.label else ""
+        return f"Purchase of {e.amount}{at}"
+    if e.kind in (CARD_REPAYMENT, BILL_PAYMENT):
+        noun = "Card repayment" if e.kind == CARD_REPAYMENT else "Bill payment"
+        late = days_late(e)
+        if late is None:
+            return f"{noun}{to} missed"
+        when = "on time" if late <= 0 else f"{_days(late)} late"
+        text = f"{noun}{to} {when}"
+        if paid_fraction(e) < 1.0 and e.amount_paid is not None:
+            text += f", {e.amount_paid} of {e.amount} paid"
+        return text
+    return f"{e.kind.replace('_', ' ').capitalize()} event{to}"

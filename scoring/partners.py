@@ -1,0 +1,125 @@
+"""Partners' signing keys: creation, rotation, encryption at rest, request signatures.
+
+A signed request carries ``X-Credo-Key: <key id>``, ``X-Credo-Timestamp: <unix seconds>`` and
+``X-Credo-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + raw body>`` (DESIGN.md §8).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from scoring.models import Partner, PartnerKey
+
+
+class SignatureError(Exception):
+    """Why a signed request was refused. ``code`` is the API error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class SignatureCode:
+    MISSING = "signature_missing"
+    UNKNOWN_KEY = "unknown_key"
+    STALE = "stale_timestamp"
+    BAD = "bad_signature"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    slug: str
+    key_id: str
+    secret: str
+
+
+def _fernet() -> Fernet:
+    material = settings.CREDO_SECRETS_KEY or settings.SECRET_KEY
+    key = base64.urlsafe_b64encode(hashlib.sha256(("credo-partner-secrets:" + material).encode()).digest())
+    return Fernet(key)
+
+
+def _decrypt(key: PartnerKey) -> bytes:
+    try:
+        return _fernet().decrypt(bytes(key.secret_encrypted))
+    except InvalidToken as exc:  # the secrets key changed: this key can no longer verify
+        raise SignatureError(SignatureCode.UNKNOWN_KEY, "This key can no longer be used.") from exc
+
+
+def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
+    """The ``X-Credo-Signature`` value for a body; what partners compute on their side."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(raw, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+@transaction.atomic
+def partner_create(*, name: str, slug: str | None = None) -> IssuedKey:
+    partner = Partner.objects.create(name=name, slug=slug or slugify(name))
+    return partner_key_issue(partner=partner)
+
+
+@transaction.atomic
+def partner_key_issue(*, partner: Partner) -> IssuedKey:
+    """A new live key. With two live keys already, the oldest is revoked (rotation)."""
+    live = list(
+        PartnerKey.objects.select_for_update()
+        .filter(partner=partner, revoked_at__isnull=True)
+        .order_by("created_at")
+    )
+    for old in live[: max(0, len(live) - PartnerKey.MAX_LIVE + 1)]:
+        old.revoked_at = timezone.now()
+        old.save(update_fields=["revoked_at"])
+    secret = secrets.token_urlsafe(32)
+    key = PartnerKey.objects.create(
+        partner=partner,
+        key_id="ck_" + secrets.token_hex(10),
+        secret_encrypted=_fernet().encrypt(secret.encode()),
+    )
+    return IssuedKey(slug=partner.slug, key_id=key.key_id, secret=secret)
+
+
+def partner_key_revoke(*, key: PartnerKey) -> None:
+    PartnerKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def verify_signature(*, key_id: str, timestamp: str, signature: str, body: bytes) -> Partner:
+    """The partner that signed this request, or ``SignatureError``. Reads only, never writes."""
+    if not key_id or not timestamp or not signature:
+        raise SignatureError(
+            SignatureCode.MISSING, "X-Credo-Key, X-Credo-Timestamp and X-Credo-Signature are required."
+        )
+    try:
+        sent_at = int(timestamp)
+    except ValueError as exc:
+        raise SignatureError(SignatureCode.STALE, "X-Credo-Timestamp must be unix seconds.") from exc
+    if abs(time.time() - sent_at) > settings.PARTNER_SIGNATURE_TOLERANCE_SECONDS:
+        raise SignatureError(
+            SignatureCode.STALE,
+            f"X-Credo-Timestamp is more than {settings.PARTNER_SIGNATURE_TOLERANCE_SECONDS} s away from our clock.",
+        )
+    key = (
+        PartnerKey.objects.select_related("partner")
+        .filter(key_id=key_id, revoked_at__isnull=True, partner__is_active=True)
+        .first()
+    )
+    if key is None:
+        # Still do the work of a comparison, so timing does not tell known keys apart.
+        hmac.compare_digest(signature, sign(b"unknown", timestamp, body))
+        raise SignatureError(SignatureCode.UNKNOWN_KEY, "Unknown or revoked X-Credo-Key.")
+    expected = sign(_decrypt(key), timestamp, body)
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise SignatureError(SignatureCode.BAD, "X-Credo-Signature does not match the body.")
+    return key.partner

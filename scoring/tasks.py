@@ -1,0 +1,37 @@
+"""Celery tasks of the scoring pipeline: thin, by ids, idempotent (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from scoring import services
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def score_members(member_ids: list[int]) -> int:
+    """Apply the pending events of these members (a batch: one task per request, not per event)."""
+    return services.members_score_pending(member_ids=member_ids)
+
+
+@shared_task(acks_late=True)
+def sweep_pending_events() -> int:
+    """Periodic: re-enqueue events still pending after a minute (lost enqueues, outages)."""
+    return services.pending_sweep()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def rescore_profile(member_id: int) -> bool:
+    """The member's profile completeness changed: rescore them (a ledger row if it moved)."""
+    from scoring.models import ScoreChange
+
+    return services.member_rescore(
+        member_id=member_id, cause=ScoreChange.Cause.PROFILE, explanation="Profile completeness changed"
+    )

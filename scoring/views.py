@@ -1,0 +1,82 @@
+"""The member's score pages: the score and why, history, what changed, events, what-if, partners."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from config.typing import member_of
+from scoring import consent, explain, selectors
+from scoring.charts import gauge_svg, history_svg
+from scoring.forms import WhatIfForm
+from scoring.models import Partner
+from scoring.whatif import what_if
+
+
+def score_context(request: HttpRequest) -> dict:
+    """What the dashboard's score panel shows (also used by config.views.dashboard)."""
+    me = member_of(request)
+    overview = explain.score_overview(member=me)
+    return {
+        "overview": overview,
+        "gauge": gauge_svg(overview["score"]),
+        "recent_changes": list(selectors.ledger(member=me)[:5]),
+    }
+
+
+@login_required
+def score_page(request: HttpRequest) -> HttpResponse:
+    me = member_of(request)
+    context = score_context(request)
+    form = WhatIfForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        context["what_if"] = what_if(member=me, scenario=form.scenario())
+    context["form"] = form
+    context["history"] = history_svg(selectors.score_history(member=me))
+    return render(request, "scoring/score.html", context)
+
+
+@login_required
+def changes_page(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.ledger(member=member_of(request)), 30).get_page(request.GET.get("page"))
+    return render(request, "scoring/changes.html", {"page": page})
+
+
+@login_required
+def events_page(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.member_events(member=member_of(request)), 30).get_page(request.GET.get("page"))
+    return render(request, "scoring/events.html", {"page": page})
+
+
+@login_required
+def partners_page(request: HttpRequest) -> HttpResponse:
+    me = member_of(request)
+    return render(request, "scoring/partners.html", {
+        "connected": consent.consents_live(member=me),
+        "available": consent.partners_available(member=me),
+    })
+
+
+@login_required
+@require_POST
+def partner_connect(request: HttpRequest, slug: str) -> HttpResponse:
+    partner = get_object_or_404(Partner, slug=slug, is_active=True)
+    try:
+        consent.consent_grant(member=member_of(request), partner=partner)
+        messages.success(request, f"{partner.name} can now send your payment events.")
+    except consent.AlreadyConnected:
+        messages.info(request, f"{partner.name} was already connected.")
+    return redirect("partners")
+
+
+@login_required
+@require_POST
+def partner_disconnect(request: HttpRequest, slug: str) -> HttpResponse:
+    partner = get_object_or_404(Partner, slug=slug)
+    if consent.consent_revoke(member=member_of(request), partner=partner):
+        messages.success(request, f"{partner.name} is disconnected; it can no longer send events for you.")
+    return redirect("partners")
