@@ -14,9 +14,14 @@ class ScoringConfig(AppConfig):
 
         from accounts.moderators import register_moderator_permissions
         from accounts.signals import profile_changed
+        from scoring.signals import base_changed
+        from social.signals import friendship_ended, friendship_started
 
         profile_changed.connect(_on_profile_changed, dispatch_uid="scoring.profile_changed")
         email_confirmed.connect(_on_email_confirmed, dispatch_uid="scoring.email_confirmed")
+        base_changed.connect(_on_base_changed, dispatch_uid="scoring.contagion_base")
+        friendship_started.connect(_on_friendship_changed, dispatch_uid="scoring.contagion_started")
+        friendship_ended.connect(_on_friendship_changed, dispatch_uid="scoring.contagion_ended")
         register_moderator_permissions(
             "scoring.view_event", "scoring.change_event", "scoring.view_scorechange",
             "scoring.view_scorestate", "scoring.view_partner", "scoring.view_partnerconsent",
@@ -26,6 +31,29 @@ class ScoringConfig(AppConfig):
 def _on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: Any) -> None:
     if COMPLETENESS_FIELDS.intersection(fields):
         _rescore_profile(user_id)
+    if "private_mode" in fields:
+        from config.queue import enqueue_on_commit
+        from scoring.tasks import contagion_edges_sync
+
+        enqueue_on_commit(contagion_edges_sync, [user_id], "A friend left or joined the social game")
+
+
+def _on_base_changed(sender: Any, member_id: int, **kwargs: Any) -> None:
+    from config.queue import enqueue_on_commit
+    from scoring.tasks import contagion_base_sync
+
+    enqueue_on_commit(contagion_base_sync, member_id)
+
+
+def _on_friendship_changed(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:
+    # A friendship that just started usually counts only once vested (the periodic tick adds
+    # it then); checking the pair now costs two small queries and covers CONTAGION_VESTING = 0.
+    from config.queue import enqueue_on_commit
+    from scoring.tasks import contagion_edges_sync
+
+    ended = "reason" in kwargs
+    enqueue_on_commit(contagion_edges_sync, [member_a_id, member_b_id],
+                      "A friendship ended" if ended else "A new friendship counts")
 
 
 def _on_email_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:

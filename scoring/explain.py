@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from accounts.models import User
 from scoring import selectors, services
-from scoring.model import band_for, reasons
+from scoring.contagion_services import contagion_breakdown
+from scoring.model import BaseResult, band_for, compute_base, reasons
 from scoring.models import ScoreChange
 
 FACTOR_LABELS = {
@@ -18,7 +20,9 @@ FACTOR_LABELS = {
 
 
 def score_overview(*, member: User) -> dict[str, Any]:
-    """``{score, band, base, social, factors: [...], reasons: [...]}`` (DESIGN.md §8)."""
+    """``{score, band, base, social, factors: [...], reasons: [...]}`` (DESIGN.md §8), plus
+    ``contagion``: each friend's share of the social points, split into their own behaviour and
+    their friends' (points before the ±60 cap)."""
     state = selectors.score_state(member=member) or services.member_state_ensure(member=member)
     result = selectors.result_from_state(state=state, member=member)
     return {
@@ -37,12 +41,26 @@ def score_overview(*, member: User) -> dict[str, Any]:
             }
             for f in result.factors
         ],
+        "contagion": [
+            {"username": c.username, "own": round(c.own, 2), "friends": round(c.friends, 2),
+             "total": round(c.total, 2)}
+            for c in contagion_breakdown(member=member)
+        ],
         "reasons": [
             {"code": r.code, "factor": r.factor, "points_lost": round(r.points_lost, 2), "text": r.text,
              "hint": r.hint}
-            for r in reasons(result)
+            for r in reasons(_with_event_counts(result, member))
         ],
     }
+
+
+def _with_event_counts(result: BaseResult, member: User) -> BaseResult:
+    """The stored breakdown, with how many events fed each factor (the reasons' wording uses it:
+    "no payments on file yet" reads differently from "paid late")."""
+    counted = {f.name: f.events for f in compute_base(
+        selectors.facts_of(selectors.scored_events(member_id=member.pk)), selectors.profile_facts(member=member)
+    ).factors}
+    return replace(result, factors=tuple(replace(f, events=counted.get(f.name)) for f in result.factors))
 
 
 def change_representation(change: ScoreChange) -> dict[str, Any]:

@@ -73,8 +73,9 @@ class EventSerializer(StrictSerializer):
         return value
 
     def validate_amount(self, value: Decimal) -> Decimal:
-        if value <= 0:
-            raise serializers.ValidationError("Must be greater than zero.", code=Code.INVALID_AMOUNT)
+        # A statement can be 0.00 (a month without spending); a purchase cannot (see validate).
+        if value < 0:
+            raise serializers.ValidationError("Must not be negative.", code=Code.INVALID_AMOUNT)
         return value
 
     def validate_amount_paid(self, value: Decimal) -> Decimal:
@@ -103,6 +104,9 @@ class EventSerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs["kind"]
+        if kind == Event.Kind.PURCHASE and attrs["amount"] == 0:
+            raise serializers.ValidationError({"amount": ["A purchase must be greater than zero."]},
+                                              code=Code.INVALID_AMOUNT)
         if kind == Event.Kind.PURCHASE:
             for name in ("due_date", "paid_date", "amount_paid"):
                 if name in attrs:

@@ -35,3 +35,39 @@ def rescore_profile(member_id: int) -> bool:
     return services.member_rescore(
         member_id=member_id, cause=ScoreChange.Cause.PROFILE, explanation="Profile completeness changed"
     )
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def contagion_base_sync(member_id: int) -> int:
+    """A member's base moved: fold it into friend contagion. Returns members whose s moved."""
+    from scoring import contagion_services
+
+    return len(contagion_services.contagion_base_sync(member_id=member_id).changes)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def contagion_edges_sync(member_ids: list[int], explanation: str = "") -> int:
+    """Friendships of these members changed (ended, private mode): apply the difference."""
+    from scoring import contagion_services
+
+    return len(contagion_services.contagion_edges_sync(members=member_ids, explanation=explanation).changes)
+
+
+@shared_task(acks_late=True)
+def contagion_tick() -> dict[str, int]:
+    """Periodic: friendships that vested, and residuals left above ε (the budget's overflow)."""
+    from scoring import contagion_services
+
+    return contagion_services.contagion_tick()
+
+
+@shared_task(acks_late=True)
+def contagion_reconcile() -> dict[str, float]:
+    """Nightly: the full sparse solve; logs the largest gap to the incremental state."""
+    import logging
+
+    from scoring import contagion_services
+
+    result = contagion_services.contagion_rebuild()
+    logging.getLogger(__name__).info("contagion reconcile: %s", result)
+    return result

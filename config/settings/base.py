@@ -284,3 +284,11 @@ CELERY_BEAT_SCHEDULE["scoring-sweep-pending"] = {
     "task": "scoring.tasks.sweep_pending_events",
     "schedule": 30.0,
 }
+CELERY_BEAT_SCHEDULE["scoring-contagion-tick"] = {"task": "scoring.tasks.contagion_tick", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
+    "task": "scoring.tasks.contagion_reconcile",
+    "schedule": 24 * 3600.0,
+}
+
+# The real data sets (../shared/data/ beside the repository; see its README).
+CREDO_DATA_DIR = Path(env_str("CREDO_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))

@@ -264,9 +264,13 @@ class _Round:
                 yield w
         self.visits += len(self.nbrs[u])
 
-    def base_change(self, v: int, delta_d: float) -> list[int]:
+    def base_change(self, v: int, delta_d: float, *, absolute: bool = False) -> list[int]:
+        """Move d_v by ``delta_d`` — or, with ``absolute``, to ``delta_d`` from this round's fresh
+        read (so a retried round never applies a base change twice)."""
         self.ensure((v,))
         self.ensure_neighbours((v,))
+        if absolute:
+            delta_d -= self.state[v].d
         self.dd[v] = self.dd.get(v, 0.0) + delta_d
         list(self.spread(v, delta_d))
         return list(self.nbrs[v])
@@ -330,6 +334,7 @@ def _drive(
     params: Params,
     seeds: Iterable[int],
     base: tuple[int, float] | None = None,
+    absolute: bool = False,
 ) -> PropagationReport:
     report = PropagationReport()
     pending = set(seeds)
@@ -339,7 +344,7 @@ def _drive(
         rnd = _Round(store, params)
         try:
             if base is not None:
-                pending |= set(rnd.base_change(*base))
+                pending |= set(rnd.base_change(*base, absolute=absolute))
             rnd.push_all(pending, params.budget - report.edge_visits)
             deltas = rnd.deltas()
             result: dict[int, tuple[float, float]] = {}
@@ -392,6 +397,16 @@ def base_changed(
     if delta_d == 0.0:
         return PropagationReport()
     return _drive(store, params, (), base=(member_id, float(delta_d)))
+
+
+def base_set(
+    store: ContagionStore, member_id: int, target_d: float, params: Params = DEFAULT_PARAMS
+) -> PropagationReport:
+    """Member's deviation becomes ``target_d`` (= base − 650): like ``base_changed`` with the delta
+    taken from each round's fresh read of d. Stores bump a member's version when its d moves, so
+    two workers syncing the same member's base conflict (``StaleState``) and the retry finds
+    nothing left to do — a base change is folded in exactly once."""
+    return _drive(store, params, (), base=(member_id, float(target_d)), absolute=True)
 
 
 def fold_edge_added(alpha: float) -> EdgeFold:
@@ -508,6 +523,7 @@ __all__ = [
     "SnapshotStore",
     "StaleState",
     "base_changed",
+    "base_set",
     "edge_added",
     "edge_removed",
     "fold_edge_added",

@@ -101,6 +101,7 @@ class MemoryStore:
             self.r[i] += dr
             if dd:
                 self.d[i] += dd
+                self.version[i] += 1  # a base change conflicts with a concurrent one (base_set)
             out[i] = (self.s[i], self.r[i])
         return out
 

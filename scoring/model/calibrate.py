@@ -21,6 +21,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -158,9 +159,9 @@ def score_arrays(a: ReplayArrays, params: ScoringParams = PARAMS) -> np.ndarray:
         params.bill_prior_strength,
         params,
     )
-    spend = (
-        a.purchase_mask * a.purchase_amount * 2.0 ** (-a.purchase_age / params.purchase_half_life_days)
-    ).sum(axis=1)
+    spend = (a.purchase_mask * a.purchase_amount * 2.0 ** (-a.purchase_age / params.purchase_half_life_days)).sum(
+        axis=1
+    )
     with np.errstate(divide="ignore"):
         ratio = np.where(spend > 0, params.purchase_half_saturation / np.maximum(spend, 1e-300), np.inf)
     volume = np.where(spend > 0, 1.0 / (1.0 + ratio**params.purchase_shape), 0.0)
@@ -235,7 +236,8 @@ def _values(p: ScoringParams) -> dict[str, float]:
 
 def with_values(base: ScoringParams, values: dict[str, float]) -> ScoringParams:
     """``base`` with the searched ``values`` applied (and the derived 1-29 and 60-89 buckets)."""
-    fields = {k: v for k, v in values.items() if k != "late_60_89_share"}
+    # Any so mypy accepts the float-only subset of ScoringParams' fields as keyword arguments.
+    fields: dict[str, Any] = {k: v for k, v in values.items() if k != "late_60_89_share"}
     q30 = fields.get("quality_late_30_59", base.quality_late_30_59)
     share = values.get("late_60_89_share", base.quality_late_60_89 / max(q30, 1e-9))
     fields["quality_late_60_89"] = q30 * share

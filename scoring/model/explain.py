@@ -73,28 +73,37 @@ def _timeliness_reason(
 ) -> tuple[str, str, str]:
     none, few, late = codes
     half_life = round(params.timeliness_half_life_days)
-    if factor.events == 0:
+    late_reason = (
+        late,
+        f"Some {noun}s were late, missed or partly paid",
+        f"Pay in full by the due date; recent months count most (a payment's weight halves every {half_life} days).",
+    )
+    n = factor.events
+    if n == 0 or (n is None and abs(factor.value - prior) < 1e-12):
         return (
             none,
             f"No {noun}s on file yet",
             f"Connect a partner that reports your {noun}s: each one paid on time counts.",
         )
-    # With every event on time and in full the value is (k·prior + n) / (k + n): reaching it
-    # means only the thin file holds the factor back.
-    all_on_time = (strength * prior + factor.events) / (strength + factor.events)
-    if factor.value >= all_on_time - 1e-9:
-        count = "1 " + noun if factor.events == 1 else f"{factor.events} {noun}s"
+    # With every event on time and in full the value is (k·prior + n) / (k + n) >= prior:
+    # reaching it means only the thin file holds the factor back; below the prior, something
+    # was late whatever n is.
+    if n is None:
+        if factor.value < prior:
+            return late_reason
+        return (
+            few,
+            f"Your {noun} record is still building",
+            "Keep paying on time and in full: a longer record lifts this factor toward its maximum.",
+        )
+    if factor.value >= (strength * prior + n) / (strength + n) - 1e-9:
+        count = f"1 {noun}" if n == 1 else f"{n} {noun}s"
         return (
             few,
             f"Only {count} on file",
             "Keep paying on time: a longer record lifts this factor toward its maximum.",
         )
-    return (
-        late,
-        f"Some {noun}s were late, missed or partly paid",
-        f"Pay in full by the due date; recent months count most (a payment's weight halves "
-        f"every {half_life} days).",
-    )
+    return late_reason
 
 
 def reasons(result: BaseResult, params: ScoringParams = PARAMS) -> list[Reason]:
@@ -139,7 +148,7 @@ def reasons(result: BaseResult, params: ScoringParams = PARAMS) -> list[Reason]:
                 f"{params.purchase_half_saturation:,.0f} of recent spend earns half of its "
                 f"{round(factor.max_points(params))} points."
             )
-            if factor.events == 0:
+            if factor.events == 0 or (factor.events is None and factor.value == 0.0):
                 code, text = ReasonCode.PURCHASES_NONE, "No purchases with partners yet"
             else:
                 code, text = ReasonCode.PURCHASES_LOW, "Little recent spending with partners"

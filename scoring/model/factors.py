@@ -85,14 +85,15 @@ class ProfileFacts:
 class FactorResult:
     """One factor: ``value`` in [0, 1], ``points`` = span * weight * value (score points).
 
-    ``events`` is how many events fed the factor (0 for the profile), for explanations.
+    ``events`` is how many events fed the factor (0 for the profile), for explanations; None
+    when unknown (a breakdown rebuilt from stored values), and ``reasons`` then says less.
     """
 
     name: str
     weight: float
     value: float
     points: float
-    events: int = 0
+    events: int | None = None
 
     def max_points(self, params: ScoringParams = PARAMS) -> float:
         """The points this factor gives at value 1."""
@@ -220,8 +221,7 @@ def timeliness(
 def recent_spend(events: Sequence[EventFact], anchor: datetime, params: ScoringParams = PARAMS) -> float:
     """Σ amount * recency weight over purchases (currency units; negative amounts count 0)."""
     return math.fsum(
-        float(max(e.amount, Decimal(0))) * recency_weight(e, anchor, params.purchase_half_life_days)
-        for e in events
+        float(max(e.amount, Decimal(0))) * recency_weight(e, anchor, params.purchase_half_life_days) for e in events
     )
 
 
@@ -268,9 +268,7 @@ def compute_base(
         else params.bill_prior
     )
     volume = (
-        purchase_volume(recent_spend(purchases, anchor, params), params)
-        if purchases and anchor is not None
-        else 0.0
+        purchase_volume(recent_spend(purchases, anchor, params), params) if purchases and anchor is not None else 0.0
     )
 
     rows = (
@@ -280,8 +278,7 @@ def compute_base(
         (PROFILE_COMPLETENESS, params.weight_profile, profile_completeness(profile), 0),
     )
     factors = tuple(
-        FactorResult(name, weight, value, params.span * weight * value, count)
-        for name, weight, value, count in rows
+        FactorResult(name, weight, value, params.span * weight * value, count) for name, weight, value, count in rows
     )
     # A plain left-to-right sum in the fixed factor order, so that
     # score_min + sum(f.points for f in factors) == base holds exactly for callers.

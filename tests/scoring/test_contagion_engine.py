@@ -37,7 +37,7 @@ from scoring.contagion import (
 )
 from scoring.contagion.solve import solve_cg, solve_jacobi
 
-FACEBOOK = Path("/work/shared/data/facebook_combined.txt")
+FACEBOOK = Path(__file__).resolve().parents[3] / "shared" / "data" / "facebook_combined.txt"
 ALPHA = 0.5
 
 

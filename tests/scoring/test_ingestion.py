@@ -165,7 +165,7 @@ def test_revoked_consent_is_403(partner_client, alice, acme, alice_consents):
         ({"member": "nobody"}, 400, "unknown_member", "member"),
         ({"kind": "lottery"}, 400, "unknown_kind", "kind"),
         ({"amount": "-5.00"}, 400, "invalid_amount", "amount"),
-        ({"amount": "0"}, 400, "invalid_amount", "amount"),
+        ({"kind": "purchase", "due_date": None, "paid_date": None, "amount": "0"}, 400, "invalid_amount", "amount"),
         ({"amount": "1.234"}, 400, "invalid_amount", "amount"),
         ({"amount": "lots"}, 400, "invalid_amount", "amount"),
         ({"currency": "euro"}, 400, "invalid", "currency"),

@@ -39,9 +39,7 @@ class Command(BaseCommand):
             return "skipped" if value is None else f"{value:.4f}"
 
         out = self.stdout
-        out.write(
-            f"UCI test split (ID % 5 == 0): {result['test_rows']} clients, {result['test_defaults']} defaults"
-        )
+        out.write(f"UCI test split (ID % 5 == 0): {result['test_rows']} clients, {result['test_defaults']} defaults")
         out.write("AUC for not defaulting (higher score = less likely to default):")
         out.write(f"  Credo score (integer, 350-950)        {auc(result['auc_score'])}")
         out.write(f"  Credo base (unrounded)                {auc(result['auc_base'])}")

@@ -1,0 +1,294 @@
+"""Friend contagion, wired to the database: base changes, friendship changes, social points.
+
+The engine (scoring.contagion) keeps s within ε/(1−α) of the fixed point; this module decides
+*when* it runs and turns its output into members' social points, scores and ledger rows:
+
+* a member's base moved → ``contagion_base_sync`` (folds d = base − 650 in, pushes);
+* a friendship ended, or a member entered/left private mode → ``contagion_edges_sync`` for the
+  pairs concerned; friendships that vested are picked up by the periodic ``contagion_tick``;
+* residuals left above ε (a push that ran out of budget at a hub) wait in the table and are
+  cleared by ``contagion_tick`` (a bounded push, or the batched global solve when large).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from scoring.contagion import (
+    Params,
+    PropagationReport,
+    base_set,
+    edge_added,
+    edge_removed,
+    propagate,
+    reconcile,
+    social_points,
+)
+from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
+from scoring.contagion_store import DbStore, edges_replace, lock_for_rebuild, nodes_ensure, nodes_write_absolute
+from scoring.model import band_for, total_score
+from scoring.models import ContagionEdge, ContagionNode, ScoreChange, ScoreState
+from scoring.signals import score_changed
+
+logger = logging.getLogger(__name__)
+
+NEUTRAL_BASE = 650.0  # d = base − 650 (DESIGN.md §3)
+# ε = 0.1 deviation points: shown points off by at most λ·ε/(1−α) = 0.05 (DESIGN.md §3).
+# The budget (edge visits per call) keeps a hub's push cheaper than a global solve (§11).
+PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000)
+# Above this many members with residuals over ε, the tick runs the global solve instead of pushes.
+BACKLOG_SOLVE_THRESHOLD = 2_000
+
+
+def _cause_text(member_id: int) -> str:
+    """"bob: Bill payment to CityPower 30 days late" from the member's latest ledger row."""
+    row = ScoreChange.objects.filter(member_id=member_id).select_related("member").first()
+    if row is None:
+        return ""
+    text = row.explanation.rsplit(": ", 1)[0] if ": " in row.explanation else row.explanation
+    return f"{row.member.username}: {text}"
+
+
+def _ensure_members(ids: Iterable[int]) -> None:
+    """Contagion rows for these members, with their base folded in."""
+    from scoring.services import member_state_ensure
+
+    wanted = sorted(set(ids))
+    have = set(ContagionNode.objects.filter(member_id__in=wanted).values_list("member_id", flat=True))
+    missing = [i for i in wanted if i not in have]
+    if not missing:
+        return
+    nodes_ensure(missing)
+    with_state = set(ScoreState.objects.filter(member_id__in=missing).values_list("member_id", flat=True))
+    for member in User.objects.filter(pk__in=[i for i in missing if i not in with_state]):
+        member_state_ensure(member=member)
+    store = DbStore()
+    for member_id, base in ScoreState.objects.filter(member_id__in=missing).values_list("member_id", "base"):
+        base_set(store, member_id, base - NEUTRAL_BASE, PARAMS)
+
+
+def contagion_base_sync(*, member_id: int, explanation: str | None = None) -> PropagationReport:
+    """Fold the member's current base into the contagion state and move friends' points."""
+    if not ContagionNode.objects.filter(member_id=member_id).exists():
+        _ensure_members([member_id])
+        return PropagationReport()
+    base = ScoreState.objects.filter(member_id=member_id).values_list("base", flat=True).first()
+    if base is None:
+        return PropagationReport()
+    report = base_set(DbStore(), member_id, base - NEUTRAL_BASE, PARAMS)
+    _settle(report, explanation if explanation is not None else _cause_text(member_id))
+    return report
+
+
+def _pairs_of(member_ids: Iterable[int]) -> Q:
+    ids = list(member_ids)
+    return Q(member_a_id__in=ids) | Q(member_b_id__in=ids)
+
+
+def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: str = "") -> PropagationReport:
+    """Make the applied edges equal the social graph's contagion edges (``vested_edges``).
+
+    ``members`` limits the work to friendships of those members; None checks every edge.
+    """
+    from social.selectors import friendships_active_for_contagion
+
+    now = timezone.now()
+    desired_qs = friendships_active_for_contagion(now=now)
+    current_qs = ContagionEdge.objects.all()
+    if members is not None:
+        ids = sorted(set(members))
+        desired_qs = desired_qs.filter(_pairs_of(ids))
+        current_qs = current_qs.filter(_pairs_of(ids))
+    desired = set(desired_qs.values_list("member_a_id", "member_b_id"))
+    current = set(current_qs.values_list("member_a_id", "member_b_id"))
+    to_add, to_remove = sorted(desired - current), sorted(current - desired)
+    report = PropagationReport()
+    if not to_add and not to_remove:
+        return report
+    _ensure_members({m for pair in to_add for m in pair})
+    store = DbStore()
+    for a, b in to_remove:
+        report.merge(edge_removed(store, a, b, PARAMS))
+    for a, b in to_add:
+        report.merge(edge_added(store, a, b, PARAMS))
+    _settle(report, explanation or "Your friends changed")
+    return report
+
+
+# An edge diff larger than this is applied by the rebuild (one solve) instead of edge by edge.
+EDGE_DIFF_REBUILD_THRESHOLD = 1_000
+
+
+def contagion_tick() -> dict[str, int]:
+    """Periodic (every few seconds in services mode): new vested edges, then the residual backlog."""
+    from social.selectors import friendships_active_for_contagion
+
+    desired = friendships_active_for_contagion().count()
+    if abs(desired - ContagionEdge.objects.count()) > EDGE_DIFF_REBUILD_THRESHOLD:
+        contagion_rebuild()
+        return {"edges_changed": -1, "backlog": 0, "global_solve": 1}
+    edges = contagion_edges_sync(explanation="A friendship started to count")
+    eps = PARAMS.eps
+    backlog = list(
+        ContagionNode.objects.filter(Q(r__gt=eps) | Q(r__lt=-eps)).values_list("member_id", flat=True)[
+            : BACKLOG_SOLVE_THRESHOLD + 1
+        ]
+    )
+    solved = 0
+    if len(backlog) > BACKLOG_SOLVE_THRESHOLD:
+        report = reconcile(DbStore(), PARAMS)
+        solved = 1
+    elif backlog:
+        report = propagate(DbStore(), backlog, PARAMS)
+    else:
+        report = PropagationReport()
+    _settle(report, "Your friends' scores moved")
+    return {"edges_changed": len(edges.changes), "backlog": len(backlog), "global_solve": solved}
+
+
+def _settle(report: PropagationReport, explanation: str) -> None:
+    """Write the social points the engine moved; clear a budget overflow at once when cheap."""
+    if report.overflow and not settings.SERVICES_MODE:
+        # Embedded mode has no periodic tick: run the batched global solve now (small graphs).
+        report.merge(reconcile(DbStore(), PARAMS))
+    if report.changes:
+        social_points_write(member_ids=report.changes.keys(), explanation=explanation)
+
+
+def social_points_write(*, member_ids: Iterable[int], explanation: str) -> int:
+    """Copy clamp(λ·s) into members' score states; a ledger row where the shown score moved.
+
+    Returns how many displayed scores changed.
+    """
+    from scoring.services import format_points
+
+    ids = sorted(set(member_ids))
+    signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
+    changed = 0
+    with transaction.atomic():
+        states = list(ScoreState.objects.select_for_update().filter(member_id__in=ids).order_by("member_id"))
+        quiet: list[ScoreState] = []
+        for state in states:
+            new_social = social_points(signal.get(state.member_id, 0.0), PARAMS)
+            if new_social == state.social:
+                continue
+            new_score = total_score(state.base, new_social)
+            if new_score == state.score:
+                state.social = new_social
+                quiet.append(state)
+                continue
+            changed += 1
+            old_score, old_social = state.score, state.social
+            ScoreChange.objects.create(
+                member_id=state.member_id, cause=ScoreChange.Cause.CONTAGION,
+                old_score=old_score, new_score=new_score, old_base=state.base, new_base=state.base,
+                old_social=old_social, new_social=new_social, old_factors=state.factors, new_factors=state.factors,
+                explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
+            )
+            state.social, state.score = new_social, new_score
+            state.save(update_fields=["social", "score", "updated_at"])
+            User.objects.filter(pk=state.member_id).update(
+                score=new_score, score_band=band_for(new_score), score_reached_at=timezone.now()
+            )
+            _announce(state.member_id, old_score, new_score, explanation)
+        if quiet:
+            ScoreState.objects.bulk_update(quiet, ["social"])
+    return changed
+
+
+def _announce(member_id: int, old: int, new: int, explanation: str) -> None:
+    transaction.on_commit(
+        lambda: score_changed.send(
+            sender=ScoreState, member_id=member_id, old_score=old, new_score=new,
+            cause=ScoreChange.Cause.CONTAGION, explanation=explanation,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One friend's share of a member's social points (points, before the ±C clamp)."""
+
+    username: str
+    own: float  # from the friend's own behaviour (their base)
+    friends: float  # from the friend's friends (their social signal)
+
+    @property
+    def total(self) -> float:
+        return self.own + self.friends
+
+
+def contagion_breakdown(*, member: User) -> list[Contribution]:
+    """Who moves the member's social points and by how much, largest first.
+
+    s_u ≈ α/k Σ_w (d_w + s_w), so friend w contributes λ·α/k·d_w ("their own behaviour") and
+    λ·α/k·s_w ("their friends"). The sum equals λ·s_u up to the engine's error bound.
+    """
+    edges = ContagionEdge.objects.filter(Q(member_a=member) | Q(member_b=member)).values_list(
+        "member_a_id", "member_b_id"
+    )
+    friend_ids = [b if a == member.pk else a for a, b in edges]
+    if not friend_ids:
+        return []
+    k = len(friend_ids)
+    share = PARAMS.lam * PARAMS.alpha / k
+    rows = ContagionNode.objects.filter(member_id__in=friend_ids).values_list("member__username", "d", "s")
+    contributions = [Contribution(username=u, own=share * d, friends=share * s) for u, d, s in rows]
+    return sorted(contributions, key=lambda c: (-abs(c.total), c.username))
+
+
+def contagion_rebuild() -> dict[str, float]:
+    """The rebuild path (nightly reconciliation, ``manage.py contagion_rebuild``).
+
+    Under the table lock: the applied edges become the social graph's contagion edges, every
+    member's d becomes base − 650, the global sparse solve sets s (warm-started from the
+    incremental state) and r = αP(d + s) − s exactly. Returns the largest gap between the
+    incremental s and the rebuilt one — at most ε/(1−α) when the incremental state was sound.
+    """
+    from scoring.services import member_state_ensure
+    from social.selectors import vested_edges
+
+    pairs = vested_edges()
+    endpoints = {m for pair in pairs for m in pair}
+    stateless = endpoints - set(ScoreState.objects.filter(member_id__in=endpoints).values_list("member_id", flat=True))
+    for member in User.objects.filter(pk__in=stateless):
+        member_state_ensure(member=member)
+    # Zero rows are enough: the rebuild writes d, s, r and deg of every row below.
+    fresh = nodes_ensure(endpoints | set(ScoreState.objects.values_list("member_id", flat=True)))
+    with transaction.atomic():
+        lock_for_rebuild()
+        edges_replace(pairs)
+        rows = list(ContagionNode.objects.order_by("member_id").values_list("member_id", "s"))
+        ids = np.array([m for m, _ in rows], dtype=np.int64)
+        s_before = np.array([s for _, s in rows], dtype=np.float64)
+        base_of = dict(ScoreState.objects.values_list("member_id", "base"))
+        d = np.array([base_of.get(int(m), NEUTRAL_BASE) - NEUTRAL_BASE for m in ids], dtype=np.float64)
+        a = np.array([p[0] for p in pairs], dtype=np.int64)
+        b = np.array([p[1] for p in pairs], dtype=np.int64)
+        graph = build_graph(ids, (a, b))
+        pos = graph.positions(ids)
+        d_graph = np.empty(graph.n)
+        d_graph[pos] = d
+        s0 = np.empty(graph.n)
+        s0[pos] = s_before
+        # tol on |r| = ε/10: the rebuilt state is far inside the bound the pushes keep.
+        result = solve_graph(graph, d_graph, alpha=PARAMS.alpha, tol=PARAMS.eps / 10, s0=s0)
+        r = graph_residuals(graph, d_graph, result.s, PARAMS.alpha)
+        s_after = result.s[pos]
+        nodes_write_absolute(ids, d, s_after, r[pos], graph.deg[pos].astype(np.int64))
+    # The gap is measured where there was an incremental state: rows created just now had none.
+    known = np.array([int(m) not in fresh for m in ids], dtype=bool)
+    gap = float(np.abs(s_after - s_before)[known].max(initial=0.0))
+    changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed")
+    return {"members": int(ids.size), "new_members": len(fresh), "edges": len(pairs), "largest_gap": gap,
+            "bound": PARAMS.error_bound,
+            "scores_changed": changed, "iterations": result.iterations}

@@ -1,0 +1,228 @@
+"""The database implementation of the contagion engine's store (scoring.contagion.engine).
+
+Every write is an increment applied in ascending member order (ordered row locks, so two
+workers never deadlock), with a version check per row: see the engine's concurrency contract.
+Works on PostgreSQL (one statement per batch, arrays) and SQLite (row by row, embedded mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Q
+
+from scoring.contagion import Delta, EdgeFold, NodeState, Snapshot, StaleState
+from scoring.models import ContagionEdge, ContagionNode
+
+_CHUNK = 5000
+
+
+def _chunks(ids: list[int], size: int = _CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def nodes_ensure(ids: Iterable[int]) -> set[int]:
+    """Create missing rows as zero rows (d = s = r = 0, no friends: the invariant holds); return
+    the ids created. The member's base is folded in afterwards, like any base change."""
+    wanted = sorted(set(ids))
+    created: set[int] = set()
+    for chunk in _chunks(wanted):
+        have = set(ContagionNode.objects.filter(member_id__in=chunk).values_list("member_id", flat=True))
+        missing = [i for i in chunk if i not in have]
+        if missing:
+            ContagionNode.objects.bulk_create([ContagionNode(member_id=i) for i in missing], ignore_conflicts=True)
+            created.update(missing)
+    return created
+
+
+class DbStore:
+    """``ContagionStore`` + ``SnapshotStore`` over ``ContagionNode`` / ``ContagionEdge``."""
+
+    def load(self, ids: Collection[int]) -> dict[int, NodeState]:
+        out: dict[int, NodeState] = {}
+        for chunk in _chunks(list(ids)):
+            for member_id, s, r, d, deg, version in ContagionNode.objects.filter(member_id__in=chunk).values_list(
+                "member_id", "s", "r", "d", "deg", "version"
+            ):
+                out[member_id] = NodeState(s, r, d, deg, version)
+        missing = set(ids) - out.keys()
+        if missing:
+            raise KeyError(f"no contagion row for members {sorted(missing)[:10]}")
+        return out
+
+    def neighbours(self, ids: Collection[int]) -> dict[int, tuple[int, ...]]:
+        out: dict[int, list[int]] = {i: [] for i in ids}
+        for chunk in _chunks(list(ids)):
+            rows = ContagionEdge.objects.filter(Q(member_a_id__in=chunk) | Q(member_b_id__in=chunk)).values_list(
+                "member_a_id", "member_b_id"
+            )
+            for a, b in rows:
+                if a in out:
+                    out[a].append(b)
+                if b in out:
+                    out[b].append(a)
+        return {i: tuple(sorted(set(v))) for i, v in out.items()}
+
+    @transaction.atomic
+    def apply(self, deltas: Mapping[int, Delta], versions: Mapping[int, int]) -> dict[int, tuple[float, float]]:
+        ids = sorted(deltas)
+        if not ids:
+            return {}
+        if connection.vendor == "postgresql":
+            return self._apply_postgresql(ids, deltas, versions)
+        return self._apply_rows(ids, deltas, versions)
+
+    def _apply_postgresql(
+        self, ids: list[int], deltas: Mapping[int, Delta], versions: Mapping[int, int]
+    ) -> dict[int, tuple[float, float]]:
+        table = ContagionNode._meta.db_table
+        out: dict[int, tuple[float, float]] = {}
+        with connection.cursor() as cursor:
+            for chunk in _chunks(ids):
+                # Lock in ascending order first: concurrent batches then queue, never deadlock.
+                cursor.execute(
+                    f"SELECT member_id FROM {table} WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE",  # noqa: S608
+                    [chunk],
+                )
+                cursor.execute(
+                    f"""
+                    UPDATE {table} AS n
+                       SET s = n.s + v.ds, r = n.r + v.dr, d = n.d + v.dd,
+                           version = n.version + CASE WHEN v.dd <> 0 THEN 1 ELSE 0 END
+                      FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[])
+                           AS v(id, ds, dr, dd, ver)
+                     WHERE n.member_id = v.id AND n.version = v.ver
+                 RETURNING n.member_id, n.s, n.r
+                    """,  # noqa: S608 - the table name is ours, values are parameters
+                    [
+                        chunk,
+                        [deltas[i].ds for i in chunk],
+                        [deltas[i].dr for i in chunk],
+                        [deltas[i].dd for i in chunk],
+                        [versions[i] for i in chunk],
+                    ],
+                )
+                rows = cursor.fetchall()
+                if len(rows) != len(chunk):
+                    # Roll the whole batch back: some member's friends or base moved meanwhile.
+                    raise StaleState(set(chunk) - {row[0] for row in rows})
+                out.update({m: (s, r) for m, s, r in rows})
+        return out
+
+    def _apply_rows(
+        self, ids: list[int], deltas: Mapping[int, Delta], versions: Mapping[int, int]
+    ) -> dict[int, tuple[float, float]]:
+        table = ContagionNode._meta.db_table
+        out: dict[int, tuple[float, float]] = {}
+        with connection.cursor() as cursor:
+            for i in ids:
+                ds, dr, dd = deltas[i]
+                cursor.execute(
+                    f"UPDATE {table} SET s = s + %s, r = r + %s, d = d + %s, version = version + %s "  # noqa: S608
+                    "WHERE member_id = %s AND version = %s RETURNING s, r",
+                    [ds, dr, dd, 1 if dd else 0, i, versions[i]],
+                )
+                row = cursor.fetchone()
+                if row is None:
+                    raise StaleState([i])
+                out[i] = (row[0], row[1])
+        return out
+
+    @transaction.atomic
+    def change_edge(self, u: int, v: int, *, add: bool, fold: EdgeFold) -> dict[int, tuple[float, float]]:
+        if u == v:
+            raise ValueError("a member cannot befriend themselves")
+        a, b = min(u, v), max(u, v)
+        nodes = {n.member_id: n for n in ContagionNode.objects.select_for_update().filter(member_id__in=[a, b])
+                 .order_by("member_id")}
+        exists = ContagionEdge.objects.filter(member_a_id=a, member_b_id=b).exists()
+        if add and exists:
+            raise ValueError(f"{a} and {b} are already linked")
+        if not add and not exists:
+            raise ValueError(f"{a} and {b} are not linked")
+        state = {i: NodeState(n.s, n.r, n.d, n.deg, n.version) for i, n in nodes.items()}
+        dr_u, dr_v = fold(state[u], state[v])
+        step = 1 if add else -1
+        for member_id, dr in ((u, dr_u), (v, dr_v)):
+            node = nodes[member_id]
+            node.r += dr
+            node.deg += step
+            node.version += 1
+            node.save(update_fields=["r", "deg", "version"])
+        if add:
+            ContagionEdge.objects.create(member_a_id=a, member_b_id=b)
+        else:
+            ContagionEdge.objects.filter(member_a_id=a, member_b_id=b).delete()
+        return {i: (nodes[i].s, nodes[i].r) for i in (u, v)}
+
+    def snapshot(self) -> Snapshot:
+        rows = list(ContagionNode.objects.order_by("member_id").values_list("member_id", "d", "s", "r", "version"))
+        edges = list(ContagionEdge.objects.values_list("member_a_id", "member_b_id"))
+        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        a = np.array([e[0] for e in edges], dtype=np.int64)
+        b = np.array([e[1] for e in edges], dtype=np.int64)
+        return Snapshot(
+            ids=ids,
+            d=np.array([row[1] for row in rows], dtype=np.float64),
+            s=np.array([row[2] for row in rows], dtype=np.float64),
+            r=np.array([row[3] for row in rows], dtype=np.float64),
+            versions=np.array([row[4] for row in rows], dtype=np.int64),
+            edges=(a, b),
+        )
+
+
+
+def nodes_write_absolute(
+    ids: np.ndarray, d: np.ndarray, s: np.ndarray, r: np.ndarray, deg: np.ndarray
+) -> None:
+    """Overwrite rows (the rebuild path only, under the table lock): d, s, r, deg set, version
+    bumped so any push that read the old rows retries from fresh reads."""
+    table = ContagionNode._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for start in range(0, ids.size, 50_000):
+                sl = slice(start, start + 50_000)
+                cursor.execute(
+                    f"""
+                    UPDATE {table} AS n SET d = v.d, s = v.s, r = v.r, deg = v.deg, version = n.version + 1
+                      FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::int[])
+                           AS v(id, d, s, r, deg)
+                     WHERE n.member_id = v.id
+                    """,  # noqa: S608 - the table name is ours
+                    [ids[sl].tolist(), d[sl].tolist(), s[sl].tolist(), r[sl].tolist(), deg[sl].tolist()],
+                )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET d = %s, s = %s, r = %s, deg = %s, version = version + 1 "  # noqa: S608
+                "WHERE member_id = %s",
+                list(zip(d.tolist(), s.tolist(), r.tolist(), deg.tolist(), ids.tolist(), strict=True)),
+            )
+
+
+def lock_for_rebuild() -> None:
+    """Hold off every incremental writer until the rebuild's transaction ends (PostgreSQL; SQLite
+    already serialises writers)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {ContagionNode._meta.db_table}, {ContagionEdge._meta.db_table} IN EXCLUSIVE MODE"
+            )
+
+
+def edges_replace(pairs: list[tuple[int, int]]) -> None:
+    """Make the applied-edges table exactly ``pairs`` (a < b), inside the rebuild transaction."""
+    wanted = set(pairs)
+    current = set(ContagionEdge.objects.values_list("member_a_id", "member_b_id"))
+    gone = current - wanted
+    if gone:
+        gone_list = sorted(gone)
+        for start in range(0, len(gone_list), 1000):
+            q = Q()
+            for a, b in gone_list[start:start + 1000]:
+                q |= Q(member_a_id=a, member_b_id=b)
+            ContagionEdge.objects.filter(q).delete()
+    new = sorted(wanted - current)
+    ContagionEdge.objects.bulk_create([ContagionEdge(member_a_id=a, member_b_id=b) for a, b in new], batch_size=5000)

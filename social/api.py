@@ -1,0 +1,181 @@
+"""The friend graph on the REST API (DESIGN.md §8): friends, friend-requests, blocks,
+invitations. Thin: parse, call one service or selector, shape the answer.
+
+Anything that addresses another member who is not my friend, blocked me, or does not exist
+answers the same 404 ``{"code": "not_found", "detail": "Not found."}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError
+from config.typing import member_of
+from social import selectors, services
+from social.errors import SocialError
+from social.models import FriendRequest
+from social.serializers import (
+    BlockCreateSerializer,
+    BlockSerializer,
+    FriendRequestCreateSerializer,
+    FriendRequestListSerializer,
+    FriendSerializer,
+    InvitationAcceptedSerializer,
+    InvitationCreatedSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
+    OutgoingRequestSerializer,
+    SuggestionSerializer,
+)
+
+
+class SocialAPIView(APIView):
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, SocialError):
+            exc = ApiError(exc.status, exc.code, exc.detail)
+        return super().handle_exception(exc)
+
+
+def _friend(member: Any, username: str) -> dict:
+    return FriendSerializer(selectors.friend_detail(member=member, username=username)).data
+
+
+class FriendsView(SocialAPIView):
+    @extend_schema(responses=FriendSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        friends = selectors.friends_of(member=member_of(request))
+        return Response(FriendSerializer(friends, many=True).data)
+
+
+class FriendDetailView(SocialAPIView):
+    @extend_schema(responses=FriendSerializer)
+    def get(self, request: Request, username: str) -> Response:
+        return Response(_friend(member_of(request), username))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, username: str) -> Response:
+        services.friendship_unfriend(member=member_of(request), username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FriendSuggestionsView(SocialAPIView):
+    @extend_schema(responses=SuggestionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        suggestions = selectors.suggestions_for(member=member_of(request))
+        return Response(SuggestionSerializer(suggestions, many=True).data)
+
+    @extend_schema(exclude=True)
+    def delete(self, request: Request) -> Response:
+        # "suggestions" is a valid username: DELETE friends/suggestions/ unfriends that member.
+        return FriendDetailView().delete(request, "suggestions")
+
+
+class FriendRequestsView(SocialAPIView):
+    @extend_schema(responses=FriendRequestListSerializer)
+    def get(self, request: Request) -> Response:
+        me = member_of(request)
+        data = {
+            "incoming": selectors.incoming_requests(member=me),
+            "outgoing": selectors.outgoing_requests(member=me),
+        }
+        return Response(FriendRequestListSerializer(data).data)
+
+    @extend_schema(request=FriendRequestCreateSerializer, responses={201: OutgoingRequestSerializer,
+                                                                     200: OutgoingRequestSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = FriendRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sent = services.friend_request_send(
+            from_user=member_of(request), to_username=serializer.validated_data["to"]
+        )
+        return Response(
+            OutgoingRequestSerializer(sent.request).data,
+            status=status.HTTP_201_CREATED if sent.created else status.HTTP_200_OK,
+        )
+
+
+def _incoming(request: Request, pk: int) -> FriendRequest:
+    return selectors.request_for_recipient(member=member_of(request), request_id=pk)
+
+
+class FriendRequestAcceptView(SocialAPIView):
+    @extend_schema(request=None, responses=FriendSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        me = member_of(request)
+        friend_request = _incoming(request, pk)
+        services.friend_request_accept(request=friend_request, by=me)
+        return Response(_friend(me, friend_request.from_user.username))
+
+
+class FriendRequestDeclineView(SocialAPIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, pk: int) -> Response:
+        services.friend_request_decline(request=_incoming(request, pk), by=member_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FriendRequestDetailView(SocialAPIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        me = member_of(request)
+        friend_request = selectors.request_for_sender(member=me, request_id=pk)
+        services.friend_request_cancel(request=friend_request, by=me)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BlocksView(SocialAPIView):
+    @extend_schema(responses=BlockSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(BlockSerializer(selectors.blocks_of(member=member_of(request)), many=True).data)
+
+    @extend_schema(request=BlockCreateSerializer, responses={201: BlockSerializer, 200: BlockSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = BlockCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        block, created = services.block_create(
+            blocker=member_of(request), username=serializer.validated_data["username"]
+        )
+        return Response(
+            BlockSerializer(block).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class BlockDetailView(SocialAPIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, username: str) -> Response:
+        services.block_remove(blocker=member_of(request), username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationsView(SocialAPIView):
+    @extend_schema(responses=InvitationSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        invitations = selectors.invitations_of(member=member_of(request))
+        return Response(InvitationSerializer(invitations, many=True).data)
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.invitation_create(
+            inviter=member_of(request),
+            email=serializer.validated_data["email"],
+            url_for=lambda token: request.build_absolute_uri(reverse("invitation", args=[token])),
+        )
+        return Response(InvitationCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationAcceptView(SocialAPIView):
+    @extend_schema(request=None, responses=InvitationAcceptedSerializer)
+    def post(self, request: Request, token: str) -> Response:
+        me = member_of(request)
+        friendship = services.invitation_accept(token=token, user=me)
+        inviter = friendship.member_a if friendship.member_b_id == me.pk else friendship.member_b
+        return Response({"friend": _friend(me, inviter.username)})

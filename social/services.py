@@ -1,0 +1,399 @@
+"""Writes to the friend graph.
+
+Concurrency (STYLE.md §6): every write about a pair of members first takes row locks on both
+members' rows, in id order, through ``_lock_members`` — the one place locks are taken — so two
+concurrent accepts, crossing requests or a block racing an accept run one after the other and
+never deadlock each other. Beneath the locks, the database still guards the invariants on its
+own: one live friendship per canonical pair and one pending request per direction (partial
+unique constraints, with ``IntegrityError`` handled), and an invitation is consumed by a
+conditional ``UPDATE ... WHERE used_at IS NULL`` whose row count decides who got it.
+
+Domain signals (``social.signals``) are sent after commit, exactly once per change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.models import User
+from social import selectors
+from social.errors import (
+    AlreadyFriends,
+    CannotBlockSelf,
+    CannotFriendSelf,
+    InvitationGone,
+    NotFound,
+    RateLimited,
+    RequestClosed,
+    YouBlocked,
+)
+from social.limits import (
+    INVITATION_EMAIL_WINDOW,
+    INVITATION_TTL,
+    MAX_INVITATION_EMAILS_PER_DAY,
+    MAX_OPEN_INVITATIONS,
+)
+from social.models import Block, FriendRequest, Friendship, Invitation, ordered_pair
+from social.signals import friendship_ended, friendship_started
+from social.tokens import invitation_token_hash, invitation_token_new
+
+OPEN_STATUSES = (FriendRequest.Status.PENDING, FriendRequest.Status.DECLINED)
+
+
+def _lock_members(*member_ids: int) -> None:
+    """Lock the members' rows in id order (no-op on SQLite, whose writers are serialised by
+    ``BEGIN IMMEDIATE``). Call at the start of the transaction, before any read it depends on."""
+    ids = sorted(set(member_ids))
+    list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
+# --- friendships ---------------------------------------------------------------------------------
+
+
+def _announce_started(friendship: Friendship) -> None:
+    payload = {
+        "friendship_id": friendship.pk,
+        "member_a_id": friendship.member_a_id,
+        "member_b_id": friendship.member_b_id,
+        "accepted_at": friendship.accepted_at,
+        "vests_at": friendship.vests_at,
+    }
+    transaction.on_commit(lambda: friendship_started.send(sender=Friendship, **payload), robust=True)
+
+
+def _friendship_start(*, first_id: int, second_id: int, via: str, now: datetime) -> tuple[Friendship, bool]:
+    """Make the pair friends (caller holds both members' locks). Returns (friendship, created).
+
+    Also closes every open request between them as accepted: they are answered now.
+    """
+    a, b = ordered_pair(first_id, second_id)
+    FriendRequest.objects.filter(
+        from_user_id__in=(a, b), to_user_id__in=(a, b), status__in=OPEN_STATUSES
+    ).update(status=FriendRequest.Status.ACCEPTED, responded_at=now)
+    existing = Friendship.objects.active().between(a, b).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():  # a savepoint: the constraint may refuse the row
+            friendship = Friendship.objects.create(member_a_id=a, member_b_id=b, via=via, accepted_at=now)
+    except IntegrityError:
+        # A concurrent transaction made this friendship first (reachable when the row locks
+        # are not held, e.g. a caller outside this module): theirs is the one.
+        return Friendship.objects.active().between(a, b).get(), False
+    _announce_started(friendship)
+    return friendship, True
+
+
+def _friendship_end(
+    *, friendship: Friendship, reason: str, by: User | None, note: str = "", now: datetime
+) -> bool:
+    """End a live friendship (kept as history). Idempotent: False if it had already ended."""
+    ended = Friendship.objects.filter(pk=friendship.pk, ended_at__isnull=True).update(
+        ended_at=now, ended_reason=reason, ended_by=by, ended_note=note
+    )
+    if not ended:
+        return False
+    friendship.ended_at, friendship.ended_reason, friendship.ended_note = now, reason, note
+    friendship.ended_by = by
+    payload = {
+        "friendship_id": friendship.pk,
+        "member_a_id": friendship.member_a_id,
+        "member_b_id": friendship.member_b_id,
+        "reason": reason,
+        "ended_at": now,
+        "was_vested": friendship.vests_at <= now,
+    }
+    transaction.on_commit(lambda: friendship_ended.send(sender=Friendship, **payload), robust=True)
+    return True
+
+
+@transaction.atomic
+def friendship_unfriend(*, member: User, username: str) -> None:
+    """End ``member``'s friendship with ``username``; ``NotFound`` if they are not friends."""
+    other, _ = selectors.friend_by_username(member=member, username=username)
+    _lock_members(member.pk, other.pk)
+    friendship = selectors.active_friendship_between(first_id=member.pk, second_id=other.pk)
+    if friendship is None:  # ended by a concurrent request
+        raise NotFound()
+    _friendship_end(
+        friendship=friendship, reason=Friendship.EndReason.UNFRIENDED, by=member, now=timezone.now()
+    )
+
+
+@transaction.atomic
+def friendship_cut(*, friendship: Friendship, by: User, reason: str) -> bool:
+    """A moderator ends a friendship (e.g. fraud). ``reason`` is the moderator's note, kept on
+    the row and never shown to the members. Idempotent: False if it had already ended."""
+    _lock_members(friendship.member_a_id, friendship.member_b_id)
+    return _friendship_end(
+        friendship=friendship, reason=Friendship.EndReason.MODERATOR, by=by, note=reason,
+        now=timezone.now(),
+    )
+
+
+# --- friend requests -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestSent:
+    request: FriendRequest
+    created: bool
+    friendship: Friendship | None  # set when the request met one coming the other way
+
+
+@transaction.atomic
+def friend_request_send(*, from_user: User, to_username: str) -> RequestSent:
+    """Ask ``to_username`` to be friends.
+
+    * Idempotent: an open request of mine to them is returned as is (``created=False``).
+    * Requests crossing each other: if they already asked me, both are accepted at once.
+    * If they blocked me, the request is stored muted: to me it looks exactly like any other
+      pending request, but it never reaches them.
+    """
+    to_user = selectors.member_by_username(username=to_username)
+    if to_user.pk == from_user.pk:
+        raise CannotFriendSelf()
+    _lock_members(from_user.pk, to_user.pk)
+    if selectors.has_blocked(blocker_id=from_user.pk, blocked_id=to_user.pk):
+        raise YouBlocked()
+    if selectors.active_friendship_between(first_id=from_user.pk, second_id=to_user.pk):
+        raise AlreadyFriends()
+    mine = FriendRequest.objects.filter(from_user=from_user, to_user=to_user, status__in=OPEN_STATUSES)
+    existing = mine.order_by("-created_at").first()
+    if existing is not None:
+        return RequestSent(request=existing, created=False, friendship=None)
+    now = timezone.now()
+    muted = selectors.has_blocked(blocker_id=to_user.pk, blocked_id=from_user.pk)
+    theirs = FriendRequest.objects.filter(
+        from_user=to_user, to_user=from_user, status__in=OPEN_STATUSES, muted=False
+    ).exists()
+    if theirs and not muted:
+        request = FriendRequest.objects.create(
+            from_user=from_user, to_user=to_user, status=FriendRequest.Status.ACCEPTED,
+            created_at=now, responded_at=now,
+        )
+        friendship, _ = _friendship_start(
+            first_id=from_user.pk, second_id=to_user.pk, via=Friendship.Via.MUTUAL_REQUEST, now=now
+        )
+        return RequestSent(request=request, created=True, friendship=friendship)
+    try:
+        with transaction.atomic():
+            request = FriendRequest.objects.create(
+                from_user=from_user, to_user=to_user, muted=muted, created_at=now
+            )
+    except IntegrityError:  # a concurrent send of the same request won
+        return RequestSent(request=mine.get(status=FriendRequest.Status.PENDING), created=False,
+                           friendship=None)
+    return RequestSent(request=request, created=True, friendship=None)
+
+
+def _locked_request(request: FriendRequest) -> FriendRequest:
+    _lock_members(request.from_user_id, request.to_user_id)
+    return FriendRequest.objects.select_related("from_user", "to_user").get(pk=request.pk)
+
+
+@transaction.atomic
+def friend_request_accept(*, request: FriendRequest, by: User) -> Friendship:
+    """The recipient accepts. Idempotent: accepting again returns the same friendship."""
+    if request.to_user_id != by.pk or request.muted:
+        raise NotFound()
+    request = _locked_request(request)
+    if request.status == FriendRequest.Status.ACCEPTED:
+        friendship = selectors.active_friendship_between(first_id=request.from_user_id, second_id=by.pk)
+        if friendship is None:
+            raise RequestClosed()
+        return friendship
+    if request.status != FriendRequest.Status.PENDING or request.muted:
+        raise RequestClosed()
+    if not request.from_user.is_active:
+        raise NotFound()
+    now = timezone.now()
+    # The row lock above already serialises accepts; the conditional update keeps the state
+    # machine honest even for a caller that skipped it.
+    claimed = FriendRequest.objects.filter(pk=request.pk, status=FriendRequest.Status.PENDING).update(
+        status=FriendRequest.Status.ACCEPTED, responded_at=now
+    )
+    if not claimed:
+        raise RequestClosed()
+    friendship, _ = _friendship_start(
+        first_id=request.from_user_id, second_id=by.pk, via=Friendship.Via.REQUEST, now=now
+    )
+    return friendship
+
+
+@transaction.atomic
+def friend_request_decline(*, request: FriendRequest, by: User) -> None:
+    """The recipient declines, silently: the sender keeps seeing the request as pending.
+    Idempotent."""
+    if request.to_user_id != by.pk or request.muted:
+        raise NotFound()
+    request = _locked_request(request)
+    if request.status == FriendRequest.Status.DECLINED:
+        return
+    if request.status != FriendRequest.Status.PENDING:
+        raise RequestClosed()
+    FriendRequest.objects.filter(pk=request.pk, status=FriendRequest.Status.PENDING).update(
+        status=FriendRequest.Status.DECLINED, responded_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def friend_request_cancel(*, request: FriendRequest, by: User) -> None:
+    """The sender withdraws their request. Idempotent."""
+    if request.from_user_id != by.pk:
+        raise NotFound()
+    request = _locked_request(request)
+    if request.status == FriendRequest.Status.CANCELLED:
+        return
+    if request.status not in OPEN_STATUSES:
+        raise RequestClosed()
+    FriendRequest.objects.filter(pk=request.pk, status__in=OPEN_STATUSES).update(
+        status=FriendRequest.Status.CANCELLED, responded_at=timezone.now()
+    )
+
+
+# --- blocks --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def block_create(*, blocker: User, username: str) -> tuple[Block, bool]:
+    """Block a member: ends our friendship, withdraws my requests to them, and mutes theirs to
+    me. Nothing tells them: their view of their own requests does not change. Idempotent."""
+    target = selectors.member_by_username(username=username)
+    if target.pk == blocker.pk:
+        raise CannotBlockSelf()
+    _lock_members(blocker.pk, target.pk)
+    existing = Block.objects.filter(blocker=blocker, blocked=target).first()
+    if existing is not None:
+        return existing, False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            block = Block.objects.create(blocker=blocker, blocked=target, created_at=now)
+    except IntegrityError:
+        return Block.objects.get(blocker=blocker, blocked=target), False
+    friendship = selectors.active_friendship_between(first_id=blocker.pk, second_id=target.pk)
+    if friendship is not None:
+        _friendship_end(friendship=friendship, reason=Friendship.EndReason.BLOCKED, by=blocker, now=now)
+    FriendRequest.objects.filter(from_user=blocker, to_user=target, status__in=OPEN_STATUSES).update(
+        status=FriendRequest.Status.CANCELLED, responded_at=now
+    )
+    FriendRequest.objects.filter(
+        from_user=target, to_user=blocker, status=FriendRequest.Status.PENDING
+    ).update(muted=True)
+    return block, True
+
+
+@transaction.atomic
+def block_remove(*, blocker: User, username: str) -> None:
+    """Lift my block; ``NotFound`` if I had not blocked that username. Their requests that were
+    still pending reach me again."""
+    block = Block.objects.filter(blocker=blocker, blocked__username=username).first()
+    if block is None:
+        raise NotFound()
+    _lock_members(blocker.pk, block.blocked_id)
+    Block.objects.filter(pk=block.pk).delete()
+    FriendRequest.objects.filter(
+        from_user_id=block.blocked_id, to_user=blocker, status=FriendRequest.Status.PENDING, muted=True
+    ).update(muted=False)
+
+
+# --- invitations ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationCreated:
+    invitation: Invitation
+    token: str  # shown once, to the inviter; only its hash is stored
+    url: str
+
+
+@transaction.atomic
+def invitation_create(*, inviter: User, email: str = "", url_for: Callable[[str], str]) -> InvitationCreated:
+    """A new single-use invitation link, optionally emailed (after commit) to ``email``.
+
+    ``url_for(token)`` builds the absolute link. Caps (``social.limits``): open invitations per
+    member, and emails per rolling day. The answer never depends on whether ``email`` belongs
+    to a member (no enumeration): the same email goes out either way.
+    """
+    _lock_members(inviter.pk)  # the caps are check-then-act: serialise one member's invites
+    now = timezone.now()
+    if selectors.open_invitation_count(member_id=inviter.pk, now=now) >= MAX_OPEN_INVITATIONS:
+        raise RateLimited(
+            f"You already have {MAX_OPEN_INVITATIONS} open invitations: "
+            "wait until some are used or expire."
+        )
+    if email:
+        emailed = Invitation.objects.filter(
+            inviter=inviter, emailed_at__gt=now - INVITATION_EMAIL_WINDOW
+        ).count()
+        if emailed >= MAX_INVITATION_EMAILS_PER_DAY:
+            raise RateLimited(
+                f"You can email {MAX_INVITATION_EMAILS_PER_DAY} invitations a day: "
+                "share the link instead, or try again tomorrow."
+            )
+    token = invitation_token_new()
+    invitation = Invitation.objects.create(
+        inviter=inviter,
+        token_hash=invitation_token_hash(token),
+        email=email,
+        emailed_at=now if email else None,
+        created_at=now,
+        expires_at=now + INVITATION_TTL,
+    )
+    url = url_for(token)
+    if email:
+        context = {"inviter": inviter.username, "url": url, "expires_at": invitation.expires_at}
+        transaction.on_commit(lambda: _invitation_email_send(email=email, context=context), robust=True)
+    return InvitationCreated(invitation=invitation, token=token, url=url)
+
+
+def _invitation_email_send(*, email: str, context: dict) -> None:
+    subject = render_to_string("social/email/invitation_subject.txt", context).strip()
+    body = render_to_string("social/email/invitation_message.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Friendship:
+    """Use an invitation: ``user`` and the inviter become friends.
+
+    Unknown token: ``NotFound``. Expired, used by someone else, or from an inviter who blocked
+    ``user`` (indistinguishable on purpose): ``InvitationGone``. Accepting again by the member
+    who used it returns the same friendship.
+    """
+    found = selectors.invitation_by_token(token=token)
+    if found.inviter_id == user.pk:
+        raise CannotFriendSelf()
+    _lock_members(found.inviter_id, user.pk)
+    invitation = Invitation.objects.select_related("inviter").get(pk=found.pk)
+    inviter = invitation.inviter
+    friendship = selectors.active_friendship_between(first_id=inviter.pk, second_id=user.pk)
+    if invitation.used_by_id == user.pk:
+        if friendship is None:
+            raise InvitationGone()
+        return friendship
+    if not inviter.is_active or selectors.has_blocked(blocker_id=inviter.pk, blocked_id=user.pk):
+        raise InvitationGone()
+    if selectors.has_blocked(blocker_id=user.pk, blocked_id=inviter.pk):
+        raise YouBlocked()
+    if friendship is not None:
+        raise AlreadyFriends()
+    now = timezone.now()
+    claimed = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True, expires_at__gt=now).update(
+        used_at=now, used_by=user
+    )
+    if claimed != 1:
+        raise InvitationGone()
+    friendship, _ = _friendship_start(
+        first_id=inviter.pk, second_id=user.pk, via=Friendship.Via.INVITATION, now=now
+    )
+    return friendship

@@ -1,0 +1,197 @@
+"""Friend contagion on the database: base changes, friendships, private mode, rebuild, export."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from accounts.services import user_update_profile
+from scoring import contagion_services, services
+from scoring.contagion import social_points, solve
+from scoring.contagion_services import PARAMS
+from scoring.model import total_score
+from scoring.models import ContagionEdge, ContagionNode, ScoreChange, ScoreState
+from social import services as social
+from tests.scoring.test_pipeline import make_event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _vest_at_once(settings):
+    settings.CONTAGION_VESTING = timedelta(0)
+
+
+def befriend(a, b):
+    sent = social.friend_request_send(from_user=a, to_username=b.username)
+    return social.friend_request_accept(request=sent.request, by=b)
+
+
+@pytest.fixture
+def world(alice, bob, carol, mallory, django_capture_on_commit_callbacks):
+    """alice–bob and bob–carol are friends; mallory is a stranger. Everyone has a score."""
+    with django_capture_on_commit_callbacks(execute=True):
+        for member in (alice, bob, carol, mallory):
+            services.member_state_ensure(member=member)
+    with django_capture_on_commit_callbacks(execute=True):
+        befriend(alice, bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        befriend(bob, carol)
+    return alice, bob, carol, mallory
+
+
+def exact_s() -> dict[int, float]:
+    ids = sorted(ScoreState.objects.values_list("member_id", flat=True))
+    base = dict(ScoreState.objects.values_list("member_id", "base"))
+    edges = list(ContagionEdge.objects.values_list("member_a_id", "member_b_id"))
+    a = np.array([e[0] for e in edges], dtype=np.int64)
+    b = np.array([e[1] for e in edges], dtype=np.int64)
+    s = solve(np.array(ids), np.array([base[i] - 650 for i in ids]), (a, b), alpha=PARAMS.alpha, tol=1e-12)
+    return dict(zip(ids, s.tolist(), strict=True))
+
+
+def assert_matches_exact_solve() -> None:
+    exact = exact_s()
+    stored = dict(ContagionNode.objects.values_list("member_id", "s"))
+    for member_id, s in exact.items():
+        assert abs(stored.get(member_id, 0.0) - s) <= PARAMS.error_bound, member_id
+    for state in ScoreState.objects.all():
+        assert state.social == social_points(stored.get(state.member_id, 0.0), PARAMS)
+        assert state.score == total_score(state.base, state.social)
+
+
+def test_friendships_enter_the_contagion_graph(world):
+    alice, bob, carol, mallory = world
+    pairs = set(ContagionEdge.objects.values_list("member_a_id", "member_b_id"))
+    assert pairs == {tuple(sorted((alice.pk, bob.pk))), tuple(sorted((bob.pk, carol.pk)))}
+    assert dict(ContagionNode.objects.values_list("member_id", "deg")) == {
+        alice.pk: 1, bob.pk: 2, carol.pk: 1, mallory.pk: 0}
+    assert_matches_exact_solve()
+
+
+def test_a_base_change_moves_friends_and_friends_of_friends_exactly(world, acme, django_capture_on_commit_callbacks):
+    alice, bob, carol, mallory = world
+    before = dict(ScoreState.objects.values_list("member_id", "social"))
+    for n in range(6):
+        make_event(alice, acme, n, missed=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.member_score_pending(member_id=alice.pk)
+    after = dict(ScoreState.objects.values_list("member_id", "social"))
+    assert after[bob.pk] < before[bob.pk]
+    assert after[carol.pk] < before[carol.pk]  # a friend of a friend, at α²
+    assert after[mallory.pk] == before[mallory.pk] == 0.0
+    assert_matches_exact_solve()
+    row = ScoreChange.objects.filter(member=bob, cause="contagion").first()
+    assert row is not None
+    assert row.explanation.startswith("alice: Card repayment to Acme Bank missed: −")
+    assert row.new_score == ScoreState.objects.get(member=bob).score
+
+
+def test_unfriending_removes_the_contagion_exactly(world, acme, django_capture_on_commit_callbacks):
+    alice, bob, _, _ = world
+    for n in range(6):
+        make_event(alice, acme, n, missed=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.member_score_pending(member_id=alice.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        social.friendship_unfriend(member=bob, username="alice")
+    assert not ContagionEdge.objects.filter(member_a_id=min(alice.pk, bob.pk), member_b_id=max(alice.pk, bob.pk))
+    assert_matches_exact_solve()
+    # Alice is alone now: her signal is back to zero within the bound, and so are her points.
+    assert abs(ContagionNode.objects.get(member=alice).s) <= PARAMS.error_bound
+    assert ScoreState.objects.get(member=alice).social == social_points(ContagionNode.objects.get(member=alice).s)
+
+
+def test_private_mode_leaves_the_social_game_both_ways(world, acme, django_capture_on_commit_callbacks):
+    alice, bob, _, _ = world
+    with django_capture_on_commit_callbacks(execute=True):
+        user_update_profile(user=bob, data={"private_mode": True})
+    assert ContagionEdge.objects.count() == 0
+    assert ContagionNode.objects.get(member=bob).deg == 0
+    for n in range(6):
+        make_event(alice, acme, n, missed=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.member_score_pending(member_id=alice.pk)
+    assert ScoreState.objects.get(member=bob).social == social_points(ContagionNode.objects.get(member=bob).s)
+    assert abs(ContagionNode.objects.get(member=bob).s) <= PARAMS.error_bound
+    with django_capture_on_commit_callbacks(execute=True):
+        user_update_profile(user=bob, data={"private_mode": False})
+    assert ContagionEdge.objects.count() == 2
+    assert_matches_exact_solve()
+
+
+def test_rebuild_equals_incremental_and_export_lets_anyone_check(world, acme, tmp_path, capsys,
+                                                                  django_capture_on_commit_callbacks):
+    alice, *_ = world
+    for n in range(4):
+        make_event(alice, acme, n, late_days=45)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.member_score_pending(member_id=alice.pk)
+    incremental = dict(ContagionNode.objects.values_list("member_id", "s"))
+    call_command("contagion_rebuild")
+    out = capsys.readouterr().out
+    assert "within the bound" in out
+    rebuilt = dict(ContagionNode.objects.values_list("member_id", "s"))
+    assert max(abs(rebuilt[m] - incremental[m]) for m in rebuilt) <= PARAMS.error_bound
+    assert_matches_exact_solve()
+    call_command("contagion_export", str(tmp_path))
+    with (tmp_path / "nodes.csv").open() as f:
+        nodes = list(csv.DictReader(f))
+    with (tmp_path / "edges.csv").open() as f:
+        edges = list(csv.DictReader(f))
+    assert len(nodes) == 4 and len(edges) == 2
+    ids = np.array([int(n["member_id"]) for n in nodes])
+    d = np.array([float(n["base"]) - 650 for n in nodes])
+    a = np.array([int(e["member_a"]) for e in edges])
+    b = np.array([int(e["member_b"]) for e in edges])
+    s = solve(ids, d, (a, b), alpha=0.5, tol=1e-12)
+    assert np.abs(s - np.array([float(n["s"]) for n in nodes])).max() <= PARAMS.error_bound
+
+
+def test_breakdown_explains_who_moves_me(world):
+    bob = world[1]
+    rows = contagion_services.contagion_breakdown(member=bob)
+    assert sorted(r.username for r in rows) == ["alice", "carol"]
+    total = sum(r.total for r in rows)
+    assert abs(total - PARAMS.lam * ContagionNode.objects.get(member=bob).s) <= PARAMS.lam * PARAMS.error_bound * 2
+    assert contagion_services.contagion_breakdown(member=world[3]) == []
+
+
+def test_tick_clears_a_residual_backlog_left_by_an_exhausted_budget(world):
+    from scoring.contagion import Params, base_set
+    from scoring.contagion_store import DbStore
+
+    alice, bob, *_ = world
+    # Bob's base drops by 80 points and the push has no budget at all (a hub, say): d moves and
+    # his friends' residuals grow above ε, but nothing is pushed — the residuals wait, not lost.
+    ScoreState.objects.filter(member=bob).update(base=ScoreState.objects.get(member=bob).base - 80)
+    report = base_set(DbStore(), bob.pk, ScoreState.objects.get(member=bob).base - 650, Params(budget=0))
+    assert report.overflow == {alice.pk, world[2].pk}
+    assert max(abs(r) for r in ContagionNode.objects.values_list("r", flat=True)) > PARAMS.eps
+    result = contagion_services.contagion_tick()
+    assert result["backlog"] == 2
+    assert all(abs(r) <= PARAMS.eps for r in ContagionNode.objects.values_list("r", flat=True))
+    assert_matches_exact_solve()
+
+
+def test_seed_graph_loads_the_real_facebook_graph_sample(tmp_path, capsys):
+    sample = tmp_path / "edges.txt"
+    full = (settings.CREDO_DATA_DIR / "facebook_combined.txt").read_text().splitlines()
+    # The first 400 edges of the real file (SNAP numbering) — a connected ego network around node 0.
+    sample.write_text("\n".join(full[:400]) + "\n")
+    call_command("seed_graph", str(sample))
+    out = capsys.readouterr().out
+    nodes = {int(x) for line in full[:400] for x in line.split()}
+    assert f"{len(nodes)} members ({len(nodes)} new), 400 friendships (400 new)" in out
+    assert ContagionEdge.objects.count() == 400
+    assert f"{len(nodes)} members ({len(nodes)} new), 400 friendships; largest gap to the incremental state " \
+           "0.0000 (within the bound" in out
+    assert_matches_exact_solve()
+    # Idempotent.
+    call_command("seed_graph", str(sample))
+    assert "(0 new), 400 friendships (0 new)" in capsys.readouterr().out

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+
+from social import services
+from social.models import Block, FriendRequest, Friendship, Invitation
+from tests.social.conftest import befriend
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def messages_of(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(m) for m in response.context["messages"]]
+
+
+@pytest.fixture
+def as_alice(client, world):  # type: ignore[no-untyped-def]
+    client.force_login(world.alice)
+    return client
+
+
+def test_friends_page_needs_login_and_is_in_the_nav(client, alice):
+    response = client.get("/friends/")
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+    client.force_login(alice)
+    dashboard = client.get("/dashboard/")
+    assert b'<a href="/friends/"' in dashboard.content
+
+
+def test_friends_page_shows_friends_scores_vesting_and_suggestions(client, alice, bob, carol):
+    with time_machine.travel(T0, tick=False):
+        befriend(alice, bob)
+        befriend(bob, carol)
+    bob.score, bob.score_band = 655, "Very good"
+    bob.save()
+    client.force_login(alice)
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        page = client.get("/friends/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<strong>bob</strong>" in html
+    assert '655<br><span class="badge band-very-good">Very good</span>' in html
+    assert 'counts from <time datetime="2026-03-09T09:00:00+00:00">9 Mar 2026, 09:00</time> UTC' in html
+    assert "1 mutual friend" in html and "<strong>carol</strong>" in html
+    client.force_login(carol)
+    with time_machine.travel(T0 + timedelta(days=8), tick=False):
+        html = client.get("/friends/").content.decode()
+    assert "not scored yet" not in html.split("<strong>bob</strong>")[1].split("</tr>")[0]
+    assert "counts toward scores" in html
+
+
+def test_unscored_friend_shows_not_scored_yet(as_alice):
+    assert b"not scored yet" in as_alice.get("/friends/").content
+
+
+def test_send_accept_decline_cancel_from_the_page(client, world):
+    client.force_login(world.mallory)
+    response = client.post("/friends/requests/", {"username": "alice"}, follow=True)
+    assert messages_of(response) == ["Friend request sent to alice."]
+    assert b"pending" in response.content
+    request = FriendRequest.objects.get(from_user=world.mallory, status="pending")
+    client.force_login(world.alice)
+    page = client.get("/friends/")
+    assert f'action="/friends/requests/{request.pk}/accept/"'.encode() in page.content
+    response = client.post(f"/friends/requests/{request.pk}/decline/", follow=True)
+    assert messages_of(response) == ["Request from mallory declined."]
+    client.force_login(world.carol)
+    sent = client.post("/friends/requests/", {"username": "alice"})
+    assert sent.status_code == 302 and sent.url == "/friends/"
+    client.get("/friends/")  # POST-redirect-GET: the message shows once
+    carol_request = FriendRequest.objects.get(from_user=world.carol, status="pending")
+    response = client.post(f"/friends/requests/{carol_request.pk}/cancel/", follow=True)
+    assert messages_of(response) == ["Request to alice cancelled."]
+    client.post("/friends/requests/", {"username": "alice"}, follow=True)
+    carol_request = FriendRequest.objects.get(from_user=world.carol, status="pending")
+    client.force_login(world.alice)
+    response = client.post(f"/friends/requests/{carol_request.pk}/accept/", follow=True)
+    assert messages_of(response) == ["You and carol are now friends."]
+    assert Friendship.objects.active().between(world.alice.pk, world.carol.pk).exists()
+
+
+def test_page_errors_are_messages(as_alice, world):
+    for username, message in [("alice", "You cannot be your own friend."),
+                              ("bob", "You are already friends."), ("ghost", "Not found.")]:
+        response = as_alice.post("/friends/requests/", {"username": username}, follow=True)
+        assert messages_of(response) == [message]
+    response = as_alice.post("/friends/requests/999999/accept/", follow=True)
+    assert messages_of(response) == ["Not found."]
+    response = as_alice.post("/friends/unfriend/", {"username": "mallory"}, follow=True)
+    assert messages_of(response) == ["Not found."]
+
+
+def test_unfriend_block_unblock(as_alice, world):
+    response = as_alice.post("/friends/unfriend/", {"username": "bob"}, follow=True)
+    assert messages_of(response) == ["You and bob are no longer friends."]
+    befriend(world.alice, world.bob)
+    response = as_alice.post("/friends/blocks/", {"username": "bob"}, follow=True)
+    assert messages_of(response) == ["You blocked bob. They are not told."]
+    assert not Friendship.objects.active().between(world.alice.pk, world.bob.pk).exists()
+    assert b'action="/friends/blocks/remove/"' in response.content
+    response = as_alice.post("/friends/blocks/remove/", {"username": "bob"}, follow=True)
+    assert messages_of(response) == ["You unblocked bob."]
+    assert Block.objects.count() == 0
+
+
+def test_actions_are_post_only_and_csrf_protected(client, world):
+    client.force_login(world.alice)
+    assert client.get("/friends/blocks/").status_code == 405
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(world.alice)
+    assert strict.post("/friends/blocks/", {"username": "bob"}).status_code == 403
+    assert Block.objects.count() == 0
+
+
+def test_invite_from_the_page_shows_a_copyable_link_once(as_alice, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_alice.post("/friends/invitations/", {"email": "dora@example.com"}, follow=True)
+    assert messages_of(response) == ["Invitation emailed to dora@example.com."]
+    html = response.content.decode()
+    assert 'id="invite-link" value="http://testserver/friends/invite/' in html
+    assert 'data-copy="#invite-link"' in html
+    assert mail.outbox[0].to == ["dora@example.com"]
+    link = html.split('id="invite-link" value="')[1].split('"')[0]
+    assert link in mail.outbox[0].body
+    assert Invitation.objects.get().status == "open"
+    assert 'id="invite-link"' not in as_alice.get("/friends/").content.decode()  # shown once
+
+
+def test_invite_caps_show_as_a_message(as_alice, world):
+    for _ in range(20):
+        services.invitation_create(inviter=world.alice, url_for=lambda t: t)
+    response = as_alice.post("/friends/invitations/", {"email": ""}, follow=True)
+    assert messages_of(response) == [
+        "You already have 20 open invitations: wait until some are used or expire."
+    ]
+    response = as_alice.post("/friends/invitations/", {"email": "nope"}, follow=True)
+    assert messages_of(response) == ["Enter a valid email address, or none."]
+
+
+def test_blocked_member_cannot_see_the_blocker_anywhere(client, world):
+    services.block_create(blocker=world.carol, username="mallory")
+    befriend(world.mallory, world.bob)  # carol would be a friend of a friend
+    client.force_login(world.mallory)
+    response = client.post("/friends/requests/", {"username": "carol"}, follow=True)
+    assert messages_of(response) == ["Friend request sent to carol."]  # as for anyone
+    html = response.content.decode()
+    assert "People you may know" in html
+    assert "<strong>alice</strong>" in html  # via bob
+    assert html.count("carol") == 2  # the message and the pending request, nothing else
+    client.force_login(world.carol)
+    assert b"mallory" not in client.get("/friends/").content.split(b"Blocked")[0]
