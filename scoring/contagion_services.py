@@ -24,9 +24,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from scoring.contagion import (
+    Delta,
     Params,
     PropagationReport,
+    StaleState,
     base_set,
+    bases_set,
     edge_added,
     edge_removed,
     propagate,
@@ -87,6 +90,44 @@ def contagion_base_sync(*, member_id: int, explanation: str | None = None) -> Pr
     report = base_set(DbStore(), member_id, base - NEUTRAL_BASE, PARAMS)
     _settle(report, explanation if explanation is not None else _cause_text(member_id))
     return report
+
+
+def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
+    """``contagion_base_sync`` for many members (one task per scoring batch, not per member).
+
+    Members without friends in the contagion graph need no push: their d moves in one bulk
+    statement (version-checked like any write); the others go through the engine one by one.
+    Returns how many members' social signal moved.
+    """
+    ids = sorted(set(member_ids))
+    _ensure_members(ids)
+    bases = dict(ScoreState.objects.filter(member_id__in=ids).values_list("member_id", "base"))
+    nodes = {m: (d, deg, version) for m, d, deg, version in
+             ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "d", "deg", "version")}
+    loners: dict[int, tuple[float, int]] = {}
+    social: list[int] = []
+    for member_id in ids:
+        if member_id not in bases or member_id not in nodes:
+            continue
+        d, deg, version = nodes[member_id]
+        target = bases[member_id] - NEUTRAL_BASE
+        if target == d:
+            continue
+        if deg == 0:
+            loners[member_id] = (target - d, version)
+        else:
+            social.append(member_id)
+    if loners:
+        try:
+            DbStore().apply({m: Delta(dd=dd) for m, (dd, _) in loners.items()}, {m: v for m, (_, v) in loners.items()})
+        except StaleState:
+            social.extend(loners)  # someone befriended them meanwhile: take the engine's path
+    if not social:
+        return 0
+    targets = {m: bases[m] - NEUTRAL_BASE for m in social}
+    report = bases_set(DbStore(), targets, PARAMS)
+    _settle(report, _cause_text(social[0]) if len(social) == 1 else "Your friends' payments")
+    return len(report.changes)
 
 
 def _pairs_of(member_ids: Iterable[int]) -> Q:

@@ -335,16 +335,23 @@ def _drive(
     seeds: Iterable[int],
     base: tuple[int, float] | None = None,
     absolute: bool = False,
+    bases: Mapping[int, float] | None = None,
 ) -> PropagationReport:
     report = PropagationReport()
     pending = set(seeds)
     conflicts_in_a_row = 0
     touched: set[int] = set()
-    while pending or base is not None:
+    changes: dict[int, float] | None = dict(bases) if bases else None
+    if base is not None:
+        changes = {base[0]: base[1]}
+    while pending or changes is not None:
         rnd = _Round(store, params)
         try:
-            if base is not None:
-                pending |= set(rnd.base_change(*base, absolute=absolute))
+            if changes is not None:
+                rnd.ensure(changes)
+                rnd.ensure_neighbours(changes)
+                for member_id, value in changes.items():
+                    pending |= set(rnd.base_change(member_id, value, absolute=absolute))
             rnd.push_all(pending, params.budget - report.edge_visits)
             deltas = rnd.deltas()
             result: dict[int, tuple[float, float]] = {}
@@ -362,7 +369,7 @@ def _drive(
                 ) from None
             continue  # nothing was applied: redo the same round from fresh reads
         conflicts_in_a_row = 0
-        base = None
+        changes = None
         report.rounds += 1
         report.edge_visits += rnd.visits
         report.pushes += rnd.pushes
@@ -407,6 +414,17 @@ def base_set(
     two workers syncing the same member's base conflict (``StaleState``) and the retry finds
     nothing left to do — a base change is folded in exactly once."""
     return _drive(store, params, (), base=(member_id, float(target_d)), absolute=True)
+
+
+def bases_set(
+    store: ContagionStore, targets: Mapping[int, float], params: Params = DEFAULT_PARAMS
+) -> PropagationReport:
+    """``base_set`` for many members in one propagation: every d moves to its target in the
+    first round, then one push wave serves them all (neighbourhoods that overlap are pushed once),
+    and the batch reaches the store in as few ``apply`` calls as possible."""
+    if not targets:
+        return PropagationReport()
+    return _drive(store, params, (), absolute=True, bases={m: float(t) for m, t in targets.items()})
 
 
 def fold_edge_added(alpha: float) -> EdgeFold:
@@ -524,6 +542,7 @@ __all__ = [
     "StaleState",
     "base_changed",
     "base_set",
+    "bases_set",
     "edge_added",
     "edge_removed",
     "fold_edge_added",

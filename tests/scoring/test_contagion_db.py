@@ -195,3 +195,18 @@ def test_seed_graph_loads_the_real_facebook_graph_sample(tmp_path, capsys):
     # Idempotent.
     call_command("seed_graph", str(sample))
     assert "(0 new), 400 friendships (0 new)" in capsys.readouterr().out
+
+
+def test_many_base_changes_in_one_propagation_match_the_exact_solve(world):
+    alice, bob, carol, mallory = world
+    for member, delta in ((alice, -120.0), (carol, 45.0), (mallory, 30.0)):
+        state = ScoreState.objects.get(member=member)
+        ScoreState.objects.filter(member=member).update(
+            base=state.base + delta, score=total_score(state.base + delta, state.social))
+    moved = contagion_services.contagion_bases_sync(member_ids=[alice.pk, carol.pk, mallory.pk])
+    assert moved == 3  # alice, bob and carol's signals moved; mallory (no friends) has none to move
+    nodes = dict(ContagionNode.objects.values_list("member_id", "d"))
+    assert nodes == {m.pk: ScoreState.objects.get(member=m).base - 650 for m in world}
+    assert_matches_exact_solve()
+    # Syncing again finds nothing to do (each base change is folded in exactly once).
+    assert contagion_services.contagion_bases_sync(member_ids=[alice.pk, carol.pk, mallory.pk]) == 0

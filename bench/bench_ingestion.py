@@ -1,0 +1,208 @@
+"""Ingestion and scoring throughput in services mode (PostgreSQL + Redis + Celery workers).
+
+Measures, on this machine, in one run:
+  1. events/s accepted by the signed batch API (500 events per request) through daphne;
+  2. events/s scored end to end (accepted → ledger row → score updated) with one worker;
+  3. single-event API latency p50/p95/p99 at a fixed 100 requests/s;
+  4. the baseline: the raw database writes one scored event needs (event insert, ledger
+     insert, score-state and member updates) done in bulk, and the ratio of 2 to it.
+
+Run: .venv/bin/python bench/bench_ingestion.py [--events 20000] [--members 1000]
+Loopback only; bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._services import (  # noqa: E402
+    percentile,
+    process,
+    recreate_database,
+    services_env,
+    setup_django,
+    free_port,
+)
+
+DB = "credo_bench_ingest"
+
+
+def event(member: str, n: int, now: datetime) -> dict:
+    due = (now - timedelta(days=80 - n % 30)).date()
+    late = [0, 0, 0, 0, 3, 15, 40][n % 7]
+    return {"member": member, "kind": "card_repayment", "amount": "120.00", "currency": "EUR",
+            "occurred_at": (now - timedelta(days=80 - n % 30)).isoformat(), "due_date": due.isoformat(),
+            "paid_date": (due + timedelta(days=late)).isoformat(), "external_id": f"b-{uuid.uuid4().hex}"}
+
+
+def post(conn: http.client.HTTPConnection, path: str, body: bytes, key, secret) -> tuple[int, float]:
+    from scoring.partners import sign
+
+    ts = int(time.time())
+    headers = {"Content-Type": "application/json", "X-Credo-Key": key, "X-Credo-Timestamp": str(ts),
+               "X-Credo-Signature": sign(secret, ts, body), "Idempotency-Key": uuid.uuid4().hex}
+    started = time.perf_counter()
+    conn.request("POST", path, body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response.status, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=1_000)
+    parser.add_argument("--single-seconds", type=int, default=20)
+    args = parser.parse_args()
+
+    recreate_database(DB)
+    setup_django(DB)
+    import redis
+    from django.db import connection
+
+    from accounts.models import User
+    from scoring.consent import consent_grant
+    from scoring.models import Event, Partner, ScoreChange
+    from scoring.partners import partner_create
+    from scoring.services import member_state_ensure
+
+    redis.Redis.from_url(services_env(DB)["REDIS_URL"]).flushdb()
+    issued = partner_create(name="Bench Bank", slug="bench")
+    partner = Partner.objects.get(slug="bench")
+    User.objects.bulk_create([User(username=f"u{i}", email=f"u{i}@bench.local") for i in range(args.members)])
+    for user in User.objects.all():
+        consent_grant(member=user, partner=partner)
+        member_state_ensure(member=user)
+    usernames = [f"u{i}" for i in range(args.members)]
+    now = datetime.now(UTC)
+
+    port = free_port()
+    env = services_env(DB)
+    daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    print(f"Credo ingestion benchmark: {args.events} events, {args.members} members, 2 cores, "
+          "PostgreSQL + Redis on loopback, daphne (1 process)")
+
+    # 1. Batch API acceptance, workers stopped (so the API is measured alone).
+    batches = [json.dumps({"events": [event(usernames[(b * 500 + i) % args.members], i, now) for i in range(500)]}
+                          ).encode() for b in range(args.events // 500)]
+    with process(daphne, env, wait_port=port):
+        lock = threading.Lock()
+        queue = list(batches)
+        statuses: list[int] = []
+
+        def sender() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                status, _ = post(conn, "/api/v1/events/batch/", body, issued.key_id, issued.secret)
+                statuses.append(status)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=sender) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        accept_seconds = time.perf_counter() - started
+    accepted = Event.objects.count()
+    print(f"  batch API: {accepted} events accepted in {accept_seconds:.2f} s = "
+          f"{accepted / accept_seconds:,.0f} events/s (statuses {sorted(set(statuses))})")
+
+    # 2. End to end: one worker drains what the API enqueued.
+    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency=1", "--loglevel=WARNING",
+              "--without-mingle", "--without-gossip"]
+    with process(worker, env):
+        started = time.perf_counter()
+        deadline = started + 600
+        while time.perf_counter() < deadline:
+            left = Event.objects.filter(status="pending").count()
+            if left == 0:
+                break
+            time.sleep(0.25)
+        e2e_seconds = time.perf_counter() - started
+    scored = ScoreChange.objects.filter(cause="event").count()
+    print(f"  end to end (1 worker, concurrency 1): {scored} events scored in {e2e_seconds:.2f} s = "
+          f"{scored / e2e_seconds:,.0f} events/s")
+
+    # 3. Single-event latency at a fixed 100 requests/s (workers running, as in production).
+    latencies: list[float] = []
+    errors = 0
+    with process(daphne, env, wait_port=port), process(worker, env):
+        interval = 1 / 100
+        total = 100 * args.single_seconds
+        lock = threading.Lock()
+        next_index = [0]
+        t0 = time.perf_counter()
+
+        def single() -> None:
+            nonlocal errors
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            while True:
+                with lock:
+                    i = next_index[0]
+                    next_index[0] += 1
+                if i >= total:
+                    return
+                delay = t0 + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                body = json.dumps(event(usernames[i % args.members], i, now)).encode()
+                status, seconds = post(conn, "/api/v1/events/", body, issued.key_id, issued.secret)
+                latencies.append(seconds)
+                if status != 201:
+                    errors += 1
+
+        threads = [threading.Thread(target=single) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        achieved = len(latencies) / (time.perf_counter() - t0)
+    print(f"  single-event API at {achieved:.0f} req/s: p50 {percentile(latencies, 50) * 1000:.1f} ms, "
+          f"p95 {percentile(latencies, 95) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
+          f"{errors} errors")
+
+    # 4. Baseline: the raw writes of one scored event, in bulk, in one transaction.
+    n = scored
+    member_ids = list(User.objects.values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute("BEGIN")
+        cursor.execute("CREATE TEMP TABLE raw_event (LIKE scoring_event INCLUDING DEFAULTS) ON COMMIT DROP")
+        cursor.execute("CREATE TEMP TABLE raw_change (LIKE scoring_scorechange INCLUDING DEFAULTS) ON COMMIT DROP")
+        rows = [(i, member_ids[i % len(member_ids)], partner.pk, f"raw-{i}", "card_repayment", 120, "EUR", now,
+                 "scored", now, 1, "") for i in range(n)]
+        cursor.executemany(
+            "INSERT INTO raw_event (id, member_id, partner_id, external_id, kind, amount, currency, occurred_at,"
+            " status, received_at, attempts, last_error, missed, merchant_category) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,false,'')", rows)
+        cursor.executemany(
+            "INSERT INTO raw_change (id, member_id, created_at, cause, event_id, new_score, new_base, new_social,"
+            " new_factors, explanation) VALUES (%s,%s,%s,'event',%s,700,700.0,0.0,'{}','x')",
+            [(i, member_ids[i % len(member_ids)], now, i) for i in range(n)])
+        cursor.executemany("UPDATE scoring_scorestate SET score = score WHERE member_id = %s",
+                           [(member_ids[i % len(member_ids)],) for i in range(n)])
+        cursor.executemany("UPDATE accounts_user SET score = score WHERE id = %s",
+                           [(member_ids[i % len(member_ids)],) for i in range(n)])
+        cursor.execute("COMMIT")
+        raw_seconds = time.perf_counter() - started
+    print(f"  baseline raw writes for {n} scored events (4 statements each, one transaction): "
+          f"{raw_seconds:.2f} s = {n / raw_seconds:,.0f} events/s")
+    print(f"  ratio end-to-end cost per event / raw writes per event: {e2e_seconds / raw_seconds:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
