@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._services import recreate_database, setup_django  # noqa: E402
-from bench.bench_contagion import chung_lu, deviations  # noqa: E402
+from bench._services import recreate_database, setup_django
+from bench.bench_contagion import chung_lu, deviations
 
 DB = "credo_bench_contagion"
 

@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._services import (  # noqa: E402
+from bench._services import (
+    free_port,
     percentile,
     process,
     recreate_database,
     services_env,
     setup_django,
-    free_port,
 )
 
 DB = "credo_bench_ingest"

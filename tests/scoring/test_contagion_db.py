@@ -198,7 +198,7 @@ def test_seed_graph_loads_the_real_facebook_graph_sample(tmp_path, capsys):
 
 
 def test_many_base_changes_in_one_propagation_match_the_exact_solve(world):
-    alice, bob, carol, mallory = world
+    alice, _, carol, mallory = world
     for member, delta in ((alice, -120.0), (carol, 45.0), (mallory, 30.0)):
         state = ScoreState.objects.get(member=member)
         ScoreState.objects.filter(member=member).update(
