@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+DEMO_MEMBERS ?= 300
+DEMO_RATE    ?= 2
 
 .PHONY: install run test lint bench clean
 
@@ -16,11 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, migrate, demo accounts, serve http://127.0.0.1:8000 (embedded mode)
+## make run: install, migrate, seed a demo world on first start (DEMO_MEMBERS members from the
+## real Facebook graph, a year of real UCI payment histories; idempotent), then serve
+## http://127.0.0.1:8000 (embedded mode) with simulated partner traffic at DEMO_RATE events/s
+## through the signed API. Ctrl-C stops the server and the simulator.
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_accounts
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py demo_serve $(HOST):$(PORT) --members $(DEMO_MEMBERS) --rate $(DEMO_RATE)
 
 ## make test: install and run the whole suite
 test: install

@@ -41,6 +41,15 @@ class User(AbstractUser):
     score_band = models.CharField(max_length=16, blank=True, editable=False)
     score_reached_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Moderation (DESIGN.md §10). Written only by scoring's moderation services (audited):
+    # a frozen member is off every board, out of friend contagion, and the API refuses their
+    # writes (accounts.permissions, accounts.middleware). ``frozen_until`` empty: until a
+    # moderator unfreezes them; otherwise a periodic task unfreezes them then.
+    is_frozen = models.BooleanField(default=False, editable=False, db_index=True)
+    frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    frozen_until = models.DateTimeField(null=True, blank=True, editable=False)
+    frozen_reason = models.TextField(max_length=1000, blank=True, editable=False)
+
     class Meta:
         ordering = ["username"]
         indexes = [models.Index(fields=["-score", "score_reached_at"], name="user_score_rank")]

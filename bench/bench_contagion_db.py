@@ -57,11 +57,12 @@ def main() -> None:
         with cursor.cursor.copy(
             "COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
             "is_active, date_joined, phone, city, bio, timezone, profile_visibility, on_global_board, "
-            "private_mode, avatar) FROM STDIN"
+            "private_mode, avatar, score, score_band) FROM STDIN"
         ) as copy:
-            for i in ids.tolist():
+            for i, dev in zip(ids.tolist(), d.tolist(), strict=True):
+                score = int(min(950, max(350, round(650.0 + dev))))
                 copy.write_row((i, "!", False, f"m{i}", "", "", f"m{i}@bench.local", False, True, now, "", "", "",
-                                "UTC", "friends", False, False, ""))
+                                "UTC", "friends", False, False, "", score, ""))
         cursor.execute("SELECT setval(pg_get_serial_sequence('accounts_user', 'id'), %s)", [n])
         with cursor.cursor.copy(
             "COPY scoring_scorestate (member_id, base, social, score, factors, updated_at) FROM STDIN"

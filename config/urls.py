@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("social.urls")),
     path("", include("scoring.urls")),
+    path("", include("scoring.moderation_urls")),
+    path("", include("leaderboards.urls")),
 ]
 
 urlpatterns = [
@@ -17,7 +19,9 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("settings/", account_views.settings_page, name="settings"),
     path("", include("scoring.web_urls")),
+    path("", include("scoring.moderation_web_urls")),
     path("friends/", include("social.web_urls")),
+    path("leaderboard/", include("leaderboards.web_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from accounts.selectors import profile_completeness
 from config.api_errors import api_not_found, api_server_error
 from config.typing import member_of
+from scoring.moderation_views import moderation_context
 from scoring.views import score_context
 
 
@@ -16,6 +17,7 @@ from scoring.views import score_context
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {"completeness": profile_completeness(user=member_of(request))}
     context.update(score_context(request))
+    context.update(moderation_context(request))
     return render(request, "dashboard.html", context)
 
 

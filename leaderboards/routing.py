@@ -1,5 +1,10 @@
-"""WebSocket routes (the live leaderboard consumer arrives with the leaderboards issue)."""
+"""WebSocket routes: the live leaderboards (``leaderboards.consumers``)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from leaderboards.auth import TicketAuthMiddleware
+from leaderboards.consumers import LeaderboardConsumer
+
+websocket_urlpatterns = [
+    path("ws/leaderboards/", TicketAuthMiddleware(LeaderboardConsumer.as_asgi())),
+]

@@ -78,3 +78,10 @@ class ScoreStateAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# Moderation (DESIGN.md §10): the member page, queues, audit log; replaces the Event, User and
+# Friendship admins with subclasses that add the audited moderator actions.
+from scoring import admin_moderation  # noqa: E402
+
+admin_moderation.register(admin.site)

@@ -26,6 +26,14 @@ class ScoringConfig(AppConfig):
             "scoring.view_event", "scoring.change_event", "scoring.view_scorechange",
             "scoring.view_scorestate", "scoring.view_partner", "scoring.view_partnerconsent",
         )
+        # Moderation (DESIGN.md §10): queues, the audit log (view only: nobody changes or deletes
+        # it), and the actions; see scoring.admin_moderation.
+        register_moderator_permissions(
+            "scoring.view_dispute", "scoring.change_dispute", "scoring.view_flag", "scoring.change_flag",
+            "scoring.view_auditentry", "scoring.moderate_events", "scoring.freeze_member",
+            "scoring.undo_action", "scoring.view_suspicious_patterns", "scoring.export_csv",
+        )
+        import scoring.moderation_tasks  # noqa: F401  (registers the tasks with Celery)
 
 
 def _on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: Any) -> None:

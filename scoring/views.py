@@ -48,8 +48,11 @@ def changes_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def events_page(request: HttpRequest) -> HttpResponse:
+    from scoring.moderation_views import events_context
+
     page = Paginator(selectors.member_events(member=member_of(request)), 30).get_page(request.GET.get("page"))
-    return render(request, "scoring/events.html", {"page": page})
+    page.object_list = list(page.object_list)  # annotated with their disputes below
+    return render(request, "scoring/events.html", {"page": page, **events_context(request, page.object_list)})
 
 
 @login_required

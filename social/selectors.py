@@ -259,7 +259,8 @@ def friendships_active_for_contagion(*, now: datetime | None = None) -> Friendsh
     """Friendships that count for friend contagion at ``now`` (default: now).
 
     Accepted and vested (``accepted_at + CONTAGION_VESTING <= now``), not ended at ``now``, and
-    neither member in private mode nor inactive (those two flags are read as they are now).
+    neither member in private mode, inactive, nor frozen by a moderator (those flags are read as
+    they are now).
     Iterate ``.values_list("member_a_id", "member_b_id")`` or ``.iterator()`` for big graphs.
     """
     now = now or timezone.now()
@@ -268,8 +269,10 @@ def friendships_active_for_contagion(*, now: datetime | None = None) -> Friendsh
         accepted_at__lte=now - settings.CONTAGION_VESTING,
         member_a__is_active=True,
         member_a__private_mode=False,
+        member_a__is_frozen=False,
         member_b__is_active=True,
         member_b__private_mode=False,
+        member_b__is_frozen=False,
     )
 
 
@@ -287,7 +290,7 @@ def vested_edges(now: datetime | None = None) -> list[tuple[int, int]]:
 def contagion_neighbour_ids(*, member_id: int, now: datetime | None = None) -> list[int]:
     """The member's friends whose friendship counts for contagion at ``now``, sorted by id.
 
-    Empty when the member is in private mode or inactive (their edges all drop out).
+    Empty when the member is in private mode, inactive or frozen (their edges all drop out).
     """
     rows = friendships_active_for_contagion(now=now).of_member(member_id).values_list(
         "member_a_id", "member_b_id"

@@ -20,6 +20,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -397,3 +398,59 @@ def invitation_accept(*, token: str, user: User) -> Friendship:
         first_id=inviter.pk, second_id=user.pk, via=Friendship.Via.INVITATION, now=now
     )
     return friendship
+
+
+# --- moderation and account deletion (called by scoring's moderation services) ------------------
+
+
+@transaction.atomic
+def friendship_restore(*, friendship: Friendship, by: User) -> Friendship | None:
+    """Undo a moderator's cut: the pair are friends again, as a new row that keeps the original
+    ``accepted_at`` (so it vests, and counts for contagion, exactly as before the cut).
+
+    None when it cannot be restored: the friendship was not cut by a moderator, the pair are
+    already friends again, either member left or either blocked the other since.
+    """
+    _lock_members(friendship.member_a_id, friendship.member_b_id)
+    row = Friendship.objects.select_related("member_a", "member_b").get(pk=friendship.pk)
+    if row.ended_at is None or row.ended_reason != Friendship.EndReason.MODERATOR:
+        return None
+    if not (row.member_a.is_active and row.member_b.is_active):
+        return None
+    if Block.objects.filter(
+        blocker_id__in=(row.member_a_id, row.member_b_id), blocked_id__in=(row.member_a_id, row.member_b_id)
+    ).exists():
+        return None
+    if Friendship.objects.active().between(row.member_a_id, row.member_b_id).exists():
+        return None
+    restored = Friendship.objects.create(
+        member_a_id=row.member_a_id, member_b_id=row.member_b_id, via=row.via, accepted_at=row.accepted_at
+    )
+    _announce_started(restored)
+    return restored
+
+
+@transaction.atomic
+def member_graph_leave(*, member: User) -> int:
+    """A member deletes their account: end every friendship (``friendship_ended`` after commit,
+    so friends' contagion is reversed), cancel open requests both ways, expire their open
+    invitations (forgetting the addresses they were sent to) and remove blocks either way.
+    Returns how many friendships ended."""
+    _lock_members(member.pk)
+    now = timezone.now()
+    ended = 0
+    for friendship in Friendship.objects.active().of_member(member.pk).order_by("pk"):
+        _lock_members(friendship.member_a_id, friendship.member_b_id)
+        ended += _friendship_end(
+            friendship=friendship, reason=Friendship.EndReason.UNFRIENDED, by=member, now=now
+        )
+    FriendRequest.objects.filter(from_user=member, status__in=OPEN_STATUSES).update(
+        status=FriendRequest.Status.CANCELLED, responded_at=now
+    )
+    FriendRequest.objects.filter(to_user=member, status__in=OPEN_STATUSES).update(
+        status=FriendRequest.Status.DECLINED, responded_at=now
+    )
+    Invitation.objects.filter(inviter=member, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+    Invitation.objects.filter(inviter=member).exclude(email="").update(email="")  # other people's addresses
+    Block.objects.filter(Q(blocker=member) | Q(blocked=member)).delete()
+    return ended

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.FrozenMemberMiddleware",  # a frozen member's web posts: 403 (DESIGN §10)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
@@ -130,6 +131,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Members' data exports: outside MEDIA_ROOT (never served as static files); downloaded only
+    # through a signed, expiring, owner-checked link (scoring.privacy).
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env_str("CREDO_EXPORTS_ROOT", str(BASE_DIR / "private" / "exports"))},
+    },
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -175,7 +182,10 @@ REST_FRAMEWORK = {
         "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.NotFrozen",  # a frozen member reads but never writes (DESIGN §10)
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
@@ -292,3 +302,29 @@ CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
 
 # The real data sets (../shared/data/ beside the repository; see its README).
 CREDO_DATA_DIR = Path(env_str("CREDO_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))
+
+# --- leaderboards (DESIGN.md §4, §5) -------------------------------------------------------------
+# The Redis index is used in services mode only; its keys start with this prefix.
+LEADERBOARDS_REDIS_URL = env_str("LEADERBOARDS_REDIS_URL", REDIS_URL)
+LEADERBOARDS_REDIS_PREFIX = env_str("LEADERBOARDS_REDIS_PREFIX", "credo:lb")
+# Live consumers: coalesce bursts per tick; refresh from the index (lost messages), re-add their
+# channel-layer groups (a restarted Redis forgot them), re-check credentials (logout elsewhere).
+LEADERBOARDS_LIVE_TICK_SECONDS = 0.25
+LEADERBOARDS_LIVE_REFRESH_SECONDS = 15.0
+LEADERBOARDS_GROUP_REFRESH_SECONDS = 30.0
+LEADERBOARDS_AUTH_RECHECK_SECONDS = 30.0
+LEADERBOARDS_WS_TICKET_SECONDS = 60
+CELERY_BEAT_SCHEDULE["leaderboards-season-rollover"] = {
+    "task": "leaderboards.tasks.season_rollover",
+    "schedule": 300.0,
+}
+
+# --- moderation and data rights (DESIGN.md §10) ---------------------------------------------------
+CELERY_BEAT_SCHEDULE["scoring-unfreeze-expired"] = {
+    "task": "scoring.moderation_tasks.members_unfreeze_expired",
+    "schedule": 300.0,
+}
+CELERY_BEAT_SCHEDULE["scoring-exports-expire"] = {
+    "task": "scoring.moderation_tasks.data_exports_expire",
+    "schedule": 3600.0,
+}

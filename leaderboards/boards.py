@@ -1,0 +1,354 @@
+"""Boards: one interface, two backends (DESIGN.md §4).
+
+``board_for(name, viewer=..., season=...)`` gives a ``Board``; ``Board.view(...)`` answers top N,
+a page after a cursor, or "around me", with the viewer's standing. In services mode the global
+and weekly boards read Redis sorted sets (``leaderboards.index``) and the friends board reads
+the friends' scores with one ZMSCORE; in embedded mode (or while the index is being rebuilt)
+the same queries run on the database. Both backends order, rank and page identically
+(``leaderboards.ranking``).
+
+Every Redis page is checked against the database in one query (``_verified``): a member who
+became inactive or private without the index hearing of it is dropped from the index there and
+then, so such members never appear where they should not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from leaderboards import index, protocol, selectors
+from leaderboards.models import Season, SeasonEntry
+from leaderboards.ranking import (
+    EPOCH,
+    Cursor,
+    Entry,
+    Item,
+    Standing,
+    from_us,
+    rank_all,
+    ranked,
+    reached_us,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+#: The friends board is computed whole on read; more friends than this are not shown.
+FRIENDS_MAX = 5_000
+_VERSION_KEY = "leaderboards:version"
+
+
+@dataclass(frozen=True)
+class BoardView:
+    board: str
+    entries: list[Entry]
+    next: Cursor | None
+    total: int
+    me: Standing | None
+    seq: int
+    season: Season | None = None
+
+    def as_dict(self, *, viewer_id: int | None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "board": self.board,
+            "seq": self.seq,
+            "entries": [e.as_dict(viewer_id) for e in self.entries],
+            "next": self.next.encode() if self.next else None,
+            "total": self.total,
+            "my_rank": self.me.rank if self.me else None,
+            "my_score": self.me.value if self.me else None,
+            "percentile": self.me.percentile if self.me else None,
+        }
+        if self.season is not None:
+            data["season"] = season_dict(self.season)
+        return data
+
+
+def season_dict(season: Season) -> dict[str, Any]:
+    left = max(0, int((season.ends_at - timezone.now()).total_seconds())) if not season.closed else 0
+    return {"id": season.pk, "starts_at": season.starts_at.isoformat(), "ends_at": season.ends_at.isoformat(),
+            "closed": season.closed, "time_left": left}
+
+
+class Board(Protocol):
+    name: str
+
+    def view(self, *, viewer_id: int, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None,
+             around_me: bool = False) -> BoardView: ...
+
+
+# --- versions (the REST ``seq``) ----------------------------------------------------------------
+
+
+def version() -> int:
+    if index.enabled():
+        return index.version()
+    return int(cache.get(_VERSION_KEY) or 0)
+
+
+def version_bump() -> int:
+    """Embedded mode's counterpart of the index version (services mode bumps it in Redis)."""
+    try:
+        return int(cache.incr(_VERSION_KEY))
+    except ValueError:
+        cache.add(_VERSION_KEY, 0, timeout=None)
+        return int(cache.incr(_VERSION_KEY))
+
+
+# --- sources: where a ranked board's items come from --------------------------------------------
+
+
+WindowAndMe = tuple[index.Window, index.Located | None]
+
+
+class Source(Protocol):
+    def locate(self, member_id: int | None) -> index.Located: ...
+    def window(self, offset: int, limit: int, *, locate: int | None = None) -> WindowAndMe: ...
+    def after(self, cursor: Cursor, limit: int) -> index.Window: ...
+
+
+class DatabaseSource:
+    """A board as an ordered queryset annotated with ``mid``, ``value``, ``reached``,
+    ``username``, ``band`` (see ``global_rows`` / ``weekly_rows``)."""
+
+    def __init__(self, rows: QuerySet[Any]) -> None:
+        self.rows = rows.order_by("-value", "reached", "-mid")
+
+    @staticmethod
+    def _item(row: dict[str, Any]) -> Item:
+        return Item(row["mid"], row["value"], reached_us(row["reached"]), row["username"], row["band"] or "")
+
+    def _values(self, qs: QuerySet[Any]) -> list[Item]:
+        return [self._item(r) for r in qs.values("mid", "value", "reached", "username", "band")]
+
+    @staticmethod
+    def _before(item: Item | Cursor) -> Q:
+        moment = from_us(item.reached)
+        return (Q(value__gt=item.value) | Q(value=item.value, reached__lt=moment)
+                | Q(value=item.value, reached=moment, mid__gt=item.member_id))
+
+    @staticmethod
+    def _after(item: Item | Cursor) -> Q:
+        moment = from_us(item.reached)
+        return (Q(value__lt=item.value) | Q(value=item.value, reached__gt=moment)
+                | Q(value=item.value, reached=moment, mid__lt=item.member_id))
+
+    def locate(self, member_id: int | None) -> index.Located:
+        mine = self._values(self.rows.filter(mid=member_id)) if member_id is not None else []
+        if not mine:
+            return index.Located(None, 0, 0, self.rows.count(), 0, 0)
+        me = mine[0]
+        counts = self.rows.aggregate(
+            total=Count("mid"), before=Count("mid", filter=self._before(me)),
+            greater=Count("mid", filter=Q(value__gt=me.value)), less=Count("mid", filter=Q(value__lt=me.value)),
+        )
+        return index.Located(counts["before"], me.value, me.reached, counts["total"], counts["greater"],
+                             counts["less"])
+
+    def window(self, offset: int, limit: int, *, locate: int | None = None) -> WindowAndMe:
+        items = self._values(self.rows[offset:offset + limit])
+        greater = self.rows.filter(value__gt=items[0].value).count() if items and offset else 0
+        located = self.locate(locate) if locate is not None else None
+        return index.Window(items, greater, offset), located
+
+    def after(self, cursor: Cursor, limit: int) -> index.Window:
+        items = self._values(self.rows.filter(self._after(cursor))[:limit])
+        if not items:
+            return index.Window([], 0, 0)
+        counts = self.rows.aggregate(before=Count("mid", filter=self._before(items[0])),
+                                     greater=Count("mid", filter=Q(value__gt=items[0].value)))
+        return index.Window(items, counts["greater"], counts["before"])
+
+
+def global_rows() -> QuerySet[Any]:
+    return User.objects.filter(selectors.global_q()).annotate(
+        mid=F("pk"), value=F("score"), reached=Coalesce("score_reached_at", Value(EPOCH)),
+        band=F("score_band"),
+    )
+
+
+def weekly_rows(season: Season, *, final: bool = False) -> QuerySet[Any]:
+    rows = SeasonEntry.objects.filter(selectors.global_q("member__"), season=season)
+    if final:
+        rows = rows.filter(final_rank__isnull=False)
+    return rows.annotate(mid=F("member_id"), value=F("points"), reached=F("reached_at"),
+                         username=F("member__username"), band=F("member__score_band"))
+
+
+# --- ranked boards (global, weekly) ---------------------------------------------------------------
+
+
+class RankedBoard:
+    """A board too big to hold in memory: read through a ``Source``, a window at a time."""
+
+    def __init__(self, name: str, source: Source, *, season: Season | None = None,
+                 verify: bool = False) -> None:
+        self.name = name
+        self.source = source
+        self.season = season
+        self.verify = verify
+
+    def view(self, *, viewer_id: int, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None,
+             around_me: bool = False, _retry: bool = True) -> BoardView:
+        me: index.Located | None
+        if cursor is not None:
+            window = self.source.after(cursor, limit)
+            me = self.source.locate(viewer_id)
+        elif around_me:
+            me = self.source.locate(viewer_id)
+            offset = 0 if me.position is None else max(0, me.position - (limit - 1) // 2)
+            window, _ = self.source.window(offset, limit)
+        else:
+            window, me = self.source.window(0, limit, locate=viewer_id)
+        assert me is not None
+        items = window.items
+        if self.verify:
+            check = [i.member_id for i in items] + ([viewer_id] if me.position is not None else [])
+            labels, stale = _verified(check, global_board=True)
+            if stale:
+                self._heal(stale)
+                if _retry:
+                    return self.view(viewer_id=viewer_id, limit=limit, cursor=cursor, around_me=around_me,
+                                     _retry=False)
+            items = [replace(i, username=labels[i.member_id][0], band=labels[i.member_id][1])
+                     for i in items if i.member_id in labels]
+        entries = ranked(items, first_rank=window.greater_than_first + 1, first_position=window.first_position)
+        more = bool(items) and window.first_position + len(items) < me.total
+        standing = Standing(me.greater + 1, me.value, me.total, me.less) if me.position is not None else None
+        return BoardView(self.name, entries, Cursor.after(items[-1]) if more else None, me.total, standing,
+                         version(), self.season)
+
+    def _heal(self, member_ids: set[int]) -> None:
+        from leaderboards import services
+
+        logger.warning("index listed %d member(s) the database does not: re-indexing them", len(member_ids))
+        services.members_reindex(member_ids=sorted(member_ids))
+
+
+def _verified(member_ids: Sequence[int], *, global_board: bool) -> tuple[dict[int, tuple[str, str]], set[int]]:
+    """``({id: (username, band)} of those still eligible, {ids that are not})``: one query."""
+    if not member_ids:
+        return {}, set()
+    rows = User.objects.filter(pk__in=set(member_ids)).values_list(
+        "pk", "username", "score_band", "is_active", "private_mode", "on_global_board", "score", "is_frozen")
+    labels: dict[int, tuple[str, str]] = {}
+    for pk, username, band, active, private, opted, score, frozen in rows:
+        ok = (selectors.is_on_global(is_active=active, private_mode=private, score=score, on_global_board=opted,
+                                     is_frozen=frozen)
+              if global_board else selectors.is_listed(is_active=active, private_mode=private, score=score,
+                                                       is_frozen=frozen))
+        if ok:
+            labels[pk] = (username, band)
+    return labels, set(member_ids) - set(labels)
+
+
+# --- the friends board: computed whole on read (DESIGN.md §11) -----------------------------------
+
+
+class FriendsBoard:
+    name = protocol.FRIENDS
+
+    def __init__(self, viewer: User) -> None:
+        self.viewer = viewer
+
+    def items(self) -> list[Item]:
+        """Me and my friends who may be listed, with their scores. 2 queries (+1 ZMSCORE)."""
+        from social.selectors import friend_ids
+
+        ids = sorted(friend_ids(member_id=self.viewer.pk))[:FRIENDS_MAX]
+        me_q = Q(pk=self.viewer.pk, score__isnull=False)
+        if index.enabled() and index.is_ready():
+            scores = index.RedisSource(index.keys().all).scores(ids)
+            rows = User.objects.filter((Q(pk__in=list(scores)) & selectors.listed_q()) | me_q).values_list(
+                "pk", "username", "score_band", "score", "score_reached_at")
+            out = []
+            for pk, username, band, score, reached in rows:
+                if pk == self.viewer.pk or pk not in scores:
+                    out.append(Item(pk, score or 0, reached_us(reached), username, band))
+                else:
+                    value, at = scores[pk]
+                    out.append(Item(pk, value, at, username, band))
+            return out
+        rows = User.objects.filter((Q(pk__in=ids) & selectors.listed_q()) | me_q).values_list(
+            "pk", "username", "score_band", "score", "score_reached_at")
+        return [Item(pk, score or 0, reached_us(reached), username, band)
+                for pk, username, band, score, reached in rows]
+
+    def view(self, *, viewer_id: int, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None,
+             around_me: bool = False) -> BoardView:
+        items = self.items()
+        return page_in_memory(self.name, rank_all(items), viewer_id=viewer_id, limit=limit, cursor=cursor,
+                              around_me=around_me, reached={i.member_id: i.reached for i in items})
+
+
+def page_in_memory(name: str, entries: list[Entry], *, viewer_id: int, limit: int, cursor: Cursor | None,
+                   around_me: bool, reached: dict[int, int], seq: int | None = None) -> BoardView:
+    """Page a board already ranked in memory, with the same cursor semantics as the others."""
+    start = 0
+    mine = next((i for i, e in enumerate(entries) if e.member_id == viewer_id), None)
+    if cursor is not None:
+        # The first entry strictly after the cursor in board order (it may have moved or left).
+        start = next((i for i, e in enumerate(entries)
+                      if (-e.score, reached.get(e.member_id, 0), -e.member_id) > cursor.order), len(entries))
+    elif around_me and mine is not None:
+        start = max(0, mine - (limit - 1) // 2)
+    chunk = entries[start:start + limit]
+    more = start + len(chunk) < len(entries)
+    standing = None
+    if mine is not None:
+        below = sum(1 for e in entries if e.score < entries[mine].score)
+        standing = Standing(entries[mine].rank, entries[mine].score, len(entries), below)
+    nxt = None
+    if more and chunk:
+        last = chunk[-1]
+        nxt = Cursor(last.score, reached.get(last.member_id, 0), last.member_id)
+    return BoardView(name, chunk, nxt, len(entries), standing, version() if seq is None else seq)
+
+
+# --- the factory -----------------------------------------------------------------------------------
+
+
+def index_usable() -> bool:
+    """Redis is configured and holds a complete index; if it lost it, start a rebuild."""
+    if not index.enabled():
+        return False
+    try:
+        if index.is_ready():
+            return True
+    except index.redis.RedisError:
+        logger.exception("leaderboard index unreachable: serving boards from the database")
+        return False
+    from leaderboards import services
+
+    services.index_rebuild_soon()
+    return False
+
+
+def board_for(name: str, *, viewer: User, season: Season | None = None) -> Board:
+    if name == protocol.FRIENDS:
+        return FriendsBoard(viewer)
+    fast = index_usable()
+    if name == protocol.GLOBAL:
+        if fast:
+            return RankedBoard(name, index.RedisSource(index.keys().global_), verify=True)
+        return RankedBoard(name, DatabaseSource(global_rows()))
+    if name == protocol.WEEKLY:
+        from leaderboards import services
+
+        season = season or services.season_current()
+        if season.closed:
+            return RankedBoard(name, DatabaseSource(weekly_rows(season, final=True)), season=season)
+        if fast:
+            return RankedBoard(name, index.RedisSource(index.keys().weekly(season.pk)), season=season, verify=True)
+        return RankedBoard(name, DatabaseSource(weekly_rows(season)), season=season)
+    raise ValueError(f"unknown board {name!r}")

@@ -1,0 +1,81 @@
+"""The one way real-time events leave the app (STYLE.md §4).
+
+Messages are JSON-safe dicts with a ``type`` (``leaderboards.protocol.InternalType``), sent
+after the current transaction commits, to groups named here and nowhere else:
+
+* ``lb.member.<id>``: one publish per changed member; every consumer showing that member
+  (friends' consumers, and global/weekly consumers whose window shows them) joins it.
+* ``lb.user.<id>``: the member's own sockets only (their friendships changed, they logged out).
+
+Delivery is at-most-once (both channel layers): consumers also refresh on a timer and clients
+resync on a sequence gap, so a lost message costs a few seconds, never a wrong board for long.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from leaderboards.protocol import InternalType
+
+logger = logging.getLogger(__name__)
+
+
+def member_group(member_id: int) -> str:
+    return f"lb.member.{member_id}"
+
+
+def user_group(member_id: int) -> str:
+    return f"lb.user.{member_id}"
+
+
+def send(group: str, message: dict[str, Any]) -> None:
+    """Send ``message`` to ``group`` once the current transaction commits (now, outside one)."""
+    assert isinstance(message.get("type"), str), "a channel message needs a type"
+    json.dumps(message)  # JSON-safe or fail here, in the caller, not in a consumer
+
+    def deliver() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:
+            # Live updates are best effort (consumers refresh on a timer); never fail the
+            # scoring pipeline because the channel layer hiccuped.
+            logger.exception("could not publish %s to %s", message["type"], group)
+
+    transaction.on_commit(deliver, robust=True)
+
+
+def member_changed(*, member_id: int, username: str, old_score: int | None, new_score: int | None,
+                   band: str, reached: int, listed: bool, on_global: bool, weekly_points: int | None,
+                   cause: str) -> None:
+    """A member's score or listing moved. Unlisted members (private, inactive) carry no score."""
+    send(member_group(member_id), {
+        "type": InternalType.MEMBER_CHANGED,
+        "member_id": member_id,
+        "username": username,
+        "old_score": old_score if listed else None,
+        "new_score": new_score if listed else None,
+        "band": band if listed else "",
+        "reached": reached,
+        "listed": listed,
+        "on_global": on_global,
+        "weekly_points": weekly_points if on_global else None,
+        "cause": cause,
+    })
+
+
+def friends_changed(*, member_ids: list[int]) -> None:
+    for member_id in member_ids:
+        send(user_group(member_id), {"type": InternalType.FRIENDS_CHANGED})
+
+
+def auth_check(*, member_id: int) -> None:
+    send(user_group(member_id), {"type": InternalType.AUTH_CHECK})

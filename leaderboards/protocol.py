@@ -1,0 +1,61 @@
+"""The live leaderboard protocol (DESIGN.md §5, §8): message types, board names, codes.
+
+Named once here and shared by the consumer, the broadcaster, the REST API and the tests.
+
+Client → server: ``{"type": "subscribe", "board": ...}`` (optional ``"around": "me"|"top"``),
+``{"type": "resync", "board": ...}``, ``{"type": "unsubscribe", "board": ...}``.
+
+Server → client: ``snapshot``, ``rank.changed``, ``error`` (see the consumer's docstring).
+Each board's ``seq`` rises by one per message sent to that client, starting at 1.
+"""
+
+from __future__ import annotations
+
+GLOBAL = "global"
+FRIENDS = "friends"
+WEEKLY = "weekly"
+BOARDS = (GLOBAL, FRIENDS, WEEKLY)
+
+
+class MessageType:
+    # client → server
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    RESYNC = "resync"
+    # server → client
+    SNAPSHOT = "snapshot"
+    RANK_CHANGED = "rank.changed"
+    ERROR = "error"
+
+
+class InternalType:
+    """Channel-layer messages between the app and consumers (never sent to clients as such).
+
+    Handler names follow them: ``member.changed`` → ``member_changed``.
+    """
+
+    MEMBER_CHANGED = "member.changed"  # to member.<id>: a member's displayed score or listing moved
+    FRIENDS_CHANGED = "friends.changed"  # to user.<id>: a friendship started or ended
+    AUTH_CHECK = "auth.check"  # to user.<id>: the member logged out somewhere; re-check credentials
+
+
+class CloseCode:
+    """WebSocket close codes (4000-4999 are the application's own)."""
+
+    #: No session and no ticket, or the session / token behind the socket was logged out.
+    NOT_AUTHENTICATED = 4401
+    #: ``?ticket=`` was unknown, already used or older than 60 s.
+    TICKET_INVALID = 4403
+
+
+class ErrorCode:
+    """``code`` of ``{"type": "error", ...}`` messages and of REST errors."""
+
+    BAD_JSON = "bad_json"
+    UNKNOWN_TYPE = "unknown_type"
+    UNKNOWN_BOARD = "unknown_board"
+    NOT_SUBSCRIBED = "not_subscribed"
+    NOT_AUTHENTICATED = "not_authenticated"
+    TICKET_INVALID = "ticket_invalid"
+    INVALID_CURSOR = "invalid_cursor"
+    UNKNOWN_SEASON = "unknown_season"

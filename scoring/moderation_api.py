@@ -1,0 +1,173 @@
+"""Members' side of moderation and data rights in the REST API (DESIGN.md §8, §10).
+
+``POST me/events/{id}/dispute/`` · ``GET me/disputes/`` · ``GET me/notices/`` ·
+``POST me/notices/read/`` · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
+``GET me/export/{id}/`` · ``GET me/export/{id}/download/?sig=`` · ``POST me/delete/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError
+from config.serializers import StrictSerializer
+from config.typing import member_of
+from scoring import moderation, privacy
+from scoring.models import DataExport, Dispute, Flag, Notice
+
+T = TypeVar("T")
+
+
+def call(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run a service; its ``ModerationError`` becomes the API's ``{"code", "detail"}``."""
+    try:
+        return fn(**kwargs)
+    except moderation.ModerationError as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from exc
+
+
+def dispute_representation(d: Dispute) -> dict[str, Any]:
+    return {"id": d.pk, "event": d.event_id, "reason": d.reason, "status": d.status, "created_at": d.created_at,
+            "resolved_at": d.resolved_at, "resolution": d.resolution if d.status != Dispute.Status.OPEN else ""}
+
+
+def notice_representation(n: Notice) -> dict[str, Any]:
+    return {"id": n.pk, "kind": n.kind, "text": n.text, "created_at": n.created_at, "read": n.read_at is not None}
+
+
+def flag_representation(f: Flag) -> dict[str, Any]:
+    return {"id": f.pk, "username": f.target.username, "reason": f.reason, "status": f.status,
+            "created_at": f.created_at}
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class DisputeView(APIView):
+    @extend_schema(request=ReasonSerializer, responses={201: None})
+    def post(self, request: Request, event_id: int) -> Response:
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dispute = call(moderation.dispute_open, member=member_of(request), event_id=event_id,
+                       reason=serializer.validated_data["reason"])
+        return Response(dispute_representation(dispute), status=status.HTTP_201_CREATED)
+
+
+class MyDisputesView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        rows = Dispute.objects.filter(member=member_of(request)).order_by("-created_at", "-id")[:200]
+        return Response({"results": [dispute_representation(d) for d in rows]})
+
+
+class MyNoticesView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        rows = Notice.objects.filter(member=member_of(request))[:100]
+        return Response({"results": [notice_representation(n) for n in rows]})
+
+
+class MyNoticesReadView(APIView):
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request: Request) -> Response:
+        count = Notice.objects.filter(member=member_of(request), read_at__isnull=True).update(read_at=timezone.now())
+        return Response({"read": count})
+
+
+class FlagSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    reason = serializers.CharField(max_length=1000)
+
+
+class FlagsView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        rows = Flag.objects.filter(reporter=member_of(request)).select_related("target").order_by("-created_at")[:200]
+        return Response({"results": [flag_representation(f) for f in rows]})
+
+    @extend_schema(request=FlagSerializer, responses={201: None})
+    def post(self, request: Request) -> Response:
+        serializer = FlagSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        flag = call(moderation.flag_create, reporter=member_of(request), **serializer.validated_data)
+        return Response(flag_representation(flag), status=status.HTTP_201_CREATED)
+
+
+def export_representation(request: Request, export: DataExport) -> dict[str, Any]:
+    url = None
+    if export.status == DataExport.Status.READY and export.expires_at and export.expires_at > timezone.now():
+        path = reverse("api-my-export-download", args=[export.pk])
+        url = request.build_absolute_uri(f"{path}?sig={privacy.data_export_signature(export)}")
+    return {"id": export.pk, "status": export.status, "created_at": export.created_at,
+            "ready_at": export.ready_at, "expires_at": export.expires_at, "size": export.size, "url": url}
+
+
+class MyExportsView(APIView):
+    # A frozen member may still take their data with them.
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request) -> Response:
+        export = call(privacy.data_export_request, member=member_of(request))
+        return Response({"id": export.pk, "status": export.status}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="me_export_list", responses={200: None})
+    def get(self, request: Request) -> Response:
+        return Response({"results": [export_representation(request, e)
+                                     for e in privacy.exports_of(member=member_of(request))]})
+
+
+class MyExportView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request, export_id: int) -> Response:
+        export = DataExport.objects.filter(pk=export_id, member=member_of(request)).first()
+        if export is None:
+            raise ApiError(404, moderation.ModerationCode.NOT_FOUND, "Not found.")
+        return Response(export_representation(request, export))
+
+
+class MyExportDownloadView(APIView):
+    """The file itself: the owner only, with a signed link younger than a day."""
+
+    @extend_schema(responses={(200, "application/json"): None})
+    def get(self, request: Request, export_id: int) -> FileResponse:
+        export, handle = call(privacy.data_export_open, export_id=export_id, member=member_of(request),
+                              signature=request.query_params.get("sig", ""))
+        response = FileResponse(handle, as_attachment=True, filename=f"credo-export-{export.pk}.json",
+                                content_type="application/json")
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class DeleteSerializer(StrictSerializer):
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    confirm = serializers.BooleanField()
+
+
+class MyAccountDeleteView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"  # a password check: throttled like log-in
+
+    @extend_schema(request=DeleteSerializer, responses={200: None})
+    def post(self, request: Request) -> Response:
+        serializer = DeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = call(privacy.member_delete, member=member_of(request), **serializer.validated_data)
+        return Response(result)
+
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        """What deletion removes and what it keeps (and why), before you confirm."""
+        return Response({"removed": privacy.REMOVED, "kept": privacy.KEPT})

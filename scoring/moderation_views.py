@@ -1,0 +1,141 @@
+"""Members' web pages for disputes, notices, flags, their data (export, deletion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from config.typing import member_of
+from scoring import moderation, privacy
+from scoring.models import DataExport, Dispute, Notice
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="What is wrong with this event? A moderator will answer.")
+
+
+class FlagForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class DeleteForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, help_text="Your current password.")
+    confirm = forms.BooleanField(label="I understand this cannot be undone.")
+
+
+def moderation_context(request: HttpRequest) -> dict[str, Any]:
+    """What the dashboard shows about moderation: notices and open disputes."""
+    me = member_of(request)
+    return {
+        "notices": list(Notice.objects.filter(member=me)[:5]),
+        "unread_notices": Notice.objects.filter(member=me, read_at__isnull=True).count(),
+        "open_disputes": Dispute.objects.filter(member=me, status=Dispute.Status.OPEN).count(),
+    }
+
+
+def events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
+    """The events page's disputes: the latest dispute per event shown, and the member's list."""
+    me = member_of(request)
+    ids = [e.pk for e in events]
+    latest: dict[int, Dispute] = {}
+    for d in Dispute.objects.filter(member=me, event_id__in=ids).order_by("created_at", "id"):
+        latest[d.event_id] = d
+    for e in events:
+        e.dispute = latest.get(e.pk)
+    return {
+        "disputes": list(Dispute.objects.filter(member=me).select_related("event", "event__partner")
+                         .order_by("-created_at", "-id")[:20]),
+        "event_notices": list(Notice.objects.filter(member=me, kind__in=[Notice.Kind.DISPUTE, Notice.Kind.EVENT])[:10]),
+        "dispute_form": DisputeForm(),
+    }
+
+
+@login_required
+@require_POST
+def event_dispute(request: HttpRequest, event_id: int) -> HttpResponse:
+    form = DisputeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what is wrong with the event.")
+        return redirect("score-events")
+    try:
+        moderation.dispute_open(member=member_of(request), event_id=event_id, reason=form.cleaned_data["reason"])
+    except moderation.NotFound:
+        return render(request, "404.html", status=404)
+    except moderation.ModerationError as exc:
+        messages.error(request, exc.detail)
+        return redirect("score-events")
+    messages.success(request, "Dispute sent. A moderator will answer; you will see the answer here.")
+    return redirect("score-events")
+
+
+@login_required
+@require_POST
+def notices_read(request: HttpRequest) -> HttpResponse:
+    Notice.objects.filter(member=member_of(request), read_at__isnull=True).update(read_at=timezone.now())
+    return redirect("dashboard")
+
+
+@login_required
+def flag_member(request: HttpRequest) -> HttpResponse:
+    form = FlagForm(request.POST or None, initial={"username": request.GET.get("username", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            moderation.flag_create(reporter=member_of(request), **form.cleaned_data)
+        except moderation.ModerationError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, "Thank you: a moderator will look at this profile. They never tell "
+                                      "the member who flagged them.")
+            return redirect("dashboard")
+    return render(request, "moderation/flag.html", {"form": form})
+
+
+@login_required
+def my_data(request: HttpRequest) -> HttpResponse:
+    me = member_of(request)
+    exports = []
+    for e in privacy.exports_of(member=me):
+        url = None
+        if e.status == DataExport.Status.READY and e.expires_at and e.expires_at > timezone.now():
+            url = f"{reverse('api-my-export-download', args=[e.pk])}?sig={privacy.data_export_signature(e)}"
+        exports.append({"export": e, "url": url})
+    return render(request, "scoring/my_data.html", {"exports": exports})
+
+
+@login_required
+@require_POST
+def data_export(request: HttpRequest) -> HttpResponse:
+    try:
+        privacy.data_export_request(member=member_of(request))
+    except moderation.ModerationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, "Your export is being prepared; it appears below when ready (valid for a day).")
+    return redirect("my-data")
+
+
+@login_required
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = DeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = privacy.member_delete(member=member_of(request), password=form.cleaned_data["password"],
+                                           confirm=form.cleaned_data["confirm"])
+        except moderation.ModerationError as exc:
+            form.add_error("password" if exc.code == privacy.PrivacyCode.WRONG_PASSWORD else None, exc.detail)
+        else:
+            logout(request)
+            return render(request, "scoring/account_deleted.html", result)
+    return render(request, "scoring/account_delete.html",
+                  {"form": form, "removed": privacy.REMOVED, "kept": privacy.KEPT})

@@ -1,0 +1,70 @@
+"""Leaderboard fixtures: scoring members the way the pipeline does, and the two backends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from scoring.model import band_for
+from scoring.models import ScoreChange, ScoreState
+from scoring.signals import score_changed
+from social.models import Friendship, ordered_pair
+from tests.factories import UserFactory
+
+
+def scored(user: User, score: int, *, at: datetime | None = None, cause: str = "event") -> User:
+    """Move ``user`` to ``score`` as scoring.services does: a ledger row, the member's
+    denormalised score, then ``score_changed`` (its receivers run as they would after commit)."""
+    at = at or timezone.now()
+    old = User.objects.values_list("score", flat=True).get(pk=user.pk)
+    row = ScoreChange.objects.create(
+        member=user, cause=cause, old_score=old, new_score=score, old_base=None, new_base=float(score),
+        old_social=None, new_social=0.0, old_factors=None, new_factors={}, explanation="test",
+    )
+    ScoreChange.objects.filter(pk=row.pk).update(created_at=at)
+    ScoreState.objects.update_or_create(member=user, defaults={"base": float(score), "social": 0.0,
+                                                               "score": score, "factors": {}})
+    User.objects.filter(pk=user.pk).update(score=score, score_band=band_for(score), score_reached_at=at)
+    score_changed.send(sender=ScoreState, member_id=user.pk, old_score=old, new_score=score, cause=cause,
+                       explanation="test")
+    user.refresh_from_db()
+    return user
+
+
+def member(username: str, score: int | None = None, *, at: datetime | None = None, global_board: bool = True,
+           **fields: object) -> User:
+    user = UserFactory(username=username, on_global_board=global_board, **fields)
+    if score is not None:
+        scored(user, score, at=at)
+    return user
+
+
+def befriend(first: User, second: User, *, at: datetime | None = None) -> Friendship:
+    a, b = ordered_pair(first.pk, second.pk)
+    return Friendship.objects.create(member_a_id=a, member_b_id=b, accepted_at=at or timezone.now())
+
+
+@pytest.fixture
+def redis_index(redis_url, settings):  # type: ignore[no-untyped-def]
+    """Services mode for the boards: a private key prefix on the test Redis, dropped afterwards."""
+    from leaderboards import index
+
+    settings.SERVICES_MODE = True
+    settings.LEADERBOARDS_REDIS_URL = redis_url
+    settings.LEADERBOARDS_REDIS_PREFIX = f"credo-test-lb-{uuid.uuid4().hex[:8]}"
+    index.drop_all()
+    index.replace(boards={})  # an empty, complete index: the sentinel is set
+    yield index
+    index.drop_all()
+
+
+@pytest.fixture(params=["database", "redis"])
+def backend(request) -> str:  # type: ignore[no-untyped-def]
+    """Run a board test on both backends (Redis: needs REDIS_URL; CI provides it)."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_index")
+    return request.param
