@@ -14,12 +14,12 @@ class ScoringConfig(AppConfig):
 
         from accounts.moderators import register_moderator_permissions
         from accounts.signals import profile_changed
-        from scoring.signals import base_changed
+        from scoring.signals import bases_changed
         from social.signals import friendship_ended, friendship_started
 
         profile_changed.connect(_on_profile_changed, dispatch_uid="scoring.profile_changed")
         email_confirmed.connect(_on_email_confirmed, dispatch_uid="scoring.email_confirmed")
-        base_changed.connect(_on_base_changed, dispatch_uid="scoring.contagion_base")
+        bases_changed.connect(_on_bases_changed, dispatch_uid="scoring.contagion_bases")
         friendship_started.connect(_on_friendship_changed, dispatch_uid="scoring.contagion_started")
         friendship_ended.connect(_on_friendship_changed, dispatch_uid="scoring.contagion_ended")
         register_moderator_permissions(
@@ -46,11 +46,11 @@ def _on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: 
         enqueue_on_commit(contagion_edges_sync, [user_id], "A friend left or joined the social game")
 
 
-def _on_base_changed(sender: Any, member_id: int, **kwargs: Any) -> None:
+def _on_bases_changed(sender: Any, member_ids: list[int], **kwargs: Any) -> None:
     from config.queue import enqueue_on_commit
-    from scoring.tasks import contagion_base_sync
+    from scoring.tasks import contagion_bases_sync
 
-    enqueue_on_commit(contagion_base_sync, member_id)
+    enqueue_on_commit(contagion_bases_sync, list(member_ids))
 
 
 def _on_friendship_changed(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:

@@ -14,7 +14,8 @@ by ``services._ledger_row``.
 Differences, on purpose:
 
 * **Announcements are coalesced.** With ``announce=True`` each member whose score or base moved
-  gets ONE ``score_changed`` / ``base_changed`` after commit (old = before the batch, new = after),
+  gets ONE ``score_changed`` after commit (old = before the batch, new = after), and the batch
+  sends ONE ``bases_changed`` listing every member whose base moved,
   where the per-member path sends one per write (two for a member scored for the first time).
   Listeners only read the latest state, so they end in the same place. With ``announce=False``
   nothing is announced: the caller must rebuild derived state from the truth afterwards
@@ -41,7 +42,7 @@ from scoring import selectors
 from scoring.model import EventFact, band_for, compute_base, describe_event
 from scoring.models import Event, Partner, ScoreChange, ScoreState
 from scoring.services import Snapshot, _ledger_row, _starting_explanation, format_points
-from scoring.signals import base_changed, score_changed
+from scoring.signals import bases_changed, score_changed
 
 BATCH = 200
 
@@ -138,6 +139,9 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
     if announce:
         for member_id, before, after, last in announcements:
             _announce(member_id, before, after, last)
+        moved_bases = [member_id for member_id, before, after, _ in announcements if after.base != before.base]
+        if moved_bases:
+            transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=moved_bases))
     return len(applied_ids)
 
 
@@ -147,8 +151,4 @@ def _announce(member_id: int, before: Snapshot, after: Snapshot, last: ScoreChan
         transaction.on_commit(lambda: score_changed.send(
             sender=ScoreState, member_id=member_id, old_score=old, new_score=new, cause=cause, explanation=explanation,
         ))
-    if after.base != before.base:
-        old_base, new_base = before.base, after.base
-        transaction.on_commit(lambda: base_changed.send(
-            sender=ScoreState, member_id=member_id, old_base=old_base, new_base=new_base,
-        ))
+

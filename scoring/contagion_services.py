@@ -205,45 +205,51 @@ def _settle(report: PropagationReport, explanation: str) -> None:
         social_points_write(member_ids=report.changes.keys(), explanation=explanation)
 
 
-def social_points_write(*, member_ids: Iterable[int], explanation: str) -> int:
+def social_points_write(*, member_ids: Iterable[int], explanation: str, announce: bool = True) -> int:
     """Copy clamp(λ·s) into members' score states; a ledger row where the shown score moved.
 
-    Returns how many displayed scores changed.
+    Bulk writes (a rebuild touches every member). ``announce=False`` skips the per-member
+    ``score_changed`` (a bulk load whose boards are rebuilt afterwards). Returns how many
+    displayed scores changed.
     """
     from scoring.services import format_points
 
     ids = sorted(set(member_ids))
     signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
-    changed = 0
+    now = timezone.now()
+    rows: list[ScoreChange] = []
+    states_changed: list[ScoreState] = []
+    users: list[User] = []
+    moves: list[tuple[int, int, int]] = []
     with transaction.atomic():
         states = list(ScoreState.objects.select_for_update().filter(member_id__in=ids).order_by("member_id"))
-        quiet: list[ScoreState] = []
         for state in states:
             new_social = social_points(signal.get(state.member_id, 0.0), PARAMS)
             if new_social == state.social:
                 continue
             new_score = total_score(state.base, new_social)
-            if new_score == state.score:
-                state.social = new_social
-                quiet.append(state)
-                continue
-            changed += 1
             old_score, old_social = state.score, state.social
-            ScoreChange.objects.create(
+            state.social, state.updated_at = new_social, now
+            states_changed.append(state)
+            if new_score == old_score:
+                continue
+            rows.append(ScoreChange(
                 member_id=state.member_id, cause=ScoreChange.Cause.CONTAGION,
                 old_score=old_score, new_score=new_score, old_base=state.base, new_base=state.base,
                 old_social=old_social, new_social=new_social, old_factors=state.factors, new_factors=state.factors,
                 explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
-            )
-            state.social, state.score = new_social, new_score
-            state.save(update_fields=["social", "score", "updated_at"])
-            User.objects.filter(pk=state.member_id).update(
-                score=new_score, score_band=band_for(new_score), score_reached_at=timezone.now()
-            )
-            _announce(state.member_id, old_score, new_score, explanation)
-        if quiet:
-            ScoreState.objects.bulk_update(quiet, ["social"])
-    return changed
+            ))
+            state.score = new_score
+            users.append(User(pk=state.member_id, score=new_score, score_band=band_for(new_score),
+                              score_reached_at=now))
+            moves.append((state.member_id, old_score, new_score))
+        ScoreChange.objects.bulk_create(rows, batch_size=1000)
+        ScoreState.objects.bulk_update(states_changed, ["social", "score", "updated_at"], batch_size=1000)
+        User.objects.bulk_update(users, ["score", "score_band", "score_reached_at"], batch_size=1000)
+        if announce:
+            for member_id, old, new in moves:
+                _announce(member_id, old, new, explanation)
+    return len(moves)
 
 
 def _announce(member_id: int, old: int, new: int, explanation: str) -> None:
@@ -287,7 +293,7 @@ def contagion_breakdown(*, member: User) -> list[Contribution]:
     return sorted(contributions, key=lambda c: (-abs(c.total), c.username))
 
 
-def contagion_rebuild() -> dict[str, float]:
+def contagion_rebuild(*, announce: bool = True) -> dict[str, float]:
     """The rebuild path (nightly reconciliation, ``manage.py contagion_rebuild``).
 
     Under the table lock: the applied edges become the social graph's contagion edges, every
@@ -329,7 +335,8 @@ def contagion_rebuild() -> dict[str, float]:
     # The gap is measured where there was an incremental state: rows created just now had none.
     known = np.array([int(m) not in fresh for m in ids], dtype=bool)
     gap = float(np.abs(s_after - s_before)[known].max(initial=0.0))
-    changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed")
+    changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed",
+                                  announce=announce)
     return {"members": int(ids.size), "new_members": len(fresh), "edges": len(pairs), "largest_gap": gap,
             "bound": PARAMS.error_bound,
             "scores_changed": changed, "iterations": result.iterations}

@@ -53,7 +53,7 @@ canonical friendship pair and (partner, external_id))
   ledger rows and states as ``scoring.services.member_score_pending`` (the path every partner
   event takes) run member by member, which the tests check, at ~14 ms instead of ~50 ms a
   member: one ledger row per event, plus each member's starting-score row. Nothing is announced
-  (no ``score_changed`` / ``base_changed`` per member): derived state is rebuilt afterwards
+  (no ``score_changed`` / ``bases_changed``): derived state is rebuilt afterwards
   (``manage.py contagion_rebuild``), which is also what brings the bulk-created friendships into
   contagion.
 

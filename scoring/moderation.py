@@ -10,7 +10,7 @@ Concurrency: a service that changes a member's score or account first locks the 
 (``_lock_member``), then claims the row it acts on with a conditional ``UPDATE`` whose row count
 decides (a dispute is resolved once, an event reversed once). Scores move only through the
 scoring services' ledger (``cause=moderation``); friends' contagion follows through the
-``base_changed`` signal, and a freeze removes the member's edges through
+``bases_changed`` signal, and a freeze removes the member's edges through
 ``contagion_edges_sync`` — the same paths a rebuild recomputes.
 """
 
@@ -173,7 +173,7 @@ class Rescored:
 
 def _rescore(*, member: User, event: Event | None, explanation: str) -> Rescored:
     """Recompute the (locked) member's base from their scored events; a ``moderation`` ledger
-    row pointing at ``event`` when it moved. Friends follow through ``base_changed``."""
+    row pointing at ``event`` when it moved. Friends follow through ``bases_changed``."""
     state = ScoreState.objects.filter(member=member).first()
     if state is None:
         state = services.member_state_ensure(member=member)

@@ -19,7 +19,7 @@ from accounts.models import User
 from scoring import selectors
 from scoring.model import BaseResult, EventFact, band_for, compute_base, describe_event, total_score
 from scoring.models import Event, ScoreChange, ScoreState
-from scoring.signals import base_changed, score_changed
+from scoring.signals import bases_changed, score_changed
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +94,8 @@ def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[
             )
         )
     if after.base != before.base:
-        member_id, old_base, new_base = member.pk, before.base, after.base
-        transaction.on_commit(
-            lambda: base_changed.send(sender=ScoreState, member_id=member_id, old_base=old_base, new_base=new_base)
-        )
+        member_ids = [member.pk]
+        transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=member_ids))
 
 
 def _starting_explanation(result: BaseResult) -> str:
@@ -169,8 +167,21 @@ def members_score_pending(*, member_ids: Iterable[int]) -> int:
     member's pending events and retried by the sweeper, up to ``MAX_SCORING_ATTEMPTS``, after
     which they are marked failed (visible in the admin) — never dropped silently.
     """
+    ids = sorted(set(member_ids))
+    if len(ids) > 1:
+        from scoring.bulk_scoring import members_score_pending_bulk
+
+        try:
+            # One transaction and a handful of queries for the whole batch (DESIGN.md §11).
+            return members_score_pending_bulk(member_ids=ids, announce=True)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            # Something in the batch is broken: fall back to one member at a time, so the
+            # culprit's events are recorded as failing and everyone else is scored.
+            logger.exception("batch scoring of %d members failed; retrying one by one", len(ids))
     applied = 0
-    for member_id in sorted(set(member_ids)):
+    for member_id in ids:
         try:
             applied += member_score_pending(member_id=member_id)
         except (OperationalError, InterfaceError):

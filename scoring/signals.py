@@ -3,11 +3,12 @@ imports leaderboards.
 
 ``score_changed(member_id, old_score, new_score, cause, explanation)``: a member's displayed
 score moved (ints; ``old_score`` None for the first score).
-``base_changed(member_id, old_base, new_base)``: the member's own base moved (floats, points);
-friend contagion listens to it.
+``bases_changed(member_ids)``: these members' own bases moved (a list of ints: a scoring
+batch announces all its members at once); friend contagion listens to it and folds the new
+bases in with one task per batch.
 """
 
 from django.dispatch import Signal
 
 score_changed = Signal()
-base_changed = Signal()
+bases_changed = Signal()

@@ -38,11 +38,12 @@ def rescore_profile(member_id: int) -> bool:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
-def contagion_base_sync(member_id: int) -> int:
-    """A member's base moved: fold it into friend contagion. Returns members whose s moved."""
+def contagion_bases_sync(member_ids: list[int]) -> int:
+    """These members' bases moved (one scoring batch): fold them into friend contagion in one
+    propagation. Returns how many members' social signal moved."""
     from scoring import contagion_services
 
-    return len(contagion_services.contagion_base_sync(member_id=member_id).changes)
+    return contagion_services.contagion_bases_sync(member_ids=member_ids)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)

@@ -51,6 +51,10 @@ async def test_services_layer_defaults_that_break_silently_are_set(redis_url):
 
 
 def test_a_real_celery_worker_answers_on_redis(redis_url):
+    import redis
+
+    # Leftover tasks of earlier tests would keep a solo worker busy and deaf to pings.
+    redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
@@ -63,11 +67,16 @@ def test_a_real_celery_worker_answers_on_redis(redis_url):
         app = Celery(broker=redis_url)
         deadline = time.monotonic() + 60
         replies: list = []
-        while time.monotonic() < deadline and not replies:
+
+        def probe_answered() -> bool:
+            return any(name.startswith("ci-probe@") for reply in replies for name in reply)
+
+        # Wait for OUR worker's reply: another test's worker may still be shutting down.
+        while time.monotonic() < deadline and not probe_answered():
             replies = app.control.ping(timeout=1.0)
             if worker.poll() is not None:
                 break
-        assert any(name.startswith("ci-probe@") for reply in replies for name in reply), (
+        assert probe_answered(), (
             worker.stdout.read() if worker.poll() is not None else "no reply"
         )
     finally:

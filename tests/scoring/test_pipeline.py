@@ -124,28 +124,35 @@ def test_rescore_reports_and_corrects_a_tampered_state(alice, acme, capsys):
     assert ScoreChange.objects.filter(member=alice).first().cause == "recalibration"
 
 
-def test_a_failing_member_is_retried_then_marked_failed_never_dropped(alice, bob, acme, monkeypatch):
+def test_a_failing_member_is_retried_then_marked_failed_never_dropped(
+    alice, bob, acme, monkeypatch, django_capture_on_commit_callbacks
+):
+    """One member's events break the model: the batch falls back to one member at a time, the
+    others are scored, and the broken member's events end as failed after the retries."""
     make_event(alice, acme, 1)
     make_event(bob, acme, 1)
-    real = services.member_score_pending
+    real = selectors.event_fact
 
-    def broken(*, member_id):
-        if member_id == alice.pk:
+    def broken(event):
+        if event.member_id == alice.pk:
             raise ValueError("model exploded")
-        return real(member_id=member_id)
+        return real(event)
 
-    monkeypatch.setattr(services, "member_score_pending", broken)
+    monkeypatch.setattr(selectors, "event_fact", broken)
     for attempt in range(1, services.MAX_SCORING_ATTEMPTS + 1):
         services.members_score_pending(member_ids=[alice.pk, bob.pk])
         event = Event.objects.get(member=alice)
         assert event.attempts == attempt
         assert event.last_error == "ValueError: model exploded"
+        assert Event.objects.get(member=bob).status == Event.Status.SCORED
     assert event.status == Event.Status.FAILED
-    assert Event.objects.get(member=bob).status == Event.Status.SCORED
-    monkeypatch.setattr(services, "member_score_pending", real)
-    assert services.events_retry(event_ids=[event.pk]) == 1
+    assert ScoreChange.objects.filter(member=bob, cause="event").count() == 1
+    monkeypatch.setattr(selectors, "event_fact", real)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.events_retry(event_ids=[event.pk]) == 1
     event.refresh_from_db()
-    assert event.status == Event.Status.PENDING and event.attempts == 0
+    # Retried at once (eager in tests): scored now that the model works again.
+    assert event.status == Event.Status.SCORED and event.attempts == 1
 
 
 def test_the_sweeper_recovers_events_whose_enqueue_was_lost(alice, acme):

@@ -51,4 +51,17 @@ class Command(BaseCommand):
               f"{', '.join(n for n in ('bob', 'carol') if n in plan.demo_friends)}); mallory is a stranger. "
               f"admin and moderator use the same password.")
         write(f"Partner keys for `manage.py simulate`: {report.partners_file}")
-        write("Next: `manage.py contagion_rebuild` folds the friendships into the social points.")
+        if report.friendships_created or report.events_created:
+            # The world was loaded in bulk, without signals: derive what depends on it now.
+            from django.conf import settings
+
+            from scoring.contagion_services import contagion_rebuild
+
+            started = time.perf_counter()
+            result = contagion_rebuild(announce=False)
+            write(f"Friend contagion rebuilt in {time.perf_counter() - started:.1f} s: "
+                  f"{result['edges']:,} friendships, {result['scores_changed']:,} displayed scores moved.")
+            if settings.SERVICES_MODE:
+                from django.core.management import call_command
+
+                call_command("leaderboards_rebuild", stdout=self.stdout)
