@@ -35,6 +35,7 @@ def main() -> None:
     recreate_database(DB)
     setup_django(DB)
     from django.db import connection
+    from django.db.models import F, Q
     from django.utils import timezone
 
     from scoring import contagion_services
@@ -57,12 +58,12 @@ def main() -> None:
         with cursor.cursor.copy(
             "COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
             "is_active, date_joined, phone, city, bio, timezone, profile_visibility, on_global_board, "
-            "private_mode, avatar, score, score_band) FROM STDIN"
+            "private_mode, avatar, score, score_band, is_frozen, frozen_reason) FROM STDIN"
         ) as copy:
             for i, dev in zip(ids.tolist(), d.tolist(), strict=True):
                 score = int(min(950, max(350, round(650.0 + dev))))
                 copy.write_row((i, "!", False, f"m{i}", "", "", f"m{i}@bench.local", False, True, now, "", "", "",
-                                "UTC", "friends", False, False, "", score, ""))
+                                "UTC", "friends", False, False, "", score, "", False, ""))
         cursor.execute("SELECT setval(pg_get_serial_sequence('accounts_user', 'id'), %s)", [n])
         with cursor.cursor.copy(
             "COPY scoring_scorestate (member_id, base, social, score, factors, updated_at) FROM STDIN"
@@ -77,9 +78,10 @@ def main() -> None:
                 copy.write_row((min(u, v), max(u, v), "request", vested, "", ""))
     loaded = time.perf_counter() - started
     started = time.perf_counter()
-    result = contagion_services.contagion_rebuild()
+    result = contagion_services.contagion_rebuild(announce=False)  # a bulk load: boards are rebuilt apart
     rebuilt = time.perf_counter() - started
-    print(f"  load (COPY) {loaded:.1f} s; contagion_rebuild (edges, solve, write {result['members']:,} rows) "
+    print(f"  load (COPY) {loaded:.1f} s; contagion_rebuild {result['timings']}")
+    print(f"  contagion_rebuild (edges, solve, write {result['members']:,} rows) "
           f"{rebuilt:.1f} s, {result['iterations']} CG iterations")
 
     rng = random.Random(3)
@@ -92,7 +94,8 @@ def main() -> None:
         for _ in range(rounds):
             chosen = rng.sample(member_ids, batch)
             for member_id in chosen:
-                ScoreState.objects.filter(member_id=member_id).update(base=650.0 + rng.gauss(0, 80))
+                # An event moves a base by a few points (a late payment: −5 to −20; on time: +1 to +5).
+                ScoreState.objects.filter(member_id=member_id).update(base=F("base") + rng.gauss(0, 8))
             t0 = time.perf_counter()
             contagion_services.contagion_bases_sync(member_ids=chosen)
             elapsed += time.perf_counter() - t0
@@ -101,6 +104,11 @@ def main() -> None:
         print(f"  batches of {batch:>5}: {changed:>6} base changes in {elapsed:6.2f} s = "
               f"{changed / elapsed:8,.0f} changes/s (storage included)")
 
+    over = ContagionNode.objects.filter(Q(r__gt=PARAMS.eps) | Q(r__lt=-PARAMS.eps)).count()
+    t0 = time.perf_counter()
+    tick = contagion_services.contagion_tick()
+    print(f"  residuals above ε left by exhausted budgets: {over}; contagion_tick cleared them in "
+          f"{time.perf_counter() - t0:.2f} s ({'global solve' if tick['global_solve'] else 'pushes'})")
     rows = list(ContagionNode.objects.order_by("member_id").values_list("member_id", "d", "s", "r"))
     node_ids = np.array([r[0] for r in rows])
     exact = solve(node_ids, np.array([r[1] for r in rows]), (a + 1, b + 1), alpha=PARAMS.alpha, tol=1e-9)

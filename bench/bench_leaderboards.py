@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
-DB = "lbbench"
+DB = os.environ.get("BENCH_DB", "lbbench")
 PREFIX = f"bench-lb-{uuid.uuid4().hex[:8]}"
 
 
@@ -69,7 +69,7 @@ def timed(fn: Callable[[], object], n: int) -> tuple[float, float]:
     return percentiles(samples)
 
 
-def friends_board(friends: int, n: int) -> None:
+def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: bool = False) -> None:
     from datetime import UTC, datetime, timedelta
 
     from knox.models import AuthToken
@@ -83,37 +83,115 @@ def friends_board(friends: int, n: int) -> None:
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     rng = random.Random(1)
-    users = [User(username=f"u{i:05d}", email=f"u{i}@example.com", score=(s := rng.randint(350, 950)),
+    # The viewer and their friends first, then members who are not their friends: an index the
+    # size of a real one (a 500-entry hash or set would be a listpack, scanned linearly).
+    users = [User(username=f"u{i:06d}", email=f"u{i}@example.com", score=(s := rng.randint(350, 950)),
                   score_band=band_for(s), score_reached_at=t0 + timedelta(seconds=i), on_global_board=True)
-             for i in range(friends + 1)]
-    User.objects.bulk_create(users, batch_size=1000)
-    me, *others = list(User.objects.order_by("pk"))
+             for i in range(friends + 1 + strangers)]
+    User.objects.bulk_create(users, batch_size=2000)
+    me, *others = list(User.objects.order_by("pk")[:friends + 1])
     Friendship.objects.bulk_create(
         [Friendship(member_a_id=min(me.pk, o.pk), member_b_id=max(me.pk, o.pk)) for o in others], batch_size=1000)
     services.index_rebuild()
     _, token = AuthToken.objects.create(me)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    response = client.get("/api/v1/leaderboards/friends/?around=me&limit=50")
+    url = "/api/v1/leaderboards/friends/?around=me&limit=50"
+    response = client.get(url)
     assert response.status_code == 200 and response.json()["total"] == friends + 1, response.content
+    session = APIClient()
+    session.force_login(me)
+    assert session.get(url).json()["total"] == friends + 1
 
-    api = timed(lambda: client.get("/api/v1/leaderboards/friends/?around=me&limit=50"), n)
+    from django.db import connection
+
+    def queries(fn: Callable[[], object]) -> int:
+        # (CaptureQueriesContext misses them: request_started resets the query log.)
+        seen: list[str] = []
+
+        def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+            seen.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            fn()
+        if profile:
+            print("queries:", *(q[:160] for q in seen), sep="\n  ")
+        return len(seen)
+
+    token_queries = queries(lambda: client.get(url))
+    session_queries = queries(lambda: session.get(url))
+
+    if profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(200):
+            client.get(url)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(90)
+
     from leaderboards import boards
-
-    board_only = timed(lambda: boards.board_for("friends", viewer=me).view(viewer_id=me.pk, limit=50,
-                                                                            around_me=True), n)
     from social.selectors import friend_ids
 
-    ids_only = timed(lambda: friend_ids(member_id=me.pk), n)
     r = index.client()
     names = [member_key(o.pk) for o in others]
-    raw = timed(lambda: r.zmscore(index.keys().all, names), n)
-    print(f"friends board, {friends} friends, GET /api/v1/leaderboards/friends/?around=me (n={n}):")
-    print(f"  API       p50 {api[0]:7.3f} ms   p99 {api[1]:7.3f} ms")
-    print(f"  board alone (no HTTP/auth) p50 {board_only[0]:7.3f} ms   p99 {board_only[1]:7.3f} ms")
-    print(f"  of which friend_ids query  p50 {ids_only[0]:7.3f} ms   p99 {ids_only[1]:7.3f} ms")
-    print(f"  raw ZMSCORE of {friends}: p50 {raw[0]:7.3f} ms   p99 {raw[1]:7.3f} ms")
-    print(f"  ratio API/raw (p50): {api[0] / raw[0]:.1f}x")
+    k = index.keys()
+
+    def raw_zmscore() -> None:
+        r.zmscore(k.all, names)
+
+    def raw_pipeline() -> None:
+        # The commands the board needs, pipelined by hand: ZMSCORE + HMGET of the friends.
+        pipe = r.pipeline(transaction=False)
+        pipe.zmscore(k.all, names)
+        pipe.hmget(k.cards, names)
+        pipe.execute()
+
+    read_script = index._scripts(index.redis_url())[0]
+    read_keys = index._friends_keys(k, me.pk)
+    me_name = member_key(me.pk)
+
+    def raw_lua() -> None:
+        read_script(keys=read_keys, args=[me_name])
+
+    def board() -> None:
+        boards.board_for("friends", viewer=me).view(viewer_id=me.pk, limit=50, around_me=True)
+
+    def cold_board() -> None:
+        index.friends_forget([me.pk])
+        board()
+
+    # Interleaved rounds, so load from other work on the machine hits every series alike.
+    fns = {"api_token": lambda: client.get(url), "api_session": lambda: session.get(url), "board": board,
+           "cold": cold_board, "ids": lambda: friend_ids(member_id=me.pk), "zmscore": raw_zmscore,
+           "pipeline": raw_pipeline, "lua": raw_lua}
+    series: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        for _ in range(20):
+            fn()  # warm up connections, caches, Lua script loading
+    for _ in range(n):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            series[name].append((time.perf_counter() - start) * 1000)
+    p = {name: percentiles(values) for name, values in series.items()}
+    print(f"friends board, {friends} friends among {friends + 1 + strangers:,} members, GET {url} "
+          f"(n={n} each, interleaved; load average {os.getloadavg()[0]:.2f}):")
+    print(f"  API, knox token  p50 {p['api_token'][0]:7.3f} ms   p99 {p['api_token'][1]:7.3f} ms   "
+          f"({token_queries} queries)")
+    print(f"  API, session     p50 {p['api_session'][0]:7.3f} ms   p99 {p['api_session'][1]:7.3f} ms   "
+          f"({session_queries} queries)")
+    print(f"  board alone (no HTTP/auth)           p50 {p['board'][0]:7.3f} ms   p99 {p['board'][1]:7.3f} ms")
+    print(f"  board, friend list not cached        p50 {p['cold'][0]:7.3f} ms   p99 {p['cold'][1]:7.3f} ms")
+    print(f"  friend_ids query alone               p50 {p['ids'][0]:7.3f} ms   p99 {p['ids'][1]:7.3f} ms")
+    print(f"  raw ZMSCORE of {friends}               p50 {p['zmscore'][0]:7.3f} ms   p99 {p['zmscore'][1]:7.3f} ms")
+    print(f"  raw ZMSCORE + HMGET, one pipeline    p50 {p['pipeline'][0]:7.3f} ms   p99 {p['pipeline'][1]:7.3f} ms")
+    print(f"  raw friends read (the board's Lua)   p50 {p['lua'][0]:7.3f} ms   p99 {p['lua'][1]:7.3f} ms")
+    print(f"  ratio API (token)/raw ZMSCORE: p50 {p['api_token'][0] / p['zmscore'][0]:.1f}x, "
+          f"p99 {p['api_token'][1] / p['zmscore'][1]:.1f}x")
 
 
 def global_around_me(members: int, n: int) -> None:
@@ -169,14 +247,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--friends", type=int, default=500)
     parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--strangers", type=int, default=20_000, help="members who are not the viewer's friends")
     parser.add_argument("-n", type=int, default=500)
+    parser.add_argument("--profile", action="store_true", help="cProfile 200 API requests first")
+    parser.add_argument("--skip-global", action="store_true")
     args = parser.parse_args()
     setup()
     from leaderboards import index
 
     try:
-        friends_board(args.friends, args.n)
-        global_around_me(args.members, args.n)
+        friends_board(args.friends, args.n, strangers=args.strangers, profile=args.profile)
+        if not args.skip_global:
+            global_around_me(args.members, args.n)
     finally:
         index.drop_all()
 

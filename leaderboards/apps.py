@@ -41,9 +41,9 @@ def _on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: 
 
 
 def _on_friendship(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:
-    from leaderboards import broadcast
+    from leaderboards import services
 
-    broadcast.friends_changed(member_ids=[member_a_id, member_b_id])
+    services.friends_changed(member_ids=[member_a_id, member_b_id])
 
 
 def _on_logged_out(sender: Any, user: Any = None, **kwargs: Any) -> None:

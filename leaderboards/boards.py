@@ -15,6 +15,7 @@ then, so such members never appear where they should not.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -34,7 +35,6 @@ from leaderboards.ranking import (
     Item,
     Standing,
     from_us,
-    rank_all,
     ranked,
     reached_us,
 )
@@ -255,40 +255,109 @@ def _verified(member_ids: Sequence[int], *, global_board: bool) -> tuple[dict[in
 # --- the friends board: computed whole on read (DESIGN.md §11) -----------------------------------
 
 
+#: A friends-board row, sortable in board order: ``(-value, reached µs, -member_id, username, band)``.
+Row = tuple[int, int, int, str, str]
+
+
 class FriendsBoard:
+    """Me (if I have a score) and my friends who may be listed.
+
+    Services mode: one Redis round trip (Lua: the cached friend list, who of them is on ``all``,
+    their cards, the version) and no query; a cold friend-list cache costs one query and a
+    second round trip. Embedded mode (or an index being rebuilt): two queries. Rows stay plain
+    tuples until the page is cut: 5,000 dataclasses per read would cost more than Redis.
+    """
+
     name = protocol.FRIENDS
 
     def __init__(self, viewer: User) -> None:
         self.viewer = viewer
+        self.seq: int | None = None  # the index version read with the rows (services mode)
 
-    def items(self) -> list[Item]:
-        """Me and my friends who may be listed, with their scores. 2 queries (+1 ZMSCORE)."""
+    def _friend_ids(self) -> list[int]:
         from social.selectors import friend_ids
 
-        ids = sorted(friend_ids(member_id=self.viewer.pk))[:FRIENDS_MAX]
-        me_q = Q(pk=self.viewer.pk, score__isnull=False)
-        if index.enabled() and index.is_ready():
-            scores = index.RedisSource(index.keys().all).scores(ids)
-            rows = User.objects.filter((Q(pk__in=list(scores)) & selectors.listed_q()) | me_q).values_list(
-                "pk", "username", "score_band", "score", "score_reached_at")
-            out = []
-            for pk, username, band, score, reached in rows:
-                if pk == self.viewer.pk or pk not in scores:
-                    out.append(Item(pk, score or 0, reached_us(reached), username, band))
-                else:
-                    value, at = scores[pk]
-                    out.append(Item(pk, value, at, username, band))
-            return out
-        rows = User.objects.filter((Q(pk__in=ids) & selectors.listed_q()) | me_q).values_list(
-            "pk", "username", "score_band", "score", "score_reached_at")
-        return [Item(pk, score or 0, reached_us(reached), username, band)
+        return sorted(friend_ids(member_id=self.viewer.pk))[:FRIENDS_MAX]
+
+    def rows(self) -> list[Row]:
+        """The board's rows, in no particular order."""
+        if index.enabled():
+            try:
+                return self._indexed()
+            except index.NotReady:
+                pass
+            except index.redis.RedisError:
+                logger.exception("leaderboard index unreachable: friends board from the database")
+        return self._from_database(self._friend_ids())
+
+    def items(self) -> list[Item]:
+        return [Item(-r[2], -r[0], r[1], r[3], r[4]) for r in self.rows()]
+
+    def _indexed(self) -> list[Row]:
+        me = self.viewer.pk
+        read = index.friends_read(me, self._friend_ids)
+        self.seq = read.version
+        out: list[Row] = []
+        unknown: list[int] = []
+        for member_id, text in read.rows:
+            if text is None:
+                unknown.append(member_id)
+            elif text:  # "" is a member without a score (only ever me: others are not on ``all``)
+                value, reached, band, username = text.split(":", 3)
+                out.append((-int(value), int(reached), -member_id, username, band))
+        if unknown:
+            logger.warning("friends board: %d member(s) without a card; reading them from the database",
+                           len(unknown))
+            out.extend(self._from_database(sorted(set(unknown) - {me}), include_me=me in unknown))
+        return out
+
+    def _from_database(self, ids: list[int], *, include_me: bool = True) -> list[Row]:
+        cond = Q(pk__in=ids) & selectors.listed_q()
+        if include_me:
+            cond |= Q(pk=self.viewer.pk, score__isnull=False)
+        rows = User.objects.filter(cond).values_list("pk", "username", "score_band", "score", "score_reached_at")
+        return [(-(score or 0), reached_us(reached), -pk, username, band or "")
                 for pk, username, band, score, reached in rows]
 
     def view(self, *, viewer_id: int, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None,
              around_me: bool = False) -> BoardView:
-        items = self.items()
-        return page_in_memory(self.name, rank_all(items), viewer_id=viewer_id, limit=limit, cursor=cursor,
-                              around_me=around_me, reached={i.member_id: i.reached for i in items})
+        rows = self.rows()
+        rows.sort()
+        return page_rows(self.name, rows, viewer_id=viewer_id, limit=limit, cursor=cursor, around_me=around_me,
+                         seq=self.seq)
+
+
+def page_rows(name: str, rows: list[Row], *, viewer_id: int, limit: int, cursor: Cursor | None,
+              around_me: bool, seq: int | None = None) -> BoardView:
+    """``page_in_memory`` for rows already sorted in board order: ranks by bisection, and
+    entries built for the page only."""
+    total = len(rows)
+    mine = next((i for i, r in enumerate(rows) if r[2] == -viewer_id), None)
+    start = 0
+    if cursor is not None:
+        # The first row strictly after the cursor in board order (it may have moved or left).
+        start = bisect_right(rows, cursor.order, key=lambda r: r[:3])
+    elif around_me and mine is not None:
+        start = max(0, mine - (limit - 1) // 2)
+    chunk = rows[start:start + limit]
+
+    def rank_at(position: int) -> int:  # competition ranking: 1 + how many have a higher value
+        return bisect_left(rows, rows[position][0], key=lambda r: r[0]) + 1
+
+    entries = []
+    for offset, row in enumerate(chunk):
+        rank = rank_at(start) if offset == 0 else (
+            entries[-1].rank if row[0] == chunk[offset - 1][0] else start + offset + 1)
+        entries.append(Entry(rank, -row[2], row[3], -row[0], row[4]))
+    standing = None
+    if mine is not None:
+        below = total - bisect_right(rows, rows[mine][0], key=lambda r: r[0])
+        standing = Standing(rank_at(mine), -rows[mine][0], total, below)
+    nxt = None
+    if chunk and start + len(chunk) < total:
+        last = chunk[-1]
+        nxt = Cursor(-last[0], last[1], -last[2])
+    return BoardView(name, entries, nxt, total, standing, version() if seq is None else seq)
 
 
 def page_in_memory(name: str, entries: list[Entry], *, viewer_id: int, limit: int, cursor: Cursor | None,

@@ -10,7 +10,9 @@ to that client, starting at 1 with the first snapshot). It joins the group of ev
 shows (``lb.member.<id>``); a member's change marks the board dirty, and a tick
 (``LEADERBOARDS_LIVE_TICK_SECONDS``, 250 ms) recomputes it — the friends board in memory, a
 global/weekly window from the index — and sends one ``rank.changed`` per shown member whose
-rank or score moved. Bursts thus coalesce into one update per tick. On timers it also
+rank or score moved. Bursts thus coalesce into one update per tick. The friends board also
+flushes on the leading edge: a change arriving when nothing was flushed for a tick goes out at
+once (no tick's wait), the rest of its burst waits for the tick. On timers it also
 refreshes boards from the index (lost messages), re-adds its groups (a Redis that restarted
 forgot them) and re-checks its credentials (logged out elsewhere).
 """
@@ -118,6 +120,8 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         self.ticker: asyncio.Task | None = None
         self.auth_due: float | None = None
         self.closing = False
+        self.tick = float(settings.LEADERBOARDS_LIVE_TICK_SECONDS)
+        self.flushed_at = 0.0  # loop time of the last recompute of dirty boards
         # One writer at a time: the tick and the message handlers both send per-board seqs.
         self.lock = asyncio.Lock()
         await self.accept()
@@ -281,6 +285,13 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
                                                  event["username"], event.get("band") or "")
                 elif member_id != self.member.pk:
                     live.items.pop(member_id, None)
+        now = asyncio.get_running_loop().time()
+        if now - self.flushed_at >= self.tick and not self.lock.locked():
+            async with self.lock:
+                self.flushed_at = now
+                for live in list(self.live.values()):
+                    if live.dirty and live.items is not None:
+                        await self._recompute(live, reload=False)
 
     async def friends_changed(self, event: dict[str, Any]) -> None:
         async with self.lock:
@@ -315,9 +326,13 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
                 refresh = now >= next_refresh
                 if refresh:
                     next_refresh = now + refresh_every
+                # Right after a leading-edge flush, leave the rest of the burst to the next tick.
+                settle = now - self.flushed_at < tick / 2
                 async with self.lock:
+                    if not settle and any(live.dirty for live in self.live.values()):
+                        self.flushed_at = now
                     for live in list(self.live.values()):
-                        if live.dirty or refresh:
+                        if (live.dirty and not settle) or refresh:
                             await self._recompute(live, reload=refresh or live.items is None)
                 if now >= next_groups:
                     next_groups = now + groups_every

@@ -5,6 +5,13 @@ Keys (``LEADERBOARDS_REDIS_PREFIX``, default ``credo:lb``):
 * ``<p>:all``              every listed member (the friends boards read it with ZMSCORE)
 * ``<p>:global``           listed members who opted in to the global board
 * ``<p>:weekly:<season>``  weekly points of listed, opted-in members in that season
+* ``<p>:card``             hash: member → ``"<score>:<reached µs>:<band>:<username>"`` of every
+                           member with a score (``""`` without one), written in the same pipeline
+                           as the sorted sets, so the friends board needs no database query
+* ``<p>:friends:<id>``     set: the member and their friends (a cache of the friend graph, read
+                           by the friends board; dropped on ``friendship_started/ended``, expires)
+* ``<p>:friends-gen:<id>`` rises on each drop, so a reader that loaded the friend list from the
+                           database before a change cannot store it after the change
 * ``<p>:ready``            sentinel: present once a rebuild finished. Redis lost it (restart,
                            flush, eviction) → readers use the database and a rebuild starts.
 * ``<p>:version``          rises on every write: the REST ``seq`` of a board
@@ -30,6 +37,10 @@ from leaderboards.ranking import SPAN, Cursor, Item, decode, encode, lowest_with
 logger = logging.getLogger(__name__)
 
 REBUILD_LOCK_SECONDS = 600
+#: A cached friend list lives this long (its drop on friendship_started/ended is what keeps it
+#: right; the expiry bounds what a friendship written behind the services' back costs).
+FRIENDS_TTL_SECONDS = 3_600
+FRIENDS_GEN_TTL_SECONDS = 2 * 86_400
 #: A closed season's weekly key lingers this long (the database serves past seasons).
 CLOSED_SEASON_TTL_SECONDS = 86_400
 
@@ -68,6 +79,16 @@ class Keys:
         return f"{self.prefix}:weekly:{season_id}"
 
     @property
+    def cards(self) -> str:
+        return f"{self.prefix}:card"
+
+    def friends(self, member_id: int) -> str:
+        return f"{self.prefix}:friends:{member_id}"
+
+    def friends_gen(self, member_id: int) -> str:
+        return f"{self.prefix}:friends-gen:{member_id}"
+
+    @property
     def ready(self) -> str:
         return f"{self.prefix}:ready"
 
@@ -97,6 +118,25 @@ class MemberState:
     listed: bool
     on_global: bool
     weekly: tuple[int, int, int] | None = None  # (season id, points, reached µs)
+    username: str = ""
+    band: str = ""
+
+    @property
+    def card(self) -> str:
+        return card(self.value, self.reached, self.band, self.username)
+
+
+def card(value: int | None, reached: int, band: str | None, username: str) -> str:
+    """What the friends board shows of a member (``""``: no score yet)."""
+    return "" if value is None else f"{value}:{reached}:{band or ''}:{username}"
+
+
+def card_parse(raw: str) -> tuple[int, int, str, str] | None:
+    """``(value, reached µs, band, username)`` of a card, None for a member without a score."""
+    if not raw:
+        return None
+    value, reached, band, username = raw.split(":", 3)
+    return int(value), int(reached), band, username
 
 
 def apply(states: Sequence[MemberState], *, season_id: int | None) -> int:
@@ -105,6 +145,7 @@ def apply(states: Sequence[MemberState], *, season_id: int | None) -> int:
     pipe = client().pipeline(transaction=False)
     for state in states:
         name = member_key(state.member_id)
+        pipe.hset(k.cards, name, state.card)
         if state.listed and state.value is not None:
             pipe.zadd(k.all, {name: encode(state.value, state.reached)})
         else:
@@ -148,17 +189,32 @@ def unlock_rebuild() -> None:
     client().delete(keys().lock)
 
 
-def replace(*, boards: dict[str, Iterable[tuple[int, int, int]]], chunk: int = 10_000) -> int:
-    """Swap whole boards for new contents: ``{key: [(member_id, value, reached µs), ...]}``.
+def replace(*, boards: dict[str, Iterable[tuple[int, int, int]]], chunk: int = 10_000,
+            cards: Iterable[tuple[int, str]] | None = None) -> int:
+    """Swap whole boards for new contents: ``{key: [(member_id, value, reached µs), ...]}``,
+    and with ``cards`` (``[(member_id, card), ...]``) the card hash.
 
     Each board is written to a temporary key in pipelined chunks and renamed over the live
     key at once (MULTI), with the sentinel, so readers never see half a board.
-    Returns how many members were written.
+    Returns how many members were written (to the boards).
     """
     r = client()
     k = keys()
     written = 0
     filled: dict[str, bool] = {}
+    if cards is not None:
+        tmp = f"{k.cards}:rebuilding"
+        r.delete(tmp)
+        filled[k.cards] = False
+        fields: dict[str, str] = {}
+        for member_id, text in cards:
+            fields[member_key(member_id)] = text
+            if len(fields) >= chunk:
+                r.hset(tmp, mapping=fields)  # type: ignore[arg-type]
+                filled[k.cards], fields = True, {}
+        if fields:
+            r.hset(tmp, mapping=fields)  # type: ignore[arg-type]
+            filled[k.cards] = True
     for key, rows in boards.items():
         tmp = f"{key}:rebuilding"
         r.delete(tmp)
@@ -308,3 +364,124 @@ class RedisSource:
 
     def remove(self, member_ids: Iterable[int]) -> None:
         remove(self.key, member_ids)
+
+
+# --- the friends board: one round trip -------------------------------------------------------------
+
+# KEYS: friends set, all, card, ready, version, friends-gen. ARGV[1] the member's own name, then
+# optionally the names to read instead of the cached set (after a miss). Returns {0} when the
+# index is not ready; {1, gen} when the friend list is not cached; else {2, version, rows}: ONE
+# string of the rows worth returning (the member, listed friends — those on ``all`` — and anyone
+# without a card), "name US card-or-?" joined by RS. One string, because parsing thousands of
+# RESP elements costs more Python than the whole board (redis-py without hiredis); ZMSCORE/HMGET
+# go by chunks because unpack() has a stack limit.
+_FRIENDS_READ = r"""
+if redis.call('EXISTS', KEYS[4]) == 0 then return {0} end
+local me = ARGV[1]
+local ids
+if #ARGV > 1 then
+  ids = {unpack(ARGV, 2)}
+else
+  ids = redis.call('SMEMBERS', KEYS[1])
+  if #ids == 0 then return {1, redis.call('GET', KEYS[6]) or '0'} end
+end
+local rows = {}
+for i = 1, #ids, 1000 do
+  local last = math.min(i + 999, #ids)
+  local s = redis.call('ZMSCORE', KEYS[2], unpack(ids, i, last))
+  local c = redis.call('HMGET', KEYS[3], unpack(ids, i, last))
+  for j = 1, last - i + 1 do
+    local name = ids[i + j - 1]
+    if s[j] or c[j] == false or name == me then
+      rows[#rows + 1] = name .. '\31' .. (c[j] or '?')
+    end
+  end
+end
+return {2, redis.call('GET', KEYS[5]) or '0', table.concat(rows, '\30')}
+"""
+
+# KEYS: friends set, friends-gen. ARGV[1] the generation read before loading the list from the
+# database, ARGV[2] ttl, ARGV[3..] the names. Stores nothing if the list changed meanwhile.
+_FRIENDS_STORE = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 3, #ARGV, 1000 do
+  redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class NotReady(Exception):
+    """The index is incomplete (no sentinel): read the database."""
+
+
+@dataclass(frozen=True)
+class FriendsRead:
+    version: int
+    #: ``[(member_id, card or None when it has none)]``: the member themself, their listed
+    #: friends, and friends without a card (an index written before cards existed).
+    rows: list[tuple[int, str | None]]
+
+
+@lru_cache(maxsize=8)
+def _scripts(url: str) -> tuple[Any, Any]:
+    r = _client(url)
+    return r.register_script(_FRIENDS_READ), r.register_script(_FRIENDS_STORE)
+
+
+def _friends_keys(k: Keys, member_id: int) -> list[str]:
+    return [k.friends(member_id), k.all, k.cards, k.ready, k.version, k.friends_gen(member_id)]
+
+
+def _friends_rows(raw: list[Any]) -> FriendsRead:
+    blob = raw[2].decode()
+    rows: list[tuple[int, str | None]] = []
+    for row in blob.split("\x1e") if blob else ():
+        name, text = row.split("\x1f", 1)
+        rows.append((int(name), None if text == "?" else text))
+    return FriendsRead(int(raw[1]), rows)
+
+
+def friends_read(member_id: int, load: Any) -> FriendsRead:
+    """The member and their friends as the index has them: one round trip when their friend
+    list is cached. ``load()`` gives the friend ids from the database on a miss (the member's own
+    id is added here). Raises ``NotReady``."""
+    read, store = _scripts(redis_url())
+    k = keys()
+    me = member_key(member_id)
+    raw = read(keys=_friends_keys(k, member_id), args=[me])
+    if raw[0] == 0:
+        raise NotReady()
+    if raw[0] == 2:
+        return _friends_rows(raw)
+    gen = raw[1]
+    names = [member_key(m) for m in sorted({member_id, *load()})]
+    pipe = client().pipeline(transaction=False)
+    store(keys=[k.friends(member_id), k.friends_gen(member_id)], args=[gen, FRIENDS_TTL_SECONDS, *names],
+          client=pipe)
+    read(keys=_friends_keys(k, member_id), args=[me, *names], client=pipe)
+    _, raw = pipe.execute()
+    if raw[0] == 0:
+        raise NotReady()
+    return _friends_rows(raw)
+
+
+def friends_forget(member_ids: Iterable[int]) -> None:
+    """These members' friend lists changed: drop the cached ones (one pipeline)."""
+    k = keys()
+    pipe = client().pipeline(transaction=False)
+    for member_id in member_ids:
+        pipe.incr(k.friends_gen(member_id))
+        pipe.expire(k.friends_gen(member_id), FRIENDS_GEN_TTL_SECONDS)
+        pipe.delete(k.friends(member_id))
+    pipe.execute()
+
+
+def friends_forget_all() -> None:
+    """Drop every cached friend list (a rebuild; a friendship written behind the services)."""
+    r = client()
+    names = list(r.scan_iter(match=f"{keys().prefix}:friends:*", count=1000))
+    for i in range(0, len(names), 1000):
+        r.delete(*names[i:i + 1000])

@@ -135,7 +135,8 @@ def _rows(member_ids: Iterable[int]) -> list[_Row]:
 
 def _state(row: _Row, entry: SeasonEntry | None) -> index.MemberState:
     weekly = (entry.season_id, entry.points, reached_us(entry.reached_at)) if entry is not None else None
-    return index.MemberState(row.pk, row.score, reached_us(row.reached_at), row.listed, row.on_global, weekly)
+    return index.MemberState(row.pk, row.score, reached_us(row.reached_at), row.listed, row.on_global, weekly,
+                             username=row.username, band=row.band or "")
 
 
 def _index_apply(states: Sequence[index.MemberState], season_id: int) -> None:
@@ -222,11 +223,16 @@ def index_rebuild(*, chunk: int = 10_000) -> RebuildReport:
     listed = User.objects.filter(selectors.listed_q()).order_by()
     on_global = User.objects.filter(selectors.global_q()).order_by()
     weekly = SeasonEntry.objects.filter(selectors.global_q("member__"), season=season).order_by()
+    cards = ((pk, index.card(score, reached_us(reached), band, username)) for pk, score, reached, band, username
+             in User.objects.order_by().values_list("pk", "score", "score_reached_at", "score_band", "username")
+             .iterator(chunk_size=chunk))
     index.replace(boards={
         k.all: rows("all", listed.values_list("pk", "score", "score_reached_at")),
         k.global_: rows("global", on_global.values_list("pk", "score", "score_reached_at")),
         k.weekly(season.pk): rows("weekly", weekly.values_list("member_id", "points", "reached_at")),
-    }, chunk=chunk)
+    }, chunk=chunk, cards=cards)
+    # Friend lists are a cache of the database: a rebuild starts them afresh too.
+    index.friends_forget_all()
     moved = set(User.objects.filter(score_reached_at__gte=started).values_list("pk", flat=True))
     moved |= set(SeasonEntry.objects.filter(season=season, reached_at__gte=started).values_list("member_id", flat=True))
     if moved:
@@ -234,6 +240,18 @@ def index_rebuild(*, chunk: int = 10_000) -> RebuildReport:
     seconds = (timezone.now() - started).total_seconds()
     logger.info("leaderboard index rebuilt: %s members, %.2f s", counts, seconds)
     return RebuildReport(counts["all"], counts["global"], counts["weekly"], len(moved), seconds)
+
+
+def friends_changed(*, member_ids: Sequence[int]) -> None:
+    """A friendship between these members started or ended (after commit): drop their cached
+    friend lists (before their sockets reload the friends board), then tell their sockets."""
+    if index.enabled():
+        try:
+            index.friends_forget(member_ids)
+        except redis.RedisError:
+            # The cached lists expire (index.FRIENDS_TTL_SECONDS); a rebuild drops them all.
+            logger.exception("could not drop the cached friend lists of %s", list(member_ids))
+    broadcast.friends_changed(member_ids=list(member_ids))
 
 
 def index_rebuild_soon() -> bool:

@@ -13,6 +13,7 @@ The engine (scoring.contagion) keeps s within ε/(1−α) of the fixed point; th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,7 +38,15 @@ from scoring.contagion import (
     social_points,
 )
 from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
-from scoring.contagion_store import DbStore, edges_replace, lock_for_rebuild, nodes_ensure, nodes_write_absolute
+from scoring.contagion_store import (
+    DbStore,
+    edges_arrays,
+    edges_rebuild,
+    lock_for_rebuild,
+    nodes_ensure,
+    nodes_ensure_for_scored,
+    nodes_write_absolute,
+)
 from scoring.model import band_for, total_score
 from scoring.models import ContagionEdge, ContagionNode, ScoreChange, ScoreState
 from scoring.signals import score_changed
@@ -296,47 +305,67 @@ def contagion_breakdown(*, member: User) -> list[Contribution]:
 def contagion_rebuild(*, announce: bool = True) -> dict[str, float]:
     """The rebuild path (nightly reconciliation, ``manage.py contagion_rebuild``).
 
-    Under the table lock: the applied edges become the social graph's contagion edges, every
-    member's d becomes base − 650, the global sparse solve sets s (warm-started from the
-    incremental state) and r = αP(d + s) − s exactly. Returns the largest gap between the
-    incremental s and the rebuilt one — at most ε/(1−α) when the incremental state was sound.
+    Under the table lock: the applied edges become the social graph's contagion edges (one
+    INSERT … SELECT), every member's d becomes base − 650, the global sparse solve sets s
+    (warm-started from the incremental state) and r = αP(d + s) − s exactly. Returns the largest
+    gap between the incremental s and the rebuilt one — at most ε/(1−α) when the incremental
+    state was sound — and the time of each step (seconds).
     """
     from scoring.services import member_state_ensure
-    from social.selectors import vested_edges
+    from social.selectors import friendships_active_for_contagion
 
-    pairs = vested_edges()
-    endpoints = {m for pair in pairs for m in pair}
-    stateless = endpoints - set(ScoreState.objects.filter(member_id__in=endpoints).values_list("member_id", flat=True))
-    for member in User.objects.filter(pk__in=stateless):
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    active = friendships_active_for_contagion().values_list("member_a_id", "member_b_id")
+    # Members in a friendship who were never scored get their starting score first (rare).
+    counted = friendships_active_for_contagion()
+    unscored = User.objects.filter(
+        Q(friendships_as_a__in=counted) | Q(friendships_as_b__in=counted), score_state__isnull=True
+    ).distinct()
+    for member in unscored:
         member_state_ensure(member=member)
-    # Zero rows are enough: the rebuild writes d, s, r and deg of every row below.
-    fresh = nodes_ensure(endpoints | set(ScoreState.objects.values_list("member_id", flat=True)))
+    known_before = set(ContagionNode.objects.values_list("member_id", flat=True))
+    nodes_ensure_for_scored()
+    lap("prepare")
     with transaction.atomic():
         lock_for_rebuild()
-        edges_replace(pairs)
-        rows = list(ContagionNode.objects.order_by("member_id").values_list("member_id", "s"))
-        ids = np.array([m for m, _ in rows], dtype=np.int64)
-        s_before = np.array([s for _, s in rows], dtype=np.float64)
-        base_of = dict(ScoreState.objects.values_list("member_id", "base"))
-        d = np.array([base_of.get(int(m), NEUTRAL_BASE) - NEUTRAL_BASE for m in ids], dtype=np.float64)
-        a = np.array([p[0] for p in pairs], dtype=np.int64)
-        b = np.array([p[1] for p in pairs], dtype=np.int64)
+        sql, params = active.query.sql_with_params()
+        edges = edges_rebuild(sql, list(params))
+        a, b = edges_arrays()
+        lap("edges")
+        rows = list(
+            ContagionNode.objects.order_by("member_id").values_list("member_id", "s", "member__score_state__base")
+        )
+        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        s_before = np.array([row[1] for row in rows], dtype=np.float64)
+        d = np.array([(row[2] if row[2] is not None else NEUTRAL_BASE) - NEUTRAL_BASE for row in rows])
         graph = build_graph(ids, (a, b))
         pos = graph.positions(ids)
         d_graph = np.empty(graph.n)
         d_graph[pos] = d
         s0 = np.empty(graph.n)
         s0[pos] = s_before
+        lap("read")
         # tol on |r| = ε/10: the rebuilt state is far inside the bound the pushes keep.
         result = solve_graph(graph, d_graph, alpha=PARAMS.alpha, tol=PARAMS.eps / 10, s0=s0)
         r = graph_residuals(graph, d_graph, result.s, PARAMS.alpha)
         s_after = result.s[pos]
+        lap("solve")
         nodes_write_absolute(ids, d, s_after, r[pos], graph.deg[pos].astype(np.int64))
+        lap("write")
     # The gap is measured where there was an incremental state: rows created just now had none.
-    known = np.array([int(m) not in fresh for m in ids], dtype=bool)
+    known = np.fromiter((int(m) in known_before for m in ids), dtype=bool, count=ids.size)
     gap = float(np.abs(s_after - s_before)[known].max(initial=0.0))
     changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed",
                                   announce=announce)
-    return {"members": int(ids.size), "new_members": len(fresh), "edges": len(pairs), "largest_gap": gap,
-            "bound": PARAMS.error_bound,
-            "scores_changed": changed, "iterations": result.iterations}
+    lap("points")
+    return {"members": int(ids.size), "new_members": int(ids.size - known.sum()), "edges": edges,
+            "largest_gap": gap, "bound": PARAMS.error_bound, "scores_changed": changed,
+            "iterations": result.iterations, "timings": timings}

@@ -212,17 +212,33 @@ def lock_for_rebuild() -> None:
             )
 
 
-def edges_replace(pairs: list[tuple[int, int]]) -> None:
-    """Make the applied-edges table exactly ``pairs`` (a < b), inside the rebuild transaction."""
-    wanted = set(pairs)
-    current = set(ContagionEdge.objects.values_list("member_a_id", "member_b_id"))
-    gone = current - wanted
-    if gone:
-        gone_list = sorted(gone)
-        for start in range(0, len(gone_list), 1000):
-            q = Q()
-            for a, b in gone_list[start:start + 1000]:
-                q |= Q(member_a_id=a, member_b_id=b)
-            ContagionEdge.objects.filter(q).delete()
-    new = sorted(wanted - current)
-    ContagionEdge.objects.bulk_create([ContagionEdge(member_a_id=a, member_b_id=b) for a, b in new], batch_size=5000)
+def edges_rebuild(source_sql: str, params: list) -> int:
+    """Make the applied-edges table exactly the (member_a, member_b) rows of ``source_sql``, in
+    the database (one INSERT … SELECT, no round trip per edge). Inside the rebuild transaction."""
+    table = ContagionEdge._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - our table
+        cursor.execute(f"INSERT INTO {table} (member_a_id, member_b_id) {source_sql}", params)
+        return cursor.rowcount
+
+
+def edges_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """All applied edges as two id arrays (one query, no model instances)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT member_a_id, member_b_id FROM {ContagionEdge._meta.db_table}")  # noqa: S608
+        rows = cursor.fetchall()
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    arr = np.array(rows, dtype=np.int64)
+    return arr[:, 0], arr[:, 1]
+
+
+def nodes_ensure_for_scored() -> None:
+    """A zero row for every member with a score state (one statement)."""
+    node, state = ContagionNode._meta.db_table, "scoring_scorestate"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {node} (member_id, d, s, r, deg, version) "  # noqa: S608 - our tables
+            # "WHERE true": SQLite needs it to parse ON CONFLICT after a SELECT.
+            f"SELECT member_id, 0, 0, 0, 0, 0 FROM {state} WHERE true ON CONFLICT (member_id) DO NOTHING"
+        )

@@ -415,19 +415,25 @@ def dispute_reject(*, dispute_id: int, by: User | None, reason: str) -> AuditEnt
     )
 
 
+def _reopen(model: type[Dispute] | type[Flag], pk: int, *, taken: str, already: str) -> None:
+    """Put a resolved dispute or flag back in its queue (a conditional update: never twice)."""
+    try:
+        with transaction.atomic():
+            reopened = model.objects.filter(pk=pk).exclude(status=model.Status.OPEN).update(
+                status=model.Status.OPEN, resolved_at=None, resolved_by=None, resolution=""
+            )
+    except IntegrityError as exc:  # the one-open-per-… constraint: another one is open now
+        raise _conflict(ModerationCode.NOT_UNDOABLE, taken) from exc
+    if not reopened:
+        raise _conflict(ModerationCode.NOT_UNDOABLE, already)
+
+
 def _dispute_reopen(*, dispute_id: int, by: User | None, reason: str, undoes: AuditEntry) -> AuditEntry:
     """Back in the queue (part of an undo; the caller holds the member's lock)."""
     dispute = Dispute.objects.select_related("event", "event__partner").get(pk=dispute_id)
     was = dispute.status
-    try:
-        with transaction.atomic():
-            reopened = Dispute.objects.filter(pk=dispute_id).exclude(status=Dispute.Status.OPEN).update(
-                status=Dispute.Status.OPEN, resolved_at=None, resolved_by=None, resolution=""
-            )
-    except IntegrityError as exc:
-        raise _conflict(ModerationCode.NOT_UNDOABLE, "Another dispute of this event is open now.") from exc
-    if not reopened:
-        raise _conflict(ModerationCode.NOT_UNDOABLE, "This dispute is open already.")
+    _reopen(Dispute, dispute_id, taken="Another dispute of this event is open now.",
+            already="This dispute is open already.")
     notify(member=dispute.member, kind=Notice.Kind.DISPUTE, subject="your dispute is under review again",
            text=f"Your dispute of “{_event_text(dispute.event)}” is under review again. Why: {reason}")
     return audit_record(actor=by, action=Action.DISPUTE_REOPEN, target_type="dispute", target_id=dispute_id,
@@ -607,15 +613,8 @@ def flag_resolve(*, flag_id: int, by: User | None, uphold: bool, note: str) -> A
 def _flag_reopen(*, flag_id: int, by: User | None, reason: str, undoes: AuditEntry) -> AuditEntry:
     flag = Flag.objects.get(pk=flag_id)
     was = flag.status
-    try:
-        with transaction.atomic():
-            reopened = Flag.objects.filter(pk=flag_id).exclude(status=Flag.Status.OPEN).update(
-                status=Flag.Status.OPEN, resolved_at=None, resolved_by=None, resolution=""
-            )
-    except IntegrityError as exc:
-        raise _conflict(ModerationCode.NOT_UNDOABLE, "The reporter has another open flag on this member.") from exc
-    if not reopened:
-        raise _conflict(ModerationCode.NOT_UNDOABLE, "This flag is open already.")
+    _reopen(Flag, flag_id, taken="The reporter has another open flag on this member.",
+            already="This flag is open already.")
     return audit_record(actor=by, action=Action.FLAG_REOPEN, target_type="flag", target_id=flag_id,
                         member=flag.target_id, reason=reason, before={"flag": was}, after={"flag": "open"},
                         undoes=undoes)

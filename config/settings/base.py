@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -223,20 +224,36 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env_str("REDIS_URL", "")
 SERVICES_MODE = bool(REDIS_URL)
 
+#: Which channels_redis layer carries live updates: "core" (RedisChannelLayer: per-channel
+#: queues, capacity) or "pubsub" (RedisPubSubChannelLayer: Redis pub/sub, lighter per message;
+#: DESIGN.md §11). Both are at-most-once; bench/bench_live.py measures both.
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "core")
+
 if SERVICES_MODE:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py's async pool raises (not waits) past max_connections; size it for
-                # many consumers. The standard layer drops past `capacity` messages per
-                # channel: raise it above the default 100 (DESIGN.md §11).
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
-                "capacity": 1500,
-                "expiry": 30,
-            },
+    if CHANNEL_LAYER == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                # redis-py's async pool raises (not waits) past max_connections (DESIGN.md §11).
+                "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 1000}]},
+            }
         }
-    }
+    elif CHANNEL_LAYER == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    # redis-py's async pool raises (not waits) past max_connections; size it for
+                    # many consumers. The standard layer drops past `capacity` messages per
+                    # channel: raise it above the default 100 (DESIGN.md §11).
+                    "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                    "capacity": 1500,
+                    "expiry": 30,
+                },
+            }
+        }
+    else:
+        raise ImproperlyConfigured(f"CHANNEL_LAYER must be core or pubsub, not {CHANNEL_LAYER!r}")
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

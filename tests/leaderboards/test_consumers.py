@@ -111,10 +111,25 @@ async def test_a_burst_is_coalesced_into_one_update_per_tick(cast, settings):
             scored(cast["bob"], score)
 
     await database_sync_to_async(burst)()
-    message = await alice.receive_json_from(timeout=3)
-    assert (message["seq"], message["old_score"], message["new_score"], message["old_rank"], message["new_rank"]) == (
-        2, 650, 690, 2, 2)
+    # The first change of a quiet spell goes out at once (leading edge) ...
+    first = await alice.receive_json_from(timeout=3)
+    assert (first["seq"], first["old_score"], first["new_score"], first["old_rank"], first["new_rank"]) == (
+        2, 650, 660, 2, 2)
+    # ... the rest of the burst becomes one update on a later tick.
+    rest = await alice.receive_json_from(timeout=3)
+    assert (rest["seq"], rest["old_score"], rest["new_score"], rest["old_rank"], rest["new_rank"]) == (
+        3, 660, 690, 2, 2)
     assert await alice.receive_nothing(timeout=0.8)
+    await alice.disconnect()
+
+
+async def test_a_lone_change_does_not_wait_for_the_tick(cast, settings):
+    settings.LEADERBOARDS_LIVE_TICK_SECONDS = 5.0
+    alice = await connect(cast["alice"])
+    await subscribe(alice, "friends")
+    await database_sync_to_async(scored)(cast["bob"], 720)
+    message = await alice.receive_json_from(timeout=1)  # well before a 5 s tick
+    assert (message["username"], message["new_score"], message["seq"]) == ("bob", 720, 2)
     await alice.disconnect()
 
 
