@@ -80,3 +80,41 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+@contextmanager
+def asgi_servers(env: dict[str, str], processes: int = 1):
+    """``processes`` daphne servers accepting on ONE listening socket (the kernel spreads the
+    connections), the way several ASGI processes sit behind one address. Yields the port."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "daphne", "--fd", str(fd), "config.asgi:application"],
+            cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(1.0)  # let every process finish importing Django
+        yield port
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        listener.close()

@@ -16,6 +16,8 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -46,6 +48,7 @@ from scoring.contagion_store import (
     nodes_ensure,
     nodes_ensure_for_scored,
     nodes_write_absolute,
+    rows_update,
 )
 from scoring.model import band_for, total_score
 from scoring.models import ContagionEdge, ContagionNode, ScoreChange, ScoreState
@@ -217,9 +220,9 @@ def _settle(report: PropagationReport, explanation: str) -> None:
 def social_points_write(*, member_ids: Iterable[int], explanation: str, announce: bool = True) -> int:
     """Copy clamp(λ·s) into members' score states; a ledger row where the shown score moved.
 
-    Bulk writes (a rebuild touches every member). ``announce=False`` skips the per-member
-    ``score_changed`` (a bulk load whose boards are rebuilt afterwards). Returns how many
-    displayed scores changed.
+    Set-based (a rebuild touches every member): the states are read and locked in one query and
+    written back in bulk. ``announce=False`` skips the per-member ``score_changed`` (a bulk load
+    whose boards are rebuilt afterwards). Returns how many displayed scores changed.
     """
     from scoring.services import format_points
 
@@ -227,34 +230,35 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
     signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
     now = timezone.now()
     rows: list[ScoreChange] = []
-    states_changed: list[ScoreState] = []
-    users: list[User] = []
+    social_rows: list[tuple[int, float, int]] = []
+    user_rows: list[tuple[int, int, str]] = []
     moves: list[tuple[int, int, int]] = []
     with transaction.atomic():
-        states = list(ScoreState.objects.select_for_update().filter(member_id__in=ids).order_by("member_id"))
-        for state in states:
-            new_social = social_points(signal.get(state.member_id, 0.0), PARAMS)
-            if new_social == state.social:
-                continue
-            new_score = total_score(state.base, new_social)
-            old_score, old_social = state.score, state.social
-            state.social, state.updated_at = new_social, now
-            states_changed.append(state)
-            if new_score == old_score:
-                continue
-            rows.append(ScoreChange(
-                member_id=state.member_id, cause=ScoreChange.Cause.CONTAGION,
-                old_score=old_score, new_score=new_score, old_base=state.base, new_base=state.base,
-                old_social=old_social, new_social=new_social, old_factors=state.factors, new_factors=state.factors,
-                explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
-            ))
-            state.score = new_score
-            users.append(User(pk=state.member_id, score=new_score, score_band=band_for(new_score),
-                              score_reached_at=now))
-            moves.append((state.member_id, old_score, new_score))
-        ScoreChange.objects.bulk_create(rows, batch_size=1000)
-        ScoreState.objects.bulk_update(states_changed, ["social", "score", "updated_at"], batch_size=1000)
-        User.objects.bulk_update(users, ["score", "score_band", "score_reached_at"], batch_size=1000)
+        for start in range(0, len(ids), 20_000):
+            chunk = ids[start:start + 20_000]
+            states = (ScoreState.objects.select_for_update().filter(member_id__in=chunk).order_by("member_id")
+                      .values_list("member_id", "base", "social", "score", "factors"))
+            for member_id, base, old_social, old_score, factors in states:
+                new_social = social_points(signal.get(member_id, 0.0), PARAMS)
+                if new_social == old_social:
+                    continue
+                new_score = total_score(base, new_social)
+                social_rows.append((member_id, new_social, new_score))
+                if new_score == old_score:
+                    continue
+                rows.append(ScoreChange(
+                    member_id=member_id, cause=ScoreChange.Cause.CONTAGION,
+                    old_score=old_score, new_score=new_score, old_base=base, new_base=base,
+                    old_social=old_social, new_social=new_social, old_factors=factors, new_factors=factors,
+                    explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
+                ))
+                user_rows.append((member_id, new_score, band_for(new_score)))
+                moves.append((member_id, old_score, new_score))
+        ScoreChange.objects.bulk_create(rows, batch_size=2000)
+        rows_update(ScoreState._meta.db_table, "member_id", {"social": float, "score": int}, social_rows,
+                    extra_set="updated_at = CURRENT_TIMESTAMP")
+        rows_update(User._meta.db_table, "id", {"score": int, "score_band": str, "score_reached_at": datetime},
+                    [(*row, now) for row in user_rows])
         if announce:
             for member_id, old, new in moves:
                 _announce(member_id, old, new, explanation)
@@ -302,7 +306,7 @@ def contagion_breakdown(*, member: User) -> list[Contribution]:
     return sorted(contributions, key=lambda c: (-abs(c.total), c.username))
 
 
-def contagion_rebuild(*, announce: bool = True) -> dict[str, float]:
+def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
     """The rebuild path (nightly reconciliation, ``manage.py contagion_rebuild``).
 
     Under the table lock: the applied edges become the social graph's contagion edges (one

@@ -8,6 +8,7 @@ Works on PostgreSQL (one statement per batch, arrays) and SQLite (row by row, em
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 
 import numpy as np
 from django.db import connection, transaction
@@ -242,3 +243,31 @@ def nodes_ensure_for_scored() -> None:
             # "WHERE true": SQLite needs it to parse ON CONFLICT after a SELECT.
             f"SELECT member_id, 0, 0, 0, 0, 0 FROM {state} WHERE true ON CONFLICT (member_id) DO NOTHING"
         )
+
+
+_PG_TYPES = {float: "float8", int: "bigint", str: "text", datetime: "timestamptz"}
+
+
+def rows_update(table: str, key: str, columns: dict[str, type], rows: list[tuple], *, extra_set: str = "") -> None:
+    """``UPDATE table SET col = value … WHERE key = id`` for many rows at once.
+
+    PostgreSQL: one statement per 20,000 rows (unnest of typed arrays); elsewhere executemany.
+    ``rows`` are ``(key, value, …)`` in ``columns`` order; ``extra_set`` adds a constant clause
+    (e.g. ``"updated_at = now()"``). The table and column names are ours, never user input.
+    """
+    if not rows:
+        return
+    names = list(columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sets = ", ".join(f"{n} = v.{n}" for n in names) + (f", {extra_set}" if extra_set else "")
+            arrays = ", ".join(f"%s::{_PG_TYPES[t]}[]" for t in [int, *columns.values()])
+            sql = (f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v(k, {', '.join(names)}) "  # noqa: S608
+                   f"WHERE t.{key} = v.k")
+            for start in range(0, len(rows), 20_000):
+                chunk = rows[start:start + 20_000]
+                cursor.execute(sql, [list(col) for col in zip(*chunk, strict=True)])
+        else:
+            sets = ", ".join(f"{n} = %s" for n in names) + (f", {extra_set}" if extra_set else "")
+            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s",  # noqa: S608
+                               [(*row[1:], row[0]) for row in rows])
