@@ -60,6 +60,10 @@ NEUTRAL_BASE = 650.0  # d = base − 650 (DESIGN.md §3)
 # ε = 0.1 deviation points: shown points off by at most λ·ε/(1−α) = 0.05 (DESIGN.md §3).
 # The budget (edge visits per call) keeps a hub's push cheaper than a global solve (§11).
 PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000)
+# Stored social points follow λ·s to within this (points): the dashboard shows one decimal, and
+# skipping smaller moves spares a write for most members a push touches. The displayed score is
+# always exact (a change of the rounded score is always written).
+SOCIAL_WRITE_STEP = 0.01
 # Above this many members with residuals over ε, the tick runs the global solve instead of pushes.
 BACKLOG_SOLVE_THRESHOLD = 2_000
 
@@ -240,9 +244,9 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
                       .values_list("member_id", "base", "social", "score", "factors"))
             for member_id, base, old_social, old_score, factors in states:
                 new_social = social_points(signal.get(member_id, 0.0), PARAMS)
-                if new_social == old_social:
-                    continue
                 new_score = total_score(base, new_social)
+                if new_score == old_score and abs(new_social - old_social) < SOCIAL_WRITE_STEP:
+                    continue  # below what anyone is shown (points with one decimal)
                 social_rows.append((member_id, new_social, new_score))
                 if new_score == old_score:
                     continue
