@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
@@ -232,9 +233,16 @@ def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple
         results.append((event, False))
     Event.objects.bulk_create(list(fresh.values()))
     if fresh:
-        from scoring.tasks import score_members
+        member_ids = sorted({e.member_id for e in fresh.values()})
+        if settings.SERVICES_MODE:
+            # Batched by the periodic scorer (scoring/dirty.py), not a task per request.
+            from scoring.dirty import members_mark
 
-        enqueue_on_commit(score_members, sorted({e.member_id for e in fresh.values()}))
+            transaction.on_commit(lambda: members_mark(member_ids), robust=True)
+        else:
+            from scoring.tasks import score_members
+
+            enqueue_on_commit(score_members, member_ids)
     return results
 
 

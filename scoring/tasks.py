@@ -72,3 +72,21 @@ def contagion_reconcile() -> dict[str, float]:
     result = contagion_services.contagion_rebuild()
     logging.getLogger(__name__).info("contagion reconcile: %s", result)
     return result
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def score_dirty_members(seconds: float = 5.0) -> int:
+    """Periodic (every second, services mode): score the members the API queued, in batches,
+    for up to ``seconds``. Returns how many events were applied."""
+    import time
+
+    from scoring.dirty import members_take
+
+    applied = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        member_ids = members_take()
+        if not member_ids:
+            break
+        applied += services.members_score_pending(member_ids=member_ids)
+    return applied

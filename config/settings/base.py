@@ -345,3 +345,5 @@ CELERY_BEAT_SCHEDULE["scoring-exports-expire"] = {
     "task": "scoring.moderation_tasks.data_exports_expire",
     "schedule": 3600.0,
 }
+# Services mode: events accepted by the API are scored in batches every second (scoring/dirty.py).
+CELERY_BEAT_SCHEDULE["scoring-score-dirty"] = {"task": "scoring.tasks.score_dirty_members", "schedule": 1.0}

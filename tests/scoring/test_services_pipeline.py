@@ -185,3 +185,54 @@ def test_ingestion_survives_a_broker_outage_and_the_sweeper_recovers(
     assert services.pending_sweep() == 1
     assert Event.objects.get().status == "scored"
     assert ScoreChange.objects.filter(cause="event").count() == 1
+
+
+@pytest.mark.services
+def test_services_mode_queues_members_in_redis_and_the_periodic_scorer_takes_batches(
+    partner_client, alice_consents, settings, redis_url, django_capture_on_commit_callbacks
+):
+    """No Celery task per request: the API adds the member to one Redis set after commit, and
+    ``score_dirty_members`` takes them (atomically) and scores them together."""
+    import redis as redis_lib
+
+    from scoring import dirty
+    from scoring.tasks import score_dirty_members
+
+    settings.SERVICES_MODE = True
+    settings.REDIS_URL = redis_url
+    dirty._client = None
+    raw = redis_lib.Redis.from_url(redis_url)
+    raw.delete(dirty.KEY)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = partner_client.post("/api/v1/events/", card_event())
+        assert response.status_code == 201
+        assert Event.objects.get().status == "pending"
+        assert raw.smembers(dirty.KEY) == {str(Event.objects.get().member_id).encode()}
+        assert score_dirty_members() == 1
+        assert raw.scard(dirty.KEY) == 0
+        assert Event.objects.get().status == "scored"
+        assert score_dirty_members() == 0  # nothing left: a second tick is a no-op
+    finally:
+        dirty._client = None
+
+
+@pytest.mark.django_db
+def test_a_redis_outage_while_queueing_loses_nothing(partner_client, alice_consents, settings,
+                                                     django_capture_on_commit_callbacks):
+    from scoring import dirty
+
+    settings.SERVICES_MODE = True
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there: connection refused
+    dirty._client = None
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = partner_client.post("/api/v1/events/", card_event())
+        assert response.status_code == 201
+        assert Event.objects.get().status == "pending"  # safe in the outbox
+    finally:
+        dirty._client = None
+    settings.SERVICES_MODE = False
+    Event.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+    assert services.pending_sweep() == 1
+    assert Event.objects.get().status == "scored"
