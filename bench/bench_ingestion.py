@@ -17,6 +17,7 @@ import argparse
 import http.client
 import json
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -129,7 +130,7 @@ def main() -> None:
     # (every second) picks up the members the API queued.
     worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "--concurrency=1",
               "--loglevel=WARNING", "--without-mingle", "--without-gossip",
-              "--schedule", f"/tmp/credo-bench-beat-{port}"]
+              "--schedule", str(Path(tempfile.mkdtemp()) / "beat-schedule")]
     with process(worker, env):
         started = time.perf_counter()
         deadline = started + 600
