@@ -37,6 +37,7 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -44,12 +45,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _services import PG, ROOT, percentile  # noqa: E402
+from _services import PG, ROOT, percentile
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 DB = os.environ.get("BENCH_DB", "lbperf_live")
 GRAPH = Path(os.environ.get("BENCH_GRAPH", "/work/shared/data/facebook_combined.txt"))
 PREFIX = "bench-live"
+WAVE = 50  # clients connecting at once
+LOGS = os.environ.get("BENCH_LOGS") or tempfile.gettempdir()
 
 
 def env(layer: str = "core") -> dict[str, str]:
@@ -93,10 +96,10 @@ def bfs_sample(n: int) -> tuple[list[int], list[tuple[int, int]]]:
 
 def populate(n: int) -> tuple[list[int], dict[int, set[int]], list[str]]:
     """Members (ids), their friends among them and one API token each."""
+    from datetime import UTC, datetime, timedelta
+
     import psycopg
     import redis
-
-    from datetime import UTC, datetime, timedelta
 
     assert not REDIS.rstrip("/").endswith("/0"), "never flush Redis db 0"
     redis.Redis.from_url(REDIS).flushdb()
@@ -220,7 +223,7 @@ async def client(url: str, stats: Stats, drop_every: int, ready: asyncio.Event, 
                         waiting_repair = False
                     if last_seq == 0:
                         counter[0] += 1
-                        if counter[0] == total:
+                        if counter[0] + stats.closed >= total:
                             ready.set()
                     last_seq = msg["seq"]
                 elif kind == "rank.changed":
@@ -238,10 +241,12 @@ async def client(url: str, stats: Stats, drop_every: int, ready: asyncio.Event, 
                         stats.arrivals.append((msg["username"], msg["new_score"], at))
     except asyncio.CancelledError:
         raise
-    except Exception as exc:  # noqa: BLE001 — a benchmark counts failures, it does not stop on them
+    except Exception as exc:
         stats.closed += 1
         if stats.closed <= 3:
             print(f"  client closed: {exc!r}")
+        if counter[0] + stats.closed >= total:
+            ready.set()
 
 
 def tickets(tokens: list[str]) -> list[str]:
@@ -286,10 +291,12 @@ async def scenario(layer: str, procs: int, members: list[int], tokens: list[str]
     listener.bind(("127.0.0.1", 0))
     listener.listen(2048)
     port = listener.getsockname()[1]
-    servers = [subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "--fd", str(listener.fileno()),
-                                 "-v", "0", "config.asgi:application"], cwd=ROOT, env=env(layer),
-                                pass_fds=[listener.fileno()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for _ in range(procs)]
+    command = [str(Path(sys.executable).parent / "daphne"), "--fd", str(listener.fileno()), "-v", "0",
+               "--websocket_connect_timeout", "30", "config.asgi:application"]
+    servers = [subprocess.Popen(command, cwd=ROOT, env=env(layer), pass_fds=[listener.fileno()],
+                                stdout=subprocess.DEVNULL,
+                                stderr=open(f"{LOGS}/daphne-{layer}-{procs}-{i}.log", "w"))  # noqa: SIM115
+               for i in range(procs)]
     tasks: list[asyncio.Task] = []
     results = []
     try:
@@ -298,18 +305,23 @@ async def scenario(layer: str, procs: int, members: list[int], tokens: list[str]
         ready = asyncio.Event()
         counter = [0]
         started = time.monotonic()
-        for base in range(0, len(tokens), 100):
-            batch = await asyncio.to_thread(tickets, tokens[base:base + 100])
+        # Connect in waves, each waiting for the previous one's snapshots: a server's handshakes
+        # and snapshots run their database work on one thread (thread-sensitive sync_to_async),
+        # and a thousand at once outlast daphne's handshake timeout.
+        for base in range(0, len(tokens), WAVE):
+            batch = await asyncio.to_thread(tickets, tokens[base:base + WAVE])
             for ticket in batch:
                 url = f"ws://127.0.0.1:{port}/ws/leaderboards/?ticket={ticket}&board=friends"
                 tasks.append(asyncio.create_task(client(url, stats, drop_every, ready, counter, len(tokens))))
-            await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 60
+            while counter[0] + stats.closed < base + len(batch) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
         try:
             await asyncio.wait_for(ready.wait(), timeout=180)
         except TimeoutError:
             print(f"  only {counter[0]} of {len(tokens)} clients got their snapshot")
         print(f"{layer} layer, {procs} daphne process(es): {counter[0]} sockets connected and subscribed in "
-              f"{time.monotonic() - started:.1f} s")
+              f"{time.monotonic() - started:.1f} s ({stats.closed} failed)")
         for rate in rates:
             await asyncio.sleep(2)
             stats.arrivals.clear()

@@ -344,7 +344,7 @@ def page_rows(name: str, rows: list[Row], *, viewer_id: int, limit: int, cursor:
     def rank_at(position: int) -> int:  # competition ranking: 1 + how many have a higher value
         return bisect_left(rows, rows[position][0], key=lambda r: r[0]) + 1
 
-    entries = []
+    entries: list[Entry] = []
     for offset, row in enumerate(chunk):
         rank = rank_at(start) if offset == 0 else (
             entries[-1].rank if row[0] == chunk[offset - 1][0] else start + offset + 1)
