@@ -13,6 +13,7 @@ class LeaderboardsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
+        import leaderboards.schema  # noqa: F401 - registers the OpenAPI auth extension
         from accounts.moderators import register_moderator_permissions
         from accounts.signals import profile_changed
         from scoring.signals import score_changed

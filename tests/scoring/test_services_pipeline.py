@@ -111,7 +111,7 @@ def _wait(predicate, timeout: float) -> bool:
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.2)
+        time.sleep(0.02)
     return predicate()
 
 
@@ -135,7 +135,10 @@ def test_a_killed_worker_loses_nothing_and_duplicates_apply_nothing(postgres, re
     ])
     total = Event.objects.count()
     producer = Celery(broker=redis_url)
-    producer.send_task("scoring.tasks.score_members", args=[[m.pk for m in members]])
+    # One task per member: the live pipeline scores a task's members in one transaction, so the
+    # kill must fall between (or inside) many small tasks to leave work half done.
+    for m in members:
+        producer.send_task("scoring.tasks.score_members", args=[[m.pk]])
 
     first = _start_worker(redis_url, _db_url(), f"victim-{uuid.uuid4().hex[:6]}")
     try:
