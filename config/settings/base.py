@@ -91,6 +91,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+    # Under ASGI every request would otherwise open its own PostgreSQL connection (≈ 9 ms of a
+    # 21 ms ingestion request here): Django's psycopg pool keeps them (CONN_MAX_AGE must be 0).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN", 2),
+        "max_size": env_int("DB_POOL_MAX", 10),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several request threads plus in-process tasks write to one file: wait for the lock
     # instead of failing at once, and let readers run beside the writer (WAL).
