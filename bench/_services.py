@@ -53,25 +53,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    """Until something accepts connections on 127.0.0.1:port (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate, wait, kill what does not stop."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @contextmanager
 def process(args: list[str], env: dict[str, str], wait_port: int | None = None):
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if wait_port:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", wait_port), timeout=0.5).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
+            wait_for_port(wait_port)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop([proc])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -100,21 +112,9 @@ def asgi_servers(env: dict[str, str], processes: int = 1):
         for _ in range(processes)
     ]
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_for_port(port)
         time.sleep(1.0)  # let every process finish importing Django
         yield port
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
         listener.close()

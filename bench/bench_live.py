@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _services import PG, ROOT, percentile
+from _services import PG, ROOT, percentile, stop
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 DB = os.environ.get("BENCH_DB", "lbperf_live")
@@ -362,13 +362,7 @@ async def scenario(layer: str, procs: int, members: list[int], tokens: list[str]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(servers)
         listener.close()
     return results
 
