@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.models import User
 from config.typing import member_of
 from social import selectors, services
 from social.errors import InvitationGone, NotFound, SocialError
@@ -135,37 +136,35 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
                     f"Request to {friend_request.to_user.username} cancelled.")
 
 
-@login_required
-@require_POST
-def unfriend(request: HttpRequest) -> HttpResponse:
+def _on_username(request: HttpRequest, action: Callable[[User, str], object], message: str) -> HttpResponse:
+    """POST forms that name a member (``username``): run ``action(me, username)``, then say
+    ``message`` (with ``{username}``) or the error, and go back."""
     username = _username(request)
     if username is None:
         return _done(request)
     me = member_of(request)
-    return _attempt(request, lambda: services.friendship_unfriend(member=me, username=username),
-                    f"You and {username} are no longer friends.")
+    return _attempt(request, lambda: action(me, username), message.format(username=username))
+
+
+@login_required
+@require_POST
+def unfriend(request: HttpRequest) -> HttpResponse:
+    return _on_username(request, lambda me, name: services.friendship_unfriend(member=me, username=name),
+                        "You and {username} are no longer friends.")
 
 
 @login_required
 @require_POST
 def block(request: HttpRequest) -> HttpResponse:
-    username = _username(request)
-    if username is None:
-        return _done(request)
-    me = member_of(request)
-    return _attempt(request, lambda: services.block_create(blocker=me, username=username),
-                    f"You blocked {username}. They are not told.")
+    return _on_username(request, lambda me, name: services.block_create(blocker=me, username=name),
+                        "You blocked {username}. They are not told.")
 
 
 @login_required
 @require_POST
 def unblock(request: HttpRequest) -> HttpResponse:
-    username = _username(request)
-    if username is None:
-        return _done(request)
-    me = member_of(request)
-    return _attempt(request, lambda: services.block_remove(blocker=me, username=username),
-                    f"You unblocked {username}.")
+    return _on_username(request, lambda me, name: services.block_remove(blocker=me, username=name),
+                        "You unblocked {username}.")
 
 
 @login_required

@@ -17,7 +17,6 @@ from scoring.model.calibrate import build_arrays, check_twin
 from scoring.uci import UCI_PROFILE, UciRow, is_test, load_rows, row_events, to_eur
 
 UCI_CSV = settings.CREDO_DATA_DIR / "uci_credit_card.csv"
-needs_data = pytest.mark.skipif(not UCI_CSV.exists(), reason="the UCI data set is not present")
 
 # ID 2 of the file:
 # 2,120000,2,2,2,26,-1,2,0,0,0,2,2682,1725,2682,3272,3455,3261,0,1000,1000,1000,0,2000,1
@@ -140,7 +139,6 @@ def test_the_row_type_cannot_hold_limit_or_demographics() -> None:
     assert set(UciRow.__dataclass_fields__) == {"id", "pay_status", "bill", "paid", "default"}
 
 
-@needs_data
 def test_load_rows_and_split() -> None:
     rows = load_rows(UCI_CSV)
     assert len(rows) == 30_000
@@ -151,13 +149,11 @@ def test_load_rows_and_split() -> None:
     assert sum(r.default for r in test) == 1_349
 
 
-@needs_data
 def test_calibration_twin_matches_compute_base() -> None:
     rows = load_rows(UCI_CSV)[:1500]
     assert check_twin(rows, build_arrays(rows), PARAMS) < 1e-9
 
 
-@needs_data
 def test_evaluate_reports_the_measured_aucs(tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     result = evaluate(UCI_CSV, scores_out=out)
@@ -175,7 +171,6 @@ def test_evaluate_reports_the_measured_aucs(tmp_path: Path) -> None:
     assert lines[1] == ["5", str(total_score(compute_base(row_events(first), UCI_PROFILE).base, 0))]
 
 
-@needs_data
 def test_evaluate_scoring_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "scores.csv"
     call_command("evaluate_scoring", str(UCI_CSV), "--scores-out", str(out), "--no-references")
