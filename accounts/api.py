@@ -23,7 +23,7 @@ class AuthCode:
     INVALID_CREDENTIALS = "invalid_credentials"
 
 
-def _token_response(request: Request, user, status_code: int) -> Response:  # type: ignore[no-untyped-def]
+def _token_response(user, status_code: int) -> Response:  # type: ignore[no-untyped-def]
     instance, token = AuthToken.objects.create(user)
     return Response(
         {"user": UserSerializer(user).data, "token": token, "expiry": instance.expiry},
@@ -44,7 +44,7 @@ class RegisterView(APIView):
             user = services.user_register(request=request._request, **serializer.validated_data)
         except services.UsernameTaken as exc:
             raise ApiError(400, AuthCode.USERNAME_TAKEN, "username: That username is taken.") from exc
-        return _token_response(request, user, status.HTTP_201_CREATED)
+        return _token_response(user, status.HTTP_201_CREATED)
 
 
 class LoginView(APIView):
@@ -62,7 +62,7 @@ class LoginView(APIView):
         user = authenticate(request._request, **serializer.validated_data)
         if user is None or not user.is_active:
             raise ApiError(400, AuthCode.INVALID_CREDENTIALS, "Wrong username or password.")
-        return _token_response(request, user, status.HTTP_200_OK)
+        return _token_response(user, status.HTTP_200_OK)
 
 
 @extend_schema_view(post=extend_schema(request=None, responses={204: None}))

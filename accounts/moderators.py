@@ -25,14 +25,12 @@ def register_moderator_permissions(*dotted: str) -> None:
 
 def sync_moderator_permissions(sender: Any = None, **kwargs: Any) -> None:
     from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
 
     group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
-    wanted = []
+    wanted = Q(pk__in=[])
     for dotted in MODERATOR_PERMISSIONS:
         app_label, codename = dotted.split(".", 1)
-        perm = Permission.objects.filter(
-            content_type__app_label=app_label, codename=codename
-        ).first()
-        if perm is not None:
-            wanted.append(perm)
-    group.permissions.set(wanted)
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    # One query for the whole list: post_migrate calls this once per installed app.
+    group.permissions.set(Permission.objects.filter(wanted))

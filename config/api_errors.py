@@ -78,6 +78,18 @@ def _first_code(detail: Any) -> str | None:
     return None
 
 
+def validation_error_body(detail: Any) -> dict[str, Any]:
+    """``{"code", "detail", "fields"}`` for a DRF validation error's detail; ``detail`` names the
+    first offending field."""
+    fields = _flatten(detail)
+    first_field, messages = next(iter(fields.items()))
+    code = _first_code(detail) or ErrorCode.INVALID
+    # DRF says "null" or "blank" for what a client thinks of as missing.
+    code = "required" if code in {"null", "blank"} else code
+    text = messages[0] if first_field == "non_field_errors" else f"{first_field}: {messages[0]}"
+    return {"code": code, "detail": text, "fields": fields}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -89,13 +101,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
 
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
-        first_field, messages = next(iter(fields.items()))
-        code = _first_code(exc.detail) or ErrorCode.INVALID
-        # DRF says "null" or "blank" for what a client thinks of as missing.
-        code = "required" if code in {"null", "blank"} else code
-        detail = messages[0] if first_field == "non_field_errors" else f"{first_field}: {messages[0]}"
-        response.data = {"code": code, "detail": detail, "fields": fields}
+        response.data = validation_error_body(exc.detail)
         return response
 
     codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None

@@ -570,11 +570,11 @@ class FlagAdmin(QueueAdmin):
     def _resolve(self, request: HttpRequest, queryset: QuerySet[Flag], *, uphold: bool) -> HttpResponse | None:
         targets = list(queryset.filter(status=Flag.Status.OPEN).select_related("target", "reporter"))
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        verb = "Uphold" if uphold else "Dismiss"
+        verb, done = ("Uphold", "Upheld") if uphold else ("Dismiss", "Dismissed")
         if "confirm" in request.POST and form.is_valid():
             me, note = member_of(request), form.cleaned_data["reason"]
             run_each(self, request, targets,
-                     lambda f: moderation.flag_resolve(flag_id=f.pk, by=me, uphold=uphold, note=note), f"{verb}d")
+                     lambda f: moderation.flag_resolve(flag_id=f.pk, by=me, uphold=uphold, note=note), done)
             return None
         return confirm_page(
             self, request, action="uphold_flags" if uphold else "dismiss_flags", title=f"{verb} flags", form=form,
@@ -620,9 +620,13 @@ class AuditEntryAdmin(CsvExportMixin, admin.ModelAdmin):
     def has_undo_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("scoring.undo_action")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        # "Undone by" reads the reverse relation: one prefetch for the page, not a query per row.
+        return super().get_queryset(request).prefetch_related("undone_by")
+
     @admin.display(description="Undone by")
     def undone(self, obj: AuditEntry) -> str:
-        undo = AuditEntry.objects.filter(undoes=obj).first()
+        undo = next(iter(obj.undone_by.all()), None)  # type: ignore[attr-defined]
         return f"{undo.actor_name}, {undo.created_at:%Y-%m-%d %H:%M}" if undo else ""
 
     @admin.action(description="Undo selected actions…", permissions=["undo"])

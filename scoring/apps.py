@@ -58,8 +58,9 @@ def _on_friendship_changed(sender: Any, member_a_id: int, member_b_id: int, **kw
     # it then); checking the pair now costs two small queries and covers CONTAGION_VESTING = 0.
     from config.queue import enqueue_on_commit
     from scoring.tasks import contagion_edges_sync
+    from social.signals import friendship_ended
 
-    ended = "reason" in kwargs
+    ended = kwargs.get("signal") is friendship_ended
     enqueue_on_commit(contagion_edges_sync, [member_a_id, member_b_id],
                       "A friendship ended" if ended else "A new friendship counts")
 

@@ -3,7 +3,7 @@
 The engine (scoring.contagion) keeps s within ε/(1−α) of the fixed point; this module decides
 *when* it runs and turns its output into members' social points, scores and ledger rows:
 
-* a member's base moved → ``contagion_base_sync`` (folds d = base − 650 in, pushes);
+* members' bases moved → ``contagion_bases_sync`` (folds d = base − 650 in, pushes);
 * a friendship ended, or a member entered/left private mode → ``contagion_edges_sync`` for the
   pairs concerned; friendships that vested are picked up by the periodic ``contagion_tick``;
 * residuals left above ε (a push that ran out of budget at a hub) wait in the table and are
@@ -56,6 +56,8 @@ from scoring.signals import score_changed
 
 logger = logging.getLogger(__name__)
 
+# An edge diff larger than this is applied by the rebuild (one solve) instead of edge by edge.
+EDGE_DIFF_REBUILD_THRESHOLD = 1_000
 NEUTRAL_BASE = 650.0  # d = base − 650 (DESIGN.md §3)
 # ε = 0.1 deviation points: shown points off by at most λ·ε/(1−α) = 0.05 (DESIGN.md §3).
 # The budget (edge visits per call) keeps a hub's push cheaper than a global solve (§11).
@@ -81,12 +83,9 @@ def _ensure_members(ids: Iterable[int]) -> None:
     """Contagion rows for these members, with their base folded in."""
     from scoring.services import member_state_ensure
 
-    wanted = sorted(set(ids))
-    have = set(ContagionNode.objects.filter(member_id__in=wanted).values_list("member_id", flat=True))
-    missing = [i for i in wanted if i not in have]
+    missing = sorted(nodes_ensure(ids))
     if not missing:
         return
-    nodes_ensure(missing)
     with_state = set(ScoreState.objects.filter(member_id__in=missing).values_list("member_id", flat=True))
     for member in User.objects.filter(pk__in=[i for i in missing if i not in with_state]):
         member_state_ensure(member=member)
@@ -95,21 +94,9 @@ def _ensure_members(ids: Iterable[int]) -> None:
         base_set(store, member_id, base - NEUTRAL_BASE, PARAMS)
 
 
-def contagion_base_sync(*, member_id: int, explanation: str | None = None) -> PropagationReport:
-    """Fold the member's current base into the contagion state and move friends' points."""
-    if not ContagionNode.objects.filter(member_id=member_id).exists():
-        _ensure_members([member_id])
-        return PropagationReport()
-    base = ScoreState.objects.filter(member_id=member_id).values_list("base", flat=True).first()
-    if base is None:
-        return PropagationReport()
-    report = base_set(DbStore(), member_id, base - NEUTRAL_BASE, PARAMS)
-    _settle(report, explanation if explanation is not None else _cause_text(member_id))
-    return report
-
-
 def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
-    """``contagion_base_sync`` for many members (one task per scoring batch, not per member).
+    """Fold these members' current bases into the contagion state and move their friends'
+    points — one call per scoring batch, not per member.
 
     Members without friends in the contagion graph need no push: their d moves in one bulk
     statement (version-checked like any write); the others go through the engine one by one.
@@ -171,6 +158,10 @@ def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: s
     report = PropagationReport()
     if not to_add and not to_remove:
         return report
+    if len(to_add) + len(to_remove) > EDGE_DIFF_REBUILD_THRESHOLD:
+        # Cheaper as one solve than edge by edge (a bulk load, a long outage of the tick).
+        contagion_rebuild()
+        return report
     _ensure_members({m for pair in to_add for m in pair})
     store = DbStore()
     for a, b in to_remove:
@@ -181,18 +172,8 @@ def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: s
     return report
 
 
-# An edge diff larger than this is applied by the rebuild (one solve) instead of edge by edge.
-EDGE_DIFF_REBUILD_THRESHOLD = 1_000
-
-
 def contagion_tick() -> dict[str, int]:
     """Periodic (every few seconds in services mode): new vested edges, then the residual backlog."""
-    from social.selectors import friendships_active_for_contagion
-
-    desired = friendships_active_for_contagion().count()
-    if abs(desired - ContagionEdge.objects.count()) > EDGE_DIFF_REBUILD_THRESHOLD:
-        contagion_rebuild()
-        return {"edges_changed": -1, "backlog": 0, "global_solve": 1}
     edges = contagion_edges_sync(explanation="A friendship started to count")
     eps = PARAMS.eps
     backlog = list(
@@ -331,9 +312,10 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
         timings[name] = now - clock
         clock = now
 
-    active = friendships_active_for_contagion().values_list("member_a_id", "member_b_id")
+    now = timezone.now()  # one moment for both reads below
+    active = friendships_active_for_contagion(now=now).values_list("member_a_id", "member_b_id")
     # Members in a friendship who were never scored get their starting score first (rare).
-    counted = friendships_active_for_contagion()
+    counted = friendships_active_for_contagion(now=now)
     unscored = User.objects.filter(
         Q(friendships_as_a__in=counted) | Q(friendships_as_b__in=counted), score_state__isnull=True
     ).distinct()

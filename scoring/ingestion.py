@@ -26,7 +26,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
-from config.api_errors import ErrorCode
+from config.api_errors import ErrorCode, validation_error_body
 from config.queue import enqueue_on_commit
 from config.serializers import StrictSerializer
 from scoring.errors import Code
@@ -168,13 +168,7 @@ def error(status: int, code: str, detail: str, **extra: Any) -> Outcome:
 
 
 def _validation_outcome(exc: serializers.ValidationError) -> Outcome:
-    from config.api_errors import _first_code, _flatten
-
-    fields = _flatten(exc.detail)
-    first, messages = next(iter(fields.items()))
-    code = _first_code(exc.detail) or ErrorCode.INVALID
-    code = "required" if code in {"null", "blank"} else code
-    return error(400, code, f"{first}: {messages[0]}", fields=fields)
+    return Outcome(400, validation_error_body(exc.detail))
 
 
 def _parse(body: bytes) -> Any:

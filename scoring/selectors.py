@@ -18,8 +18,6 @@ from scoring.model.factors import (
 )
 from scoring.models import Event, ScoreChange, ScoreState
 
-COUNTED_STATUSES = (Event.Status.SCORED,)
-
 
 def event_fact(event: Event) -> EventFact:
     """The model's view of an event row (``partner`` must be loaded for the label)."""

@@ -436,11 +436,12 @@ def member_graph_leave(*, member: User) -> int:
     so friends' contagion is reversed), cancel open requests both ways, expire their open
     invitations (forgetting the addresses they were sent to) and remove blocks either way.
     Returns how many friendships ended."""
-    _lock_members(member.pk)
+    # Every member involved, locked once in id order (the module's rule), then read again.
+    friends = Friendship.objects.active().of_member(member.pk).values_list("member_a_id", "member_b_id")
+    _lock_members(member.pk, *(m for pair in friends for m in pair))
     now = timezone.now()
     ended = 0
     for friendship in Friendship.objects.active().of_member(member.pk).order_by("pk"):
-        _lock_members(friendship.member_a_id, friendship.member_b_id)
         ended += _friendship_end(
             friendship=friendship, reason=Friendship.EndReason.UNFRIENDED, by=member, now=now
         )
