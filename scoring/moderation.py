@@ -17,7 +17,6 @@ scoring services' ledger (``cause=moderation``); friends' contagion follows thro
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,8 +33,9 @@ from accounts.signals import profile_changed
 from config.api_errors import ErrorCode
 from config.queue import enqueue_on_commit
 from scoring import selectors, services
-from scoring.model import compute_base, describe_event, total_score
-from scoring.models import AuditEntry, Dispute, Event, Flag, Notice, ScoreChange, ScoreState
+from scoring.model import describe_event
+from scoring.models import AuditEntry, Dispute, Event, Flag, Notice, ScoreChange
+from scoring.services import Rescored
 
 logger = logging.getLogger(__name__)
 
@@ -165,32 +165,11 @@ def _event_snapshot(event: Event) -> dict[str, Any]:
     return {"status": event.status, **{f: getattr(event, f) for f in CORRECTABLE_FIELDS}}
 
 
-@dataclass(frozen=True)
-class Rescored:
-    old_score: int | None
-    new_score: int | None
-
-
 def _rescore(*, member: User, event: Event | None, explanation: str) -> Rescored:
-    """Recompute the (locked) member's base from their scored events; a ``moderation`` ledger
-    row pointing at ``event`` when it moved. Friends follow through ``bases_changed``."""
-    state = ScoreState.objects.filter(member=member).first()
-    if state is None:
-        state = services.member_state_ensure(member=member)
-        return Rescored(None, state.score)
-    result = compute_base(selectors.facts_of(selectors.scored_events(member_id=member.pk)),
-                          selectors.profile_facts(member=member))
-    before = services.Snapshot.of(state)
-    if result.base == before.base and services.factors_dict(result) == before.factors:
-        return Rescored(before.score, before.score)
-    new_score = total_score(result.base, before.social)
-    text = f"{explanation}: {services.format_points(new_score - (before.score or new_score))}"
-    row, after = services._ledger_row(
-        member=member, cause=ScoreChange.Cause.MODERATION, before=before, result=result,
-        social=before.social, explanation=text, event=event,
-    )
-    services._state_write(member=member, before=before, after=after, rows=[row])
-    return Rescored(before.score, after.score)
+    """The (locked) member rescored from their scored events; a ``moderation`` ledger row
+    pointing at ``event`` when it moved."""
+    return services.member_rescore(member_id=member.pk, cause=ScoreChange.Cause.MODERATION,
+                                   explanation=explanation, event=event)
 
 
 def _score_line(r: Rescored) -> str:
@@ -209,7 +188,7 @@ def _reverse(*, member: User, event: Event, explanation: str) -> tuple[dict, dic
         raise _conflict(ModerationCode.NOT_REVERSIBLE, "This event changed meanwhile; reload and retry.")
     event.status = Event.Status.REVERSED
     rescored = _rescore(member=member, event=event, explanation=explanation) if was == Event.Status.SCORED \
-        else Rescored(None, None)
+        else Rescored(None, None, False)
     return before, _event_snapshot(event), rescored
 
 
@@ -254,7 +233,7 @@ def event_reinstate(*, event_id: int, by: User | None, reason: str, undoes: Audi
     if to == Event.Status.SCORED:
         rescored = _rescore(member=member, event=event, explanation=f"Reinstated by a moderator: {text}")
     else:
-        rescored = Rescored(None, None)
+        rescored = Rescored(None, None, False)
         enqueue_on_commit(score_members, [member.pk])
     notify(member=member, kind=Notice.Kind.EVENT, subject="an event counts again",
            text=f"A moderator reinstated this event: {text}. It counts again. Why: {reason}. {_score_line(rescored)}")
@@ -320,7 +299,7 @@ def event_correct(
     for k, v in changed.items():
         setattr(event, k, v)
     new_text = _event_text(event)
-    rescored = Rescored(None, None)
+    rescored = Rescored(None, None, False)
     if event.status == Event.Status.SCORED:
         rescored = _rescore(member=member, event=event, explanation=f"Corrected by a moderator: {new_text}")
     notify(member=member, kind=Notice.Kind.EVENT, subject="an event was corrected",
@@ -384,7 +363,7 @@ def dispute_accept(*, dispute_id: int, by: User | None, note: str = "") -> Audit
     event = dispute.event
     text = _event_text(event)
     before_event = _event_snapshot(event)
-    rescored = Rescored(None, None)
+    rescored = Rescored(None, None, False)
     if event.status != Event.Status.REVERSED:
         before_event, _, rescored = _reverse(member=member, event=event,
                                              explanation=f"Dispute accepted, event reversed: {text}")

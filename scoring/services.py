@@ -217,28 +217,39 @@ def events_retry(*, event_ids: Iterable[int]) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class Rescored:
+    """What ``member_rescore`` did: the displayed score before and after (None before the
+    first score), and whether anything was written."""
+
+    old_score: int | None
+    new_score: int | None
+    changed: bool
+
+
 @transaction.atomic
-def member_rescore(*, member_id: int, cause: str, explanation: str) -> bool:
+def member_rescore(*, member_id: int, cause: str, explanation: str, event: Event | None = None) -> Rescored:
     """Recompute the member's score from their scored events, profile and social points.
 
-    Writes a ledger row with ``cause`` if anything moved; returns whether it did.
+    Writes a ledger row with ``cause`` (pointing at ``event`` when given, e.g. a moderator's
+    reversal) if anything moved. Friends follow through ``bases_changed``.
     """
     member = User.objects.select_for_update().get(pk=member_id)
     state = ScoreState.objects.filter(member=member).first()
     if state is None:
-        member_state_ensure(member=member)
-        return True
+        state = member_state_ensure(member=member)
+        return Rescored(None, state.score, True)
     result = compute_base(selectors.facts_of(selectors.scored_events(member_id=member_id)),
                           selectors.profile_facts(member=member))
     before = Snapshot.of(state)
     if result.base == before.base and factors_dict(result) == before.factors:
-        return False
+        return Rescored(before.score, before.score, False)
     new_score = total_score(result.base, before.social)
     text = f"{explanation}: {format_points(new_score - (before.score or new_score))}"
     row, after = _ledger_row(member=member, cause=cause, before=before, result=result,
-                             social=before.social, explanation=text)
+                             social=before.social, explanation=text, event=event)
     _state_write(member=member, before=before, after=after, rows=[row])
-    return True
+    return Rescored(before.score, after.score, True)
 
 
 def pending_sweep(*, older_than_seconds: int = 60, chunk: int = 100) -> int:

@@ -34,7 +34,7 @@ def rescore_profile(member_id: int) -> bool:
 
     return services.member_rescore(
         member_id=member_id, cause=ScoreChange.Cause.PROFILE, explanation="Profile completeness changed"
-    )
+    ).changed
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
