@@ -8,3 +8,7 @@ privacy setting, changed. Arguments: ``user_id`` (int), ``fields`` (list of name
 from django.dispatch import Signal
 
 profile_changed = Signal()
+
+#: A notification was written (sent after commit). Arguments: ``notification_id``,
+#: ``member_id`` (ints). Leaderboards pushes it to the member's open sockets.
+notification_created = Signal()

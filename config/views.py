@@ -18,6 +18,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {"completeness": profile_completeness(user=member_of(request))}
     context.update(score_context(request))
     context.update(moderation_context(request))
+    # slot: gamification contexts
     return render(request, "dashboard.html", context)
 
 

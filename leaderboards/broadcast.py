@@ -5,7 +5,8 @@ after the current transaction commits, to groups named here and nowhere else:
 
 * ``lb.member.<id>``: one publish per changed member; every consumer showing that member
   (friends' consumers, and global/weekly consumers whose window shows them) joins it.
-* ``lb.user.<id>``: the member's own sockets only (their friendships changed, they logged out).
+* ``lb.user.<id>``: the member's own sockets only (their friendships changed, they logged out,
+  news about them: ``member_push``).
 
 Delivery is at-most-once (both channel layers): consumers also refresh on a timer and clients
 resync on a sequence gap, so a lost message costs a few seconds, never a wrong board for long.
@@ -79,3 +80,11 @@ def friends_changed(*, member_ids: list[int]) -> None:
 
 def auth_check(*, member_id: int) -> None:
     send(user_group(member_id), {"type": InternalType.AUTH_CHECK})
+
+
+def member_push(*, member_id: int, payload: dict[str, Any]) -> None:
+    """Send ``payload`` (a ``protocol.MessageType`` message about the member themself:
+    ``notification``, ``challenge.standings``, ``me.changed``) to all of the member's open
+    sockets, whatever boards they show. Offline members cost one publish to an empty group."""
+    assert isinstance(payload.get("type"), str), "a client message needs a type"
+    send(user_group(member_id), {"type": InternalType.CLIENT_PUSH, "payload": payload})

@@ -298,6 +298,11 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             if protocol.FRIENDS in self.live:
                 await self._subscribe(protocol.FRIENDS)
 
+    async def client_push(self, event: dict[str, Any]) -> None:
+        """News about the member themself (``broadcast.member_push``): forwarded as is."""
+        if not self.closing:
+            await self._send(event["payload"])
+
     async def auth_check(self, event: dict[str, Any]) -> None:
         # The logout that sent this finishes (session flushed, token deleted) just after it.
         self.auth_due = asyncio.get_running_loop().time() + 1.0

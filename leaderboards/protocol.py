@@ -6,7 +6,9 @@ Client → server: ``{"type": "subscribe", "board": ...}`` (optional ``"around":
 ``{"type": "resync", "board": ...}``, ``{"type": "unsubscribe", "board": ...}``.
 
 Server → client: ``snapshot``, ``rank.changed``, ``error`` (see the consumer's docstring).
-Each board's ``seq`` rises by one per message sent to that client, starting at 1.
+Each board's ``seq`` rises by one per message sent to that client, starting at 1. Messages about
+the member themself (``notification``, ``challenge.standings``, ``me.changed``) carry no board
+and no ``seq``: they are not part of a board's state, and a page that missed one reloads it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ class MessageType:
     SNAPSHOT = "snapshot"
     RANK_CHANGED = "rank.changed"
     ERROR = "error"
+    # server → client, about the member themself (sent whatever boards they subscribed to)
+    NOTIFICATION = "notification"  # a new item of their feed
+    CHALLENGE_STANDINGS = "challenge.standings"  # standings of a challenge they take part in
+    ME_CHANGED = "me.changed"  # their score, badges or perks moved: pages refresh those parts
 
 
 class InternalType:
@@ -37,6 +43,7 @@ class InternalType:
     MEMBER_CHANGED = "member.changed"  # to member.<id>: a member's displayed score or listing moved
     FRIENDS_CHANGED = "friends.changed"  # to user.<id>: a friendship started or ended
     AUTH_CHECK = "auth.check"  # to user.<id>: the member logged out somewhere; re-check credentials
+    CLIENT_PUSH = "client.push"  # to user.<id>: forward ``payload`` (a MessageType dict) to the client
 
 
 class CloseCode:
