@@ -1,23 +1,63 @@
-"""Writes of the notification feed: every app notifies a member through ``notify``.
+"""The notification feed: every app notifies a member through ``notify``.
 
-A muted kind (``NotificationMute``) is not written at all. After commit,
-``accounts.signals.notification_created`` fires so the live layer can push it to open sockets.
+A muted kind (``NotificationMute``) is not written at all, except the kinds in ``UNMUTABLE``.
+After commit, ``accounts.signals.notification_created`` fires so the live layer (leaderboards)
+can push it to the member's open sockets.
+
+The feed is small, so its writes (``notify``, ``notifications_mark_read``,
+``notification_mutes_set``) and its reads (``feed_page``, ``unread_count``, ``muted_kinds``,
+``live_payload``) live together in this one module, the one other apps import.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import Notification, NotificationMute
 from accounts.signals import notification_created
 
 Kind = Notification.Kind
 
+#: Kinds a member cannot mute: a moderator's decision about their account, their events or
+#: their disputes moves their score or what they may do (DESIGN.md §2: every point is
+#: explained), so it always reaches the feed (and their email). Thanks for a flag they raised
+#: are a courtesy and may be muted.
+UNMUTABLE: frozenset[str] = frozenset({Kind.ACCOUNT, Kind.EVENT, Kind.DISPUTE})
+#: The kinds a member may mute, in the order the settings show them.
+MUTABLE: tuple[str, ...] = tuple(k for k in Kind.values if k not in UNMUTABLE)
+
+#: Feed page sizes (the API's ``?limit=``).
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class NotificationCode:
+    UNKNOWN_KIND = "unknown_kind"  # 400: not a kind of notification
+    NOT_MUTABLE = "not_mutable"  # 400: a kind that cannot be muted (UNMUTABLE)
+    INVALID_CURSOR = "invalid_cursor"  # 400
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+# --- writes --------------------------------------------------------------------------------------
+
 
 def notify(*, member_id: int, kind: str, text: str, link: str = "") -> Notification | None:
     """Add ``text`` to the member's feed unless they muted ``kind``. Returns the row, or None
     when muted. Call inside the transaction that made the news: rolled back, nothing is sent."""
-    if NotificationMute.objects.filter(member_id=member_id, kind=kind).exists():
+    if kind not in UNMUTABLE and NotificationMute.objects.filter(member_id=member_id, kind=kind).exists():
         return None
     notification = Notification.objects.create(member_id=member_id, kind=kind, text=text[:2000], link=link[:200])
     transaction.on_commit(
@@ -25,3 +65,103 @@ def notify(*, member_id: int, kind: str, text: str, link: str = "") -> Notificat
         robust=True,
     )
     return notification
+
+
+def notifications_mark_read(*, member_id: int, ids: Iterable[int] | None = None,
+                            kinds: Iterable[str] | None = None) -> int:
+    """Mark the member's unread notifications read: all of them, or those of ``ids`` (and/or
+    of ``kinds``) that are theirs (other members' ids are ignored, never touched). Returns how
+    many changed."""
+    rows = Notification.objects.filter(member_id=member_id, read_at__isnull=True)
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
+    if kinds is not None:
+        rows = rows.filter(kind__in=list(kinds))
+    return rows.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def notification_mutes_set(*, member_id: int, kinds: Iterable[str]) -> list[str]:
+    """Make ``kinds`` exactly the member's muted kinds. Every kind must be in ``MUTABLE``
+    (callers validate; a ``ValueError`` here is a bug). Returns the muted kinds, sorted."""
+    wanted = set(kinds)
+    if not wanted <= set(MUTABLE):
+        raise ValueError(f"cannot mute {sorted(wanted - set(MUTABLE))}")
+    NotificationMute.objects.filter(member_id=member_id).exclude(kind__in=wanted).delete()
+    have = set(NotificationMute.objects.filter(member_id=member_id).values_list("kind", flat=True))
+    # ignore_conflicts: a concurrent save of the same mutes is not an error (notification_mute_once).
+    NotificationMute.objects.bulk_create(
+        [NotificationMute(member_id=member_id, kind=k) for k in sorted(wanted - have)], ignore_conflicts=True
+    )
+    return sorted(wanted)
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[Notification]
+    next_cursor: str | None
+
+
+def _cursor_for(n: Notification) -> str:
+    raw = f"{n.created_at.isoformat()}|{n.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_parse(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_text, _, pk_text = raw.partition("|")
+        at = parse_datetime(at_text)
+        pk = int(pk_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor(cursor) from exc
+    if at is None:
+        raise InvalidCursor(cursor)
+    return at, pk
+
+
+def feed_page(*, member_id: int, limit: int = PAGE_SIZE, cursor: str = "", unread_only: bool = False,
+              kinds: Iterable[str] | None = None) -> FeedPage:
+    """The member's feed (only ``kinds``, if given), newest first, ``limit`` items after
+    ``cursor`` (keyset on ``(created_at, id)``: stable while new items arrive).
+    ``InvalidCursor`` on a bad cursor."""
+    rows = Notification.objects.filter(member_id=member_id)
+    if unread_only:
+        rows = rows.filter(read_at__isnull=True)
+    if kinds is not None:
+        rows = rows.filter(kind__in=list(kinds))
+    if cursor:
+        at, pk = _cursor_parse(cursor)
+        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    items = list(rows.order_by("-created_at", "-id")[: limit + 1])
+    more = len(items) > limit
+    items = items[:limit]
+    return FeedPage(items=items, next_cursor=_cursor_for(items[-1]) if more else None)
+
+
+def unread_count(*, member_id: int) -> int:
+    return Notification.objects.filter(member_id=member_id, read_at__isnull=True).count()
+
+
+def muted_kinds(*, member_id: int) -> list[str]:
+    return sorted(NotificationMute.objects.filter(member_id=member_id).values_list("kind", flat=True))
+
+
+def representation(n: Notification) -> dict[str, Any]:
+    """A notification as the API and the live socket show it."""
+    return {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link, "created_at": n.created_at,
+            "read": n.read_at is not None, "read_at": n.read_at}
+
+
+def live_payload(*, notification_id: int) -> dict[str, Any] | None:
+    """The body of the live ``notification`` message (JSON-safe, without its ``type``, which
+    the live layer's protocol names), with the member's unread count; None if the row is gone
+    (deleted before the push). Two queries."""
+    n = Notification.objects.filter(pk=notification_id).first()
+    if n is None:
+        return None
+    return {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link,
+            "created_at": n.created_at.isoformat(), "unread_count": unread_count(member_id=n.member_id)}

@@ -94,10 +94,48 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+#: The ASGI server the benchmarks run (README "Services mode"): uvicorn with uvloop and
+#: httptools costs less CPU per request than daphne here (docs/benchmarks.md, "Ingestion and
+#: scoring"). BENCH_ASGI_SERVER=daphne measures daphne instead.
+ASGI_SERVER = os.environ.get("BENCH_ASGI_SERVER", "uvicorn")
+
+
+def asgi_command(server: str, fd: int) -> list[str]:
+    """The command line of one ``server`` process serving config.asgi on listening socket ``fd``."""
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "--fd", str(fd), "config.asgi:application"]
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "config.asgi:application", "--fd", str(fd), "--loop", "uvloop",
+                "--http", "httptools", "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    raise ValueError(f"unknown ASGI server {server!r}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU these processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    """The 1-minute load average (other work on the machine skews every figure)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 @contextmanager
-def asgi_servers(env: dict[str, str], processes: int = 1):
-    """``processes`` daphne servers accepting on ONE listening socket (the kernel spreads the
-    connections), the way several ASGI processes sit behind one address. Yields the port."""
+def asgi_servers(env: dict[str, str], processes: int = 1, server: str | None = None,
+                 procs_out: list[subprocess.Popen] | None = None):
+    """``processes`` ASGI servers (``server``: uvicorn or daphne; default ``ASGI_SERVER``)
+    accepting on ONE listening socket (the kernel spreads the connections), the way several
+    ASGI processes sit behind one address. Yields the port; ``procs_out`` receives the processes."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -106,14 +144,26 @@ def asgi_servers(env: dict[str, str], processes: int = 1):
     fd = listener.fileno()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "--fd", str(fd), "config.asgi:application"],
+            asgi_command(server or ASGI_SERVER, fd),
             cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for _ in range(processes)
     ]
+    if procs_out is not None:
+        procs_out.extend(procs)
     try:
         wait_for_port(port)
-        time.sleep(1.0)  # let every process finish importing Django
+        # The socket accepts (into its backlog) before any process is ready: wait until the
+        # processes are done importing Django (their CPU use stops), so the first measured
+        # requests do not queue behind start-up.
+        deadline = time.monotonic() + 60
+        used = cpu_seconds([p.pid for p in procs])
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = cpu_seconds([p.pid for p in procs])
+            if now - used < 0.05:
+                break
+            used = now
         yield port
     finally:
         stop(procs)

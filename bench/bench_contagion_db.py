@@ -6,7 +6,9 @@ real rebuild path: ``contagion_rebuild``), then measures base changes per second
 real service ``contagion_bases_sync`` (the task the scoring pipeline enqueues), for batches of
 1, 100 and 1,000 changed members, and checks the error bound against an exact solve after.
 
-Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000]
+Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000] [--db NAME] [--reuse]
+(``--reuse`` keeps a database this script loaded before, with the same --members, and skips the
+load and the rebuild: for comparing code changes back to back.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import random
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=2_000)
+    parser.add_argument("--db", default=DB, help="database name (dropped and recreated unless --reuse)")
+    parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     args = parser.parse_args()
-    recreate_database(DB)
-    setup_django(DB)
+    if not args.reuse:
+        recreate_database(args.db)
+    setup_django(args.db)
     from django.db import connection
     from django.db.models import F, Q
     from django.utils import timezone
@@ -50,39 +56,51 @@ def main() -> None:
     d = deviations(n, seed=2)
     print(f"Contagion with storage: {n:,} members, {a.size:,} friendships, ε={PARAMS.eps}, PostgreSQL, "
           "1 process, 2 cores")
-    started = time.perf_counter()
-    now = timezone.now()
-    vested = now - timezone.timedelta(days=365)
-    with connection.cursor() as cursor:
-        ids = np.arange(1, n + 1)
-        with cursor.cursor.copy(
-            "COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
-            "is_active, date_joined, phone, city, bio, timezone, profile_visibility, on_global_board, "
-            "private_mode, avatar, score, score_band, is_frozen, frozen_reason) FROM STDIN"
-        ) as copy:
-            for i, dev in zip(ids.tolist(), d.tolist(), strict=True):
-                score = int(min(950, max(350, round(650.0 + dev))))
-                copy.write_row((i, "!", False, f"m{i}", "", "", f"m{i}@bench.local", False, True, now, "", "", "",
-                                "UTC", "friends", False, False, "", score, "", False, ""))
-        cursor.execute("SELECT setval(pg_get_serial_sequence('accounts_user', 'id'), %s)", [n])
-        with cursor.cursor.copy(
-            "COPY scoring_scorestate (member_id, base, social, score, factors, updated_at) FROM STDIN"
-        ) as copy:
-            for i, dev in zip(ids.tolist(), d.tolist(), strict=True):
-                base = 650.0 + dev
-                copy.write_row((i, base, 0.0, int(min(950, max(350, round(base)))), "{}", now))
-        with cursor.cursor.copy(
-            "COPY social_friendship (member_a_id, member_b_id, via, accepted_at, ended_reason, ended_note) FROM STDIN"
-        ) as copy:
-            for u, v in zip((a + 1).tolist(), (b + 1).tolist(), strict=True):
-                copy.write_row((min(u, v), max(u, v), "request", vested, "", ""))
-    loaded = time.perf_counter() - started
-    started = time.perf_counter()
-    result = contagion_services.contagion_rebuild(announce=False)  # a bulk load: boards are rebuilt apart
-    rebuilt = time.perf_counter() - started
-    print(f"  load (COPY) {loaded:.1f} s; contagion_rebuild {result['timings']}")
-    print(f"  contagion_rebuild (edges, solve, write {result['members']:,} rows) "
-          f"{rebuilt:.1f} s, {result['iterations']} CG iterations")
+    if args.reuse:
+        print("  reusing the loaded database (no load, no rebuild)")
+    else:
+        started = time.perf_counter()
+        now = timezone.now()
+        vested = now - timedelta(days=365)
+        with connection.cursor() as cursor:
+            ids = np.arange(1, n + 1)
+            with cursor.cursor.copy(
+                "COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
+                "is_active, date_joined, phone, city, bio, timezone, profile_visibility, on_global_board, "
+                "private_mode, avatar, score, score_band, is_frozen, frozen_reason) FROM STDIN"
+            ) as copy:
+                for i, dev in zip(ids.tolist(), d.tolist(), strict=True):
+                    score = int(min(950, max(350, round(650.0 + dev))))
+                    copy.write_row((i, "!", False, f"m{i}", "", "", f"m{i}@bench.local", False, True, now, "", "", "",
+                                    "UTC", "friends", False, False, "", score, "", False, ""))
+            cursor.execute("SELECT setval(pg_get_serial_sequence('accounts_user', 'id'), %s)", [n])
+            with cursor.cursor.copy(
+                "COPY scoring_scorestate (member_id, base, social, score, factors, updated_at) FROM STDIN"
+            ) as copy:
+                for i, dev in zip(ids.tolist(), d.tolist(), strict=True):
+                    base = 650.0 + dev
+                    copy.write_row((i, base, 0.0, int(min(950, max(350, round(base)))), "{}", now))
+            with cursor.cursor.copy(
+                "COPY social_friendship (member_a_id, member_b_id, via, accepted_at, ended_reason, ended_note) "
+                "FROM STDIN"
+            ) as copy:
+                for u, v in zip((a + 1).tolist(), (b + 1).tolist(), strict=True):
+                    copy.write_row((min(u, v), max(u, v), "request", vested, "", ""))
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        result = contagion_services.contagion_rebuild(announce=False)  # a bulk load: boards are rebuilt apart
+        rebuilt = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # planner statistics, as autovacuum would have them after a bulk load
+        print(f"  load (COPY) {loaded:.1f} s; contagion_rebuild {result['timings']}")
+        print(f"  contagion_rebuild (edges, solve, write {result['members']:,} rows) "
+              f"{rebuilt:.1f} s, {result['iterations']} CG iterations")
+
+    calls: list[int] = []
+
+    def count(execute, sql, params, many, context):  # Django's execute_wrapper protocol
+        calls.append(1)
+        return execute(sql, params, many, context)
 
     rng = random.Random(3)
     member_ids = list(range(1, n + 1))
@@ -91,18 +109,25 @@ def main() -> None:
         rounds = max(1, min(args.changes // batch, 200 if batch == 1 else 20))
         elapsed = 0.0
         changed = 0
+        queries = 0
+        overflow = 0
         for _ in range(rounds):
             chosen = rng.sample(member_ids, batch)
             for member_id in chosen:
                 # An event moves a base by a few points (a late payment: −5 to −20; on time: +1 to +5).
                 ScoreState.objects.filter(member_id=member_id).update(base=F("base") + rng.gauss(0, 8))
-            t0 = time.perf_counter()
-            contagion_services.contagion_bases_sync(member_ids=chosen)
-            elapsed += time.perf_counter() - t0
+            with connection.execute_wrapper(count):
+                t0 = time.perf_counter()
+                contagion_services.contagion_bases_sync(member_ids=chosen)
+                elapsed += time.perf_counter() - t0
+            queries += len(calls)
+            calls.clear()
             changed += batch
+            overflow += ContagionNode.objects.filter(Q(r__gt=PARAMS.eps) | Q(r__lt=-PARAMS.eps)).count()
         done += changed
         print(f"  batches of {batch:>5}: {changed:>6} base changes in {elapsed:6.2f} s = "
-              f"{changed / elapsed:8,.0f} changes/s (storage included)")
+              f"{changed / elapsed:8,.0f} changes/s (storage included), {queries / rounds:.0f} queries a batch, "
+              f"{overflow / rounds:.0f} members above ε after a batch")
 
     over = ContagionNode.objects.filter(Q(r__gt=PARAMS.eps) | Q(r__lt=-PARAMS.eps)).count()
     t0 = time.perf_counter()

@@ -8,7 +8,10 @@ Measures, on this machine, in one run:
      insert, score-state and member updates) done in bulk, and the ratio of 2 to it.
 
 Run: .venv/bin/python bench/bench_ingestion.py [--events 20000] [--members 1000]
-Loopback only; bounded in count and time.
+     [--server uvicorn|daphne] [--single-only] [--db NAME]   (Redis: BENCH_REDIS_URL)
+Loopback only; bounded in count and time. Each figure is printed with the load average, and
+the single-event test also with the ASGI servers' CPU per request, which other load on the
+machine disturbs far less than latency.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._services import (
+    ASGI_SERVER,
     asgi_servers,
-    free_port,
+    cpu_seconds,
+    loadavg,
     percentile,
     process,
     recreate_database,
@@ -66,21 +71,25 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000)
     parser.add_argument("--single-seconds", type=int, default=20)
     parser.add_argument("--asgi-processes", type=int, default=2,
-                        help="daphne processes sharing the listening socket for the single-event test")
+                        help="ASGI server processes sharing the listening socket for the single-event test")
+    parser.add_argument("--server", choices=["uvicorn", "daphne"], default=ASGI_SERVER)
+    parser.add_argument("--rate", type=int, default=100, help="single-event requests per second offered")
+    parser.add_argument("--single-only", action="store_true", help="only the single-event test (3)")
+    parser.add_argument("--db", default=DB, help="the PostgreSQL database to (re)create")
     args = parser.parse_args()
+    db = args.db
 
-    recreate_database(DB)
-    setup_django(DB)
+    recreate_database(db)
+    setup_django(db)
     import redis
-    from django.db import connection
 
     from accounts.models import User
     from scoring.consent import consent_grant
-    from scoring.models import Event, Partner, ScoreChange
+    from scoring.models import Partner
     from scoring.partners import partner_create
     from scoring.services import member_state_ensure
 
-    redis.Redis.from_url(services_env(DB)["REDIS_URL"]).flushdb()
+    redis.Redis.from_url(services_env(db)["REDIS_URL"]).flushdb()
     issued = partner_create(name="Bench Bank", slug="bench")
     partner = Partner.objects.get(slug="bench")
     User.objects.bulk_create([User(username=f"u{i}", email=f"u{i}@bench.local") for i in range(args.members)])
@@ -90,16 +99,29 @@ def main() -> None:
     usernames = [f"u{i}" for i in range(args.members)]
     now = datetime.now(UTC)
 
-    port = free_port()
-    env = services_env(DB)
-    daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    env = services_env(db)
     print(f"Credo ingestion benchmark: {args.events} events, {args.members} members, 2 cores, "
-          "PostgreSQL + Redis on loopback, daphne (1 process)")
+          f"PostgreSQL + Redis on loopback, {args.server}; load average {loadavg()} at the start")
+    # One worker process that also runs the beat schedule (-B): the periodic batch scorer
+    # (every second) picks up the members the API queued.
+    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "--concurrency=1",
+              "--loglevel=WARNING", "--without-mingle", "--without-gossip",
+              "--schedule", str(Path(tempfile.mkdtemp()) / "beat-schedule")]
+    if not args.single_only:
+        accept_and_score(args, env, worker, issued, usernames, now, partner)
+    single(args, env, worker, issued, usernames, now)
+
+
+def accept_and_score(args, env, worker, issued, usernames, now, partner) -> None:
+    from django.db import connection
+
+    from accounts.models import User
+    from scoring.models import Event, ScoreChange
 
     # 1. Batch API acceptance, workers stopped (so the API is measured alone).
     batches = [json.dumps({"events": [event(usernames[(b * 500 + i) % args.members], i, now) for i in range(500)]}
                           ).encode() for b in range(args.events // 500)]
-    with process(daphne, env, wait_port=port):
+    with asgi_servers(env, 1, args.server) as port:
         lock = threading.Lock()
         queue = list(batches)
         statuses: list[int] = []
@@ -122,15 +144,10 @@ def main() -> None:
             t.join()
         accept_seconds = time.perf_counter() - started
     accepted = Event.objects.count()
-    print(f"  batch API: {accepted} events accepted in {accept_seconds:.2f} s = "
-          f"{accepted / accept_seconds:,.0f} events/s (statuses {sorted(set(statuses))})")
+    print(f"  batch API (1 {args.server} process): {accepted} events accepted in {accept_seconds:.2f} s = "
+          f"{accepted / accept_seconds:,.0f} events/s (statuses {sorted(set(statuses))}); load {loadavg()}")
 
     # 2. End to end: one worker drains what the API enqueued.
-    # One worker process that also runs the beat schedule (-B): the periodic batch scorer
-    # (every second) picks up the members the API queued.
-    worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "--concurrency=1",
-              "--loglevel=WARNING", "--without-mingle", "--without-gossip",
-              "--schedule", str(Path(tempfile.mkdtemp()) / "beat-schedule")]
     with process(worker, env):
         started = time.perf_counter()
         deadline = started + 600
@@ -142,46 +159,7 @@ def main() -> None:
         e2e_seconds = time.perf_counter() - started
     scored = ScoreChange.objects.filter(cause="event").count()
     print(f"  end to end (1 worker + beat, concurrency 1): {scored} events scored in {e2e_seconds:.2f} s = "
-          f"{scored / e2e_seconds:,.0f} events/s")
-
-    # 3. Single-event latency at a fixed 100 requests/s (workers running, as in production).
-    latencies: list[float] = []
-    errors = 0
-    with asgi_servers(env, args.asgi_processes) as port, process(worker, env):
-        interval = 1 / 100
-        total = 100 * args.single_seconds
-        lock = threading.Lock()
-        next_index = [0]
-        t0 = time.perf_counter()
-
-        def single() -> None:
-            nonlocal errors
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            while True:
-                with lock:
-                    i = next_index[0]
-                    next_index[0] += 1
-                if i >= total:
-                    return
-                delay = t0 + i * interval - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                body = json.dumps(event(usernames[i % args.members], i, now)).encode()
-                status, seconds = post(conn, "/api/v1/events/", body, issued.key_id, issued.secret)
-                latencies.append(seconds)
-                if status != 201:
-                    errors += 1
-
-        threads = [threading.Thread(target=single) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        achieved = len(latencies) / (time.perf_counter() - t0)
-    print(f"  single-event API, {args.asgi_processes} daphne process(es) + 1 worker, at {achieved:.0f} req/s: "
-          f"p50 {percentile(latencies, 50) * 1000:.1f} ms, "
-          f"p95 {percentile(latencies, 95) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
-          f"{errors} errors")
+          f"{scored / e2e_seconds:,.0f} events/s; load {loadavg()}")
 
     # 4. Baseline: the raw writes of one scored event, in bulk, in one transaction.
     n = scored
@@ -210,6 +188,53 @@ def main() -> None:
     print(f"  baseline raw writes for {n} scored events (4 statements each, one transaction): "
           f"{raw_seconds:.2f} s = {n / raw_seconds:,.0f} events/s")
     print(f"  ratio end-to-end cost per event / raw writes per event: {e2e_seconds / raw_seconds:.1f}x")
+
+
+def single(args, env, worker, issued, usernames, now) -> None:
+    """3. Single-event latency at a fixed rate (workers running, as in production)."""
+    latencies: list[float] = []
+    errors = 0
+    servers: list = []
+    with asgi_servers(env, args.asgi_processes, args.server, procs_out=servers) as port, process(worker, env):
+        interval = 1 / args.rate
+        total = args.rate * args.single_seconds
+        lock = threading.Lock()
+        next_index = [0]
+        load_before = loadavg()
+        cpu_before = cpu_seconds([p.pid for p in servers])
+        t0 = time.perf_counter()
+
+        def one_client() -> None:
+            nonlocal errors
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            while True:
+                with lock:
+                    i = next_index[0]
+                    next_index[0] += 1
+                if i >= total:
+                    return
+                delay = t0 + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                body = json.dumps(event(usernames[i % args.members], i, now)).encode()
+                status, seconds = post(conn, "/api/v1/events/", body, issued.key_id, issued.secret)
+                latencies.append(seconds)
+                if status != 201:
+                    errors += 1
+
+        threads = [threading.Thread(target=one_client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        achieved = len(latencies) / elapsed
+        server_cpu = cpu_seconds([p.pid for p in servers]) - cpu_before
+    print(f"  single-event API, {args.asgi_processes} {args.server} process(es) + 1 worker, {args.rate} req/s offered, "
+          f"achieved {achieved:.0f} req/s: p50 {percentile(latencies, 50) * 1000:.1f} ms, "
+          f"p95 {percentile(latencies, 95) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
+          f"{errors} errors; ASGI servers' CPU {server_cpu / max(1, len(latencies)) * 1000:.2f} ms/request "
+          f"({server_cpu / elapsed:.2f} cores); load {load_before} before, {loadavg()} after")
 
 
 if __name__ == "__main__":

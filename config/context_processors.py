@@ -5,7 +5,8 @@ from django.urls import NoReverseMatch, reverse
 
 # The main navigation between Dashboard and Settings, in order. An entry shows once its
 # page exists (its URL name resolves), so the menu never links to nothing.
-NAV = (("friends", "Friends"), ("leaderboard", "Leaderboard"), ("badges", "Badges"))
+NAV = (("friends", "Friends"), ("leaderboard", "Leaderboard"), ("badges", "Badges"), ("challenges", "Challenges"),
+       ("perks", "Perks"))
 
 
 def nav(request: HttpRequest) -> dict[str, list[dict[str, str]]]:
@@ -16,3 +17,13 @@ def nav(request: HttpRequest) -> dict[str, list[dict[str, str]]]:
         except NoReverseMatch:
             continue
     return {"nav_items": items}
+
+
+def notifications(request: HttpRequest) -> dict[str, int]:
+    """The unread count of the top bar's bell: one query, and only for a signed-in member."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from accounts.notifications import unread_count
+
+    return {"unread_notifications": unread_count(member_id=user.pk)}

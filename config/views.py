@@ -9,17 +9,37 @@ from django.shortcuts import render
 from accounts.selectors import profile_completeness
 from config.api_errors import api_not_found, api_server_error
 from config.typing import member_of
+from leaderboards.badges_views import badges_context
+from leaderboards.challenges_views import challenges_context
+from leaderboards.perks_views import perks_context
 from scoring.moderation_views import moderation_context
+from scoring.progress_views import progress_context, streak_context
 from scoring.views import score_context
+
+
+def _live_context(request: HttpRequest) -> dict:
+    """What ``_live_cards.html`` shows: the score and the gamification cards."""
+    me = member_of(request)
+    context = score_context(request)
+    for part in (progress_context, streak_context, perks_context, challenges_context, badges_context):
+        context.update(part(me))
+    return context
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {"completeness": profile_completeness(user=member_of(request))}
-    context.update(score_context(request))
     context.update(moderation_context(request))
-    # slot: gamification contexts
+    context.update(_live_context(request))
     return render(request, "dashboard.html", context)
+
+
+@login_required
+def dashboard_cards(request: HttpRequest) -> HttpResponse:
+    """The dashboard's live part alone (an HTML fragment), re-fetched by static/js/dashboard.js."""
+    response = render(request, "_live_cards.html", _live_context(request))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -24,7 +24,27 @@ class LeaderboardsConfig(AppConfig):
         friendship_started.connect(_on_friendship, dispatch_uid="leaderboards.friendship_started")
         friendship_ended.connect(_on_friendship, dispatch_uid="leaderboards.friendship_ended")
         user_logged_out.connect(_on_logged_out, dispatch_uid="leaderboards.user_logged_out")
+        # perks: re-sync grants when a score crosses a perk's line or an account is (un)frozen
+        from leaderboards import perks
+
+        score_changed.connect(perks.on_score_changed, dispatch_uid="leaderboards.perks.score_changed")
+        profile_changed.connect(perks.on_profile_changed, dispatch_uid="leaderboards.perks.profile_changed")
+        # challenges: live points and standings (leaderboards.challenges)
+        score_changed.connect(_on_score_changed_challenges, dispatch_uid="leaderboards.challenges.score_changed")
+        register_moderator_permissions("leaderboards.view_challenge", "leaderboards.view_challengeparticipant")
+        from accounts.signals import notification_created
+
+        notification_created.connect(_on_notification_created, dispatch_uid="leaderboards.notification_created")
         register_moderator_permissions("leaderboards.view_season", "leaderboards.view_seasonentry")
+        # badges: each trigger enqueues one evaluation after commit (leaderboards.badges)
+        from leaderboards import badges
+        from scoring.signals import bases_changed, dispute_decided
+
+        score_changed.connect(badges.on_score_changed, dispatch_uid="leaderboards.badges.score_changed")
+        bases_changed.connect(badges.on_bases_changed, dispatch_uid="leaderboards.badges.bases_changed")
+        friendship_started.connect(badges.on_friendship_started, dispatch_uid="leaderboards.badges.friendship_started")
+        dispute_decided.connect(badges.on_dispute_decided, dispatch_uid="leaderboards.badges.dispute_decided")
+        register_moderator_permissions("leaderboards.view_badgeaward")
 
 
 def _on_score_changed(sender: Any, member_id: int, old_score: int | None, new_score: int | None,
@@ -52,3 +72,27 @@ def _on_logged_out(sender: Any, user: Any = None, **kwargs: Any) -> None:
         from leaderboards import broadcast
 
         broadcast.auth_check(member_id=user.pk)
+
+
+def _on_notification_created(sender: Any, notification_id: int, member_id: int, **kwargs: Any) -> None:
+    """Push a new notification, with the member's unread count, to their open sockets."""
+    from accounts.notifications import live_payload
+    from leaderboards import broadcast
+    from leaderboards.protocol import MessageType
+
+    payload = live_payload(notification_id=notification_id)
+    if payload is not None:
+        broadcast.member_push(member_id=member_id, payload={"type": MessageType.NOTIFICATION, **payload})
+
+
+def _on_score_changed_challenges(sender: Any, member_id: int, **kwargs: Any) -> None:
+    """Live challenge points. Best effort: the finish recomputes final points from the ledger,
+    so a failure here must never fail the scoring pipeline that sent the signal."""
+    from leaderboards import challenges
+
+    try:
+        challenges.challenge_member_score_changed(member_id=member_id)
+    except Exception:
+        import logging
+
+        logging.getLogger("leaderboards.challenges").exception("challenge standings of %s not updated", member_id)

@@ -256,7 +256,9 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
                     total=view.total, my_rank=view.me.rank if view.me else None)
 
     async def _sync_groups(self) -> None:
-        wanted = {broadcast.user_group(self.member.pk)}
+        # Always the member's own groups: news about them, and their own score changes (which
+        # become ``me.changed`` for live pages such as the dashboard, at no extra publish).
+        wanted = {broadcast.user_group(self.member.pk), broadcast.member_group(self.member.pk)}
         for live in self.live.values():
             wanted |= {broadcast.member_group(m) for m in live.members}
         for group in sorted(wanted - self.joined):
@@ -274,6 +276,8 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
 
     async def member_changed(self, event: dict[str, Any]) -> None:
         member_id = event["member_id"]
+        if member_id == self.member.pk and not self.closing:
+            await self._send({"type": MessageType.ME_CHANGED, "what": ["score"]})
         for live in self.live.values():
             if member_id not in live.members:
                 continue

@@ -2,7 +2,8 @@
 
 The scoring pipeline announces every score change after commit (``scoring.signals
 .score_changed``); ``member_score_changed`` then updates the member's weekly entry (database),
-their places in the Redis index (one pipeline) and publishes ONE message for them.
+their places in the Redis index (one pipeline), publishes ONE message for them and tells the
+friends a rising score passed on the friends board (``_friends_passed_tell``).
 Everything it writes is read back from the database first, so late or reordered signals
 converge on the truth.
 """
@@ -15,13 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.notifications import Kind, notify
 from leaderboards import boards, broadcast, index, selectors
 from leaderboards.models import Season, SeasonEntry
 from leaderboards.ranking import rank_all, reached_us
+from social.models import Friendship
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +71,18 @@ def season_close(*, season_id: int) -> int:
     season.closed = True
     season.closed_at = timezone.now()
     season.save(update_fields=["closed", "closed_at"])
+    _season_badges_soon(season.pk)
     if index.enabled():
         transaction.on_commit(lambda: _forget_season(season_id), robust=True)
     return 1
+
+
+def _season_badges_soon(season_id: int) -> None:
+    """Most improved of the week (leaderboards.badges), awarded by a task after commit."""
+    from config.queue import enqueue_on_commit
+    from leaderboards.tasks import award_season_badges
+
+    enqueue_on_commit(award_season_badges, season_id)
 
 
 def _forget_season(season_id: int) -> None:
@@ -164,6 +179,7 @@ def member_score_changed(*, member_id: int, old_score: int | None, new_score: in
                                     reached_at=row.reached_at, old_score=old_score)
     _index_apply([_state(row, entry)], season.pk)
     _publish(row, entry, old_score=old_score, cause=cause)
+    _friends_passed_tell(row, old_score=old_score)
 
 
 def member_listing_changed(*, member_id: int, cause: str = "privacy") -> None:
@@ -188,6 +204,39 @@ def _publish(row: _Row, entry: SeasonEntry | None, *, old_score: int | None, cau
         reached=reached_us(row.reached_at), listed=row.listed, on_global=row.on_global,
         weekly_points=entry.points if entry is not None else None, cause=cause,
     )
+
+
+# --- "bob passed you on your friends board" ------------------------------------------------------
+
+#: A member hears at most once per this many seconds that the same friend passed them: scores
+#: that see-saw around a friend's (a refund, then the purchase again) would otherwise repeat it.
+PASSED_NOTICE_EVERY_SECONDS = 3600
+
+
+def _friends_passed_tell(row: _Row, *, old_score: int | None) -> None:
+    """The member's score rose from ``old_score`` to ``row.score``: every listed friend whose
+    score lies in ``[old_score, row.score)`` was at or above them and is now below, and is told.
+
+    This runs for every score change (hot): it costs nothing unless the score rose and the
+    member is on boards, then ONE query; a notification only for the friends actually passed.
+    The throttle is a cache key per (passer, passed) pair (atomic ``add``): losing the cache
+    costs at most one repeated notification, never a missed score.
+    """
+    if old_score is None or row.score is None or row.score <= old_score or not row.listed:
+        return
+    mine = Friendship.objects.active()
+    passed = list(
+        User.objects.filter(selectors.listed_q(), score__gte=old_score, score__lt=row.score)
+        .filter(Q(pk__in=mine.filter(member_a_id=row.pk).values("member_b_id"))
+                | Q(pk__in=mine.filter(member_b_id=row.pk).values("member_a_id")))
+        .order_by("pk").values_list("pk", "score")
+    )
+    for friend_id, friend_score in passed:
+        if not cache.add(f"lb:passed:{row.pk}:{friend_id}", 1, timeout=PASSED_NOTICE_EVERY_SECONDS):
+            continue
+        notify(member_id=friend_id, kind=Kind.PASSED,
+               text=f"{row.username} passed you on your friends board ({row.score} vs your {friend_score})",
+               link=f"{reverse('leaderboard')}?board=friends")
 
 
 # --- rebuilding the index from the database ------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from leaderboards import index, services
 
@@ -21,3 +22,60 @@ def season_rollover() -> int:
     """Periodic: open this week's season and close the ones that ended."""
     services.season_current()
     return services.seasons_close_ended()
+
+
+# --- badges (leaderboards.badges) ----------------------------------------------------------------
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def evaluate_badges(member_ids: list[int], families: list[str] | None = None) -> int:
+    """Award what these members' rules (of ``families``; None: all) say is due. Returns how many."""
+    from leaderboards import badges
+
+    return sum(len(badges.badges_evaluate(member_id=m, families=families)) for m in member_ids)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def award_season_badges(season_id: int) -> int:
+    """A season closed: most improved of the week."""
+    from leaderboards import badges
+
+    return len(badges.badges_season_award(season_id=season_id))
+
+
+@shared_task(acks_late=True)
+def award_anniversary_badges() -> int:
+    """Daily: one year a member."""
+    from leaderboards import badges
+
+    return badges.badges_anniversaries_award()
+
+
+# --- challenges (leaderboards.challenges) ---------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def challenges_finish_due() -> int:
+    """Periodic: finish (or cancel, if nobody accepted) the challenges whose end passed."""
+    from leaderboards import challenges
+
+    return challenges.challenges_finish_due()
+
+
+# --- perks (leaderboards.perks) -------------------------------------------------------------------
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def perks_sync_member(member_id: int, cause: str = "score") -> bool:
+    """The member's score or account moved across a perk's line: open/close their grants."""
+    from leaderboards import perks
+
+    return perks.perks_sync(member_id=member_id, cause=cause).changed
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def perk_members_sync(perk_id: int) -> int:
+    """A perk was added, edited or (de)activated in the admin: re-sync the members it affects."""
+    from leaderboards import perks
+
+    return perks.perk_members_sync(perk_id=perk_id)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -205,49 +205,82 @@ def _settle(report: PropagationReport, explanation: str) -> None:
 def social_points_write(*, member_ids: Iterable[int], explanation: str, announce: bool = True) -> int:
     """Copy clamp(λ·s) into members' score states; a ledger row where the shown score moved.
 
-    Set-based (a rebuild touches every member): the states are read and locked in one query and
-    written back in bulk. ``announce=False`` skips the per-member ``score_changed`` (a bulk load
-    whose boards are rebuilt afterwards). Returns how many displayed scores changed.
+    Set-based (a rebuild touches every member): the states are locked in one statement, then
+    only the members whose stored points are off by ``SOCIAL_WRITE_STEP`` or whose shown score
+    moves are read and written back in bulk. ``s`` is read *after* the lock: a worker whose push
+    lands later writes its own points after ours, so the last write follows the latest ``s``.
+    ``announce=False`` skips the per-member ``score_changed`` (a bulk load whose boards are
+    rebuilt afterwards). Returns how many displayed scores changed.
     """
     from scoring.services import format_points
 
     ids = sorted(set(member_ids))
-    signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
+    if not ids:
+        return 0
     now = timezone.now()
-    rows: list[ScoreChange] = []
     social_rows: list[tuple[int, float, int]] = []
-    user_rows: list[tuple[int, int, str]] = []
-    moves: list[tuple[int, int, int]] = []
+    moves: list[tuple[int, int, int, float, float, float]] = []  # id, old/new score, base, old/new social
     with transaction.atomic():
-        for start in range(0, len(ids), 20_000):
-            chunk = ids[start:start + 20_000]
-            states = (ScoreState.objects.select_for_update().filter(member_id__in=chunk).order_by("member_id")
-                      .values_list("member_id", "base", "social", "score", "factors"))
-            for member_id, base, old_social, old_score, factors in states:
-                new_social = social_points(signal.get(member_id, 0.0), PARAMS)
-                new_score = total_score(base, new_social)
-                if new_score == old_score and abs(new_social - old_social) < SOCIAL_WRITE_STEP:
-                    continue  # below what anyone is shown (points with one decimal)
-                social_rows.append((member_id, new_social, new_score))
-                if new_score == old_score:
-                    continue
-                rows.append(ScoreChange(
-                    member_id=member_id, cause=ScoreChange.Cause.CONTAGION,
-                    old_score=old_score, new_score=new_score, old_base=base, new_base=base,
-                    old_social=old_social, new_social=new_social, old_factors=factors, new_factors=factors,
-                    explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
-                ))
-                user_rows.append((member_id, new_score, band_for(new_score)))
-                moves.append((member_id, old_score, new_score))
-        ScoreChange.objects.bulk_create(rows, batch_size=2000)
+        for member_id, base, old_social, old_score, s in _points_candidates(ids):
+            new_social = social_points(s, PARAMS)
+            new_score = total_score(base, new_social)
+            if new_score == old_score and abs(new_social - old_social) < SOCIAL_WRITE_STEP:
+                continue  # below what anyone is shown (points with one decimal)
+            social_rows.append((member_id, new_social, new_score))
+            if new_score != old_score:
+                moves.append((member_id, old_score, new_score, base, old_social, new_social))
+        factors = dict(ScoreState.objects.filter(member_id__in=[m[0] for m in moves])
+                       .values_list("member_id", "factors")) if moves else {}
+        ScoreChange.objects.bulk_create([
+            ScoreChange(
+                member_id=member_id, cause=ScoreChange.Cause.CONTAGION,
+                old_score=old_score, new_score=new_score, old_base=base, new_base=base,
+                old_social=old_social, new_social=new_social,
+                old_factors=factors[member_id], new_factors=factors[member_id],
+                explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
+            )
+            for member_id, old_score, new_score, base, old_social, new_social in moves
+        ], batch_size=2000)
         rows_update(ScoreState._meta.db_table, "member_id", {"social": float, "score": int}, social_rows,
                     extra_set="updated_at = CURRENT_TIMESTAMP")
         rows_update(User._meta.db_table, "id", {"score": int, "score_band": str, "score_reached_at": datetime},
-                    [(*row, now) for row in user_rows])
+                    [(m[0], m[2], band_for(m[2]), now) for m in moves])
         if announce:
-            for member_id, old, new in moves:
+            for member_id, old, new, *_ in moves:
                 _announce(member_id, old, new, explanation)
     return len(moves)
+
+
+def _points_candidates(ids: list[int]) -> Iterable[tuple[int, float, float, int, float]]:
+    """``(member_id, base, social, score, s)`` for these members, score states locked (ascending);
+    on PostgreSQL only rows that may need a write (a superset, filtered exactly by the caller)."""
+    state, node = ScoreState._meta.db_table, ContagionNode._meta.db_table
+    if connection.vendor != "postgresql":
+        locked = list(ScoreState.objects.select_for_update().filter(member_id__in=ids).order_by("member_id")
+                      .values_list("member_id", "base", "social", "score"))
+        signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
+        return [(m, base, social, score, signal.get(m, 0.0)) for m, base, social, score in locked]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {state} WHERE member_id = ANY(%s) "  # noqa: S608 - our tables
+            "ORDER BY member_id FOR UPDATE) locked",
+            [ids],
+        )
+        # Same float arithmetic as social_points/total_score; the ±1e-9 keeps it a superset.
+        cursor.execute(
+            f"""
+            SELECT member_id, base, social, score, s FROM (
+                SELECT t.member_id, t.base, t.social, t.score, COALESCE(n.s, 0) AS s,
+                       GREATEST(-%(cap)s, LEAST(%(cap)s, %(lam)s * COALESCE(n.s, 0))) AS points
+                  FROM {state} t LEFT JOIN {node} n ON n.member_id = t.member_id
+                 WHERE t.member_id = ANY(%(ids)s)
+            ) c
+             WHERE abs(points - social) >= %(step)s - 1e-9
+                OR floor(base + points + 0.5 - 1e-9) <> score OR floor(base + points + 0.5 + 1e-9) <> score
+            """,  # noqa: S608 - our tables, values are parameters
+            {"ids": ids, "cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP},
+        )
+        return cursor.fetchall()
 
 
 def _announce(member_id: int, old: int, new: int, explanation: str) -> None:

@@ -13,8 +13,9 @@ from datetime import datetime
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import Q
+from numpy.typing import NDArray
 
-from scoring.contagion import Delta, EdgeFold, NodeState, Snapshot, StaleState
+from scoring.contagion import Delta, EdgeFold, Expansion, NodeState, Snapshot, StaleState
 from scoring.models import ContagionEdge, ContagionNode
 
 _CHUNK = 5000
@@ -39,8 +40,69 @@ def nodes_ensure(ids: Iterable[int]) -> set[int]:
     return created
 
 
+_NODE_ROW = np.dtype([("id", ">i8"), ("s", ">f8"), ("r", ">f8"), ("d", ">f8"), ("deg", ">i8"), ("version", ">i8")])
+_EXPAND_SQL = f"""
+    WITH e AS (
+        SELECT member_a_id AS src, member_b_id AS dst
+          FROM {ContagionEdge._meta.db_table} WHERE member_a_id = ANY(%(ids)s)
+        UNION ALL
+        SELECT member_b_id, member_a_id
+          FROM {ContagionEdge._meta.db_table} WHERE member_b_id = ANY(%(ids)s)
+    )
+    SELECT (SELECT string_agg(int8send(src) || int8send(dst), ''::bytea) FROM e),
+           (SELECT string_agg(int8send(n.member_id) || float8send(n.s) || float8send(n.r) || float8send(n.d)
+                              || int8send(n.deg::bigint) || int8send(n.version), ''::bytea)
+              FROM {ContagionNode._meta.db_table} n
+             WHERE n.member_id = ANY(ARRAY(SELECT dst FROM e) || %(ids)s::bigint[]))
+"""  # noqa: S608 - the table names are ours, the ids a parameter
+
+
+_LOCK_SQL = f"""
+    SELECT count(*) FROM (SELECT 1 FROM {ContagionNode._meta.db_table}
+                           WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE) locked
+"""  # noqa: S608 - our table
+# The version guard: a row whose version moved is not updated, and the count tells.
+_APPLY_SQL = f"""
+    WITH updated AS (
+        UPDATE {ContagionNode._meta.db_table} AS n
+           SET s = n.s + v.ds, r = n.r + v.dr, d = n.d + v.dd,
+               version = n.version + CASE WHEN v.dd <> 0 THEN 1 ELSE 0 END
+          FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[]) AS v(id, ds, dr, dd, ver)
+         WHERE n.member_id = v.id AND n.version = v.ver
+     RETURNING n.member_id, n.s, n.r
+    )
+    SELECT count(*), string_agg(int8send(member_id) || float8send(s) || float8send(r), ''::bytea) FROM updated
+"""  # noqa: S608 - our table, values are parameters
+_APPLY_UNGUARDED_SQL = _APPLY_SQL.replace("AND n.version = v.ver", "")
+_APPLIED_ROW = np.dtype([("id", ">i8"), ("s", ">f8"), ("r", ">f8")])
+
+
+def _expand_rows(store: DbStore, ids: NDArray[np.int64]) -> Expansion:
+    """``expand`` from ``load`` and ``neighbours`` (SQLite): states before friend lists."""
+    wanted = ids.tolist()
+    states = store.load(wanted)
+    lists = store.neighbours(wanted)
+    friends = {w for i in wanted for w in lists[i]} - states.keys()
+    states.update(store.load(friends))
+    counts = [len(lists[i]) for i in wanted]
+    member_ids = list(states)
+    cols: list[tuple[float, ...]] = list(zip(*states.values(), strict=True)) if states else [()] * 5
+    return Expansion(
+        src=np.repeat(ids, counts).astype(np.int64),
+        dst=np.fromiter((w for i in wanted for w in lists[i]), dtype=np.int64, count=sum(counts)),
+        ids=np.array(member_ids, dtype=np.int64), s=np.array(cols[0], dtype=np.float64),
+        r=np.array(cols[1], dtype=np.float64), d=np.array(cols[2], dtype=np.float64),
+        deg=np.array(cols[3], dtype=np.int64), version=np.array(cols[4], dtype=np.int64),
+    )
+
+
 class DbStore:
-    """``ContagionStore`` + ``SnapshotStore`` over ``ContagionNode`` / ``ContagionEdge``."""
+    """``ContagionStore`` + ``SnapshotStore`` (+ ``ExpandingStore``) over ``ContagionNode`` /
+    ``ContagionEdge``. ``check_versions=False`` drops the friendship-race guard from ``apply``
+    (only to show, in a test, what the guard prevents)."""
+
+    def __init__(self, *, check_versions: bool = True) -> None:
+        self.check_versions = check_versions
 
     def load(self, ids: Collection[int]) -> dict[int, NodeState]:
         out: dict[int, NodeState] = {}
@@ -67,6 +129,25 @@ class DbStore:
                     out[b].append(a)
         return {i: tuple(sorted(set(v))) for i, v in out.items()}
 
+    def expand(self, ids: NDArray[np.int64]) -> Expansion:
+        """One round trip per push wave (PostgreSQL): the friend lists of ``ids`` and the rows of
+        ``ids`` and of all their friends, read by one statement (one snapshot), shipped as packed
+        binary columns (no Python object per row). Elsewhere: ``load`` and ``neighbours``."""
+        if connection.vendor != "postgresql":
+            return _expand_rows(self, ids)
+        with connection.cursor() as cursor:
+            cursor.execute(_EXPAND_SQL, {"ids": ids.tolist()})
+            edges, nodes = cursor.fetchone()
+        pairs = np.frombuffer(edges or b"", dtype=">i8").reshape(-1, 2).astype(np.int64)
+        rows = np.frombuffer(nodes or b"", dtype=_NODE_ROW)
+        if rows.size < ids.size and np.setdiff1d(ids, rows["id"]).size:
+            raise KeyError(f"no contagion row for members {np.setdiff1d(ids, rows['id'])[:10].tolist()}")
+        return Expansion(
+            src=pairs[:, 0], dst=pairs[:, 1], ids=rows["id"].astype(np.int64), s=rows["s"].astype(np.float64),
+            r=rows["r"].astype(np.float64), d=rows["d"].astype(np.float64), deg=rows["deg"].astype(np.int64),
+            version=rows["version"].astype(np.int64),
+        )
+
     @transaction.atomic
     def apply(self, deltas: Mapping[int, Delta], versions: Mapping[int, int]) -> dict[int, tuple[float, float]]:
         ids = sorted(deltas)
@@ -79,39 +160,18 @@ class DbStore:
     def _apply_postgresql(
         self, ids: list[int], deltas: Mapping[int, Delta], versions: Mapping[int, int]
     ) -> dict[int, tuple[float, float]]:
-        table = ContagionNode._meta.db_table
-        out: dict[int, tuple[float, float]] = {}
+        cols = list(zip(*(deltas[i] for i in ids), strict=True))
         with connection.cursor() as cursor:
-            for chunk in _chunks(ids):
-                # Lock in ascending order first: concurrent batches then queue, never deadlock.
-                cursor.execute(
-                    f"SELECT member_id FROM {table} WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE",  # noqa: S608
-                    [chunk],
-                )
-                cursor.execute(
-                    f"""
-                    UPDATE {table} AS n
-                       SET s = n.s + v.ds, r = n.r + v.dr, d = n.d + v.dd,
-                           version = n.version + CASE WHEN v.dd <> 0 THEN 1 ELSE 0 END
-                      FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[])
-                           AS v(id, ds, dr, dd, ver)
-                     WHERE n.member_id = v.id AND n.version = v.ver
-                 RETURNING n.member_id, n.s, n.r
-                    """,  # noqa: S608 - the table name is ours, values are parameters
-                    [
-                        chunk,
-                        [deltas[i].ds for i in chunk],
-                        [deltas[i].dr for i in chunk],
-                        [deltas[i].dd for i in chunk],
-                        [versions[i] for i in chunk],
-                    ],
-                )
-                rows = cursor.fetchall()
-                if len(rows) != len(chunk):
-                    # Roll the whole batch back: some member's friends or base moved meanwhile.
-                    raise StaleState(set(chunk) - {row[0] for row in rows})
-                out.update({m: (s, r) for m, s, r in rows})
-        return out
+            # Lock in ascending order first: concurrent batches then queue, never deadlock.
+            cursor.execute(_LOCK_SQL, [ids])
+            cursor.execute(_APPLY_SQL if self.check_versions else _APPLY_UNGUARDED_SQL,
+                           [ids, list(cols[0]), list(cols[1]), list(cols[2]), [versions[i] for i in ids]])
+            updated, packed = cursor.fetchone()
+        rows = np.frombuffer(packed or b"", dtype=_APPLIED_ROW)
+        if updated != len(ids):
+            # Roll the whole batch back: some member's friends or base moved meanwhile.
+            raise StaleState(set(ids) - set(rows["id"].tolist()))
+        return dict(zip(rows["id"].tolist(), zip(rows["s"].tolist(), rows["r"].tolist(), strict=True), strict=True))
 
     def _apply_rows(
         self, ids: list[int], deltas: Mapping[int, Delta], versions: Mapping[int, int]
@@ -123,8 +183,8 @@ class DbStore:
                 ds, dr, dd = deltas[i]
                 cursor.execute(
                     f"UPDATE {table} SET s = s + %s, r = r + %s, d = d + %s, version = version + %s "  # noqa: S608
-                    "WHERE member_id = %s AND version = %s RETURNING s, r",
-                    [ds, dr, dd, 1 if dd else 0, i, versions[i]],
+                    "WHERE member_id = %s AND (version = %s OR %s) RETURNING s, r",
+                    [ds, dr, dd, 1 if dd else 0, i, versions[i], not self.check_versions],
                 )
                 row = cursor.fetchone()
                 if row is None:

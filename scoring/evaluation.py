@@ -69,8 +69,10 @@ def evaluate(
 
     Returns ``test_rows``, ``test_defaults``, ``auc_score`` (integer score, what members see),
     ``auc_base`` (unrounded base), ``logistic_regression`` and ``gradient_boosting`` (None when
-    skipped), ``mean_score`` and ``band_counts`` of the test split. ``scores_out``: write
-    ``ID,score`` for every test row, in file order.
+    skipped), and the test split's score distribution: ``mean_score``, ``median_score``,
+    ``band_counts`` (members per band, lowest band first, empty bands included) and
+    ``band_shares`` (the same as fractions of the split). ``scores_out``: write ``ID,score`` for
+    every test row, in file order.
     """
     rows = load_rows(path)
     test = [row for row in rows if is_test(row)]
@@ -96,7 +98,9 @@ def evaluate(
         "auc_score": auc_not_default(scores.astype(float), default),
         "auc_base": auc_not_default(bases, default),
         "mean_score": float(scores.mean()),
+        "median_score": float(np.median(scores)),
         "band_counts": bands,
+        "band_shares": {name: count / len(test) for name, count in bands.items()},
         "logistic_regression": None,
         "gradient_boosting": None,
     }

@@ -8,20 +8,28 @@ The flow of one request (DESIGN.md §6, §8):
    response under the key; scoring is enqueued after commit;
 4. a replay of the same key and body returns the recorded response; another body is 422;
    a request still in flight is 409.
+
+The hot path is written for round trips (docs/benchmarks.md, "Ingestion and scoring"): here an
+ORM query costs ≈ 1 ms of CPU to build against ≈ 0.1 ms for the same statement sent as SQL, so
+the statements every request makes — claim the key, check member and consent together, insert
+the events, record the response — are single hand-written SQL statements (``INSERT … ON
+CONFLICT DO NOTHING RETURNING``, valid on PostgreSQL and SQLite), without savepoints. The rare
+branches (a replayed or busy key, a duplicate event) use the ORM. A single event costs 7
+statements: key lookup, claim, BEGIN, member + consent, event insert, response, COMMIT.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -180,63 +188,118 @@ def _parse(body: bytes) -> Any:
         ) from exc
 
 
-@transaction.atomic
-def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple[Event, bool]]:
-    """Store validated events for consenting members; return (event, was_duplicate) in order.
-
-    Raises ``UnknownMember`` / ``NoConsent`` before anything is written. An event whose
-    (partner, external_id) already exists is not stored again: its first row is returned.
+def _insert_new(objs: Sequence[models.Model], *, unique: Sequence[str], key: str) -> dict[Any, int]:
+    """INSERT ``objs`` (one model), skipping every row that would break the unique constraint on
+    the ``unique`` fields (``ON CONFLICT … DO NOTHING``); return ``{row's <key>: pk}`` for the
+    rows inserted, whose ``pk`` is also set. One statement per batch: no savepoint is needed,
+    and a concurrent insert of the same row waits for the other transaction instead of failing.
     """
-    usernames = sorted({item["member"] for item in items})
-    members = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
+    meta: Any = objs[0]._meta  # Options is loosely typed in the stubs (Field | ForeignObjectRel)
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "  # noqa: S608 - our tables, values are parameters
+    tail = (f" ON CONFLICT ({', '.join(qn(meta.get_field(n).column) for n in unique)}) DO NOTHING"
+            f" RETURNING {qn(meta.pk.column)}, {qn(meta.get_field(key).column)}")
+    inserted: dict[Any, int] = {}
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), size):
+            chunk = objs[start:start + size]
+            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
+            cursor.execute(head + ", ".join([row] * len(chunk)) + tail, params)
+            inserted.update({k: pk for pk, k in cursor.fetchall()})
+    for obj in objs:
+        if getattr(obj, key) in inserted:
+            obj.pk = inserted[getattr(obj, key)]
+            obj._state.adding = False
+            obj._state.db = connection.alias
+    return inserted
+
+
+def _members_consenting(*, partner: Partner, usernames: list[str]) -> dict[str, User]:
+    """The active members named, each with whether a live consent to ``partner`` exists: one
+    query. Raises ``ValidationError`` (unknown member) or ``NoConsent``; reads only."""
+    qn = connection.ops.quote_name
+    user, consent = User._meta, PartnerConsent._meta
+
+    def col(meta: Any, name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    sql = (
+        f"SELECT u.{col(user, 'id')}, u.{col(user, 'username')}, EXISTS (SELECT 1 FROM {qn(consent.db_table)} c"  # noqa: S608
+        f" WHERE c.{col(consent, 'member')} = u.{col(user, 'id')} AND c.{col(consent, 'partner')} = %s"
+        f" AND c.{col(consent, 'revoked_at')} IS NULL)"
+        f" FROM {qn(user.db_table)} u WHERE u.{col(user, 'is_active')}"
+        f" AND u.{col(user, 'username')} IN ({', '.join(['%s'] * len(usernames))})"
+    )  # our tables; the values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [partner.pk, *usernames])
+        rows = cursor.fetchall()
+    # Only id and username are loaded: events need the id, responses the username.
+    members = {name: User.from_db(connection.alias, ["id", "username"], (pk, name)) for pk, name, _ in rows}
     unknown = [name for name in usernames if name not in members]
     if unknown:
         raise serializers.ValidationError(
             {"member": [serializers.ErrorDetail(f"Unknown member {unknown[0]!r}.", code=Code.UNKNOWN_MEMBER)]}
         )
-    consenting = set(
-        PartnerConsent.objects.filter(partner=partner, member__in=members.values(), revoked_at__isnull=True)
-        .values_list("member__username", flat=True)
-    )
+    consenting = {name for _, name, consented in rows if consented}
     refused = [name for name in usernames if name not in consenting]
     if refused:
         raise NoConsent(refused)
+    return members
 
-    external_ids = [item["external_id"] for item in items]
-    existing = {
-        e.external_id: e
-        for e in Event.objects.select_related("member").filter(partner=partner, external_id__in=external_ids)
-    }
-    results: list[tuple[Event, bool]] = []
+
+def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple[Event, bool]]:
+    """Store validated events for consenting members; return (event, was_duplicate) in order.
+
+    Raises ``UnknownMember`` / ``NoConsent`` before anything is written. An event whose
+    (partner, external_id) already exists is not stored again: its first row is returned.
+    Atomic; inside a caller's transaction it adds no savepoint (the checks that raise come
+    before the transaction block, so a refused request leaves the caller's transaction usable).
+    """
+    usernames = sorted({item["member"] for item in items})
+    members = _members_consenting(partner=partner, usernames=usernames)
+
     fresh: dict[str, Event] = {}
     for item in items:
         ext = item["external_id"]
-        if ext in existing:
-            results.append((existing[ext], True))
-            continue
-        if ext in fresh:  # the same event twice in one batch
-            results.append((fresh[ext], True))
-            continue
-        event = Event(
-            partner=partner, member=members[item["member"]], external_id=ext, kind=item["kind"],
-            amount=item["amount"], currency=item["currency"], occurred_at=item["occurred_at"],
-            due_date=item.get("due_date"), paid_date=item.get("paid_date"), missed=item.get("missed", False),
-            amount_paid=item.get("amount_paid"), merchant_category=item.get("merchant_category", ""),
-        )
-        fresh[ext] = event
-        results.append((event, False))
-    Event.objects.bulk_create(list(fresh.values()))
-    if fresh:
-        member_ids = sorted({e.member_id for e in fresh.values()})
-        if settings.SERVICES_MODE:
-            # Batched by the periodic scorer (scoring/dirty.py), not a task per request.
-            from scoring.dirty import members_mark
+        if ext not in fresh:  # the same event twice in one batch is stored once
+            fresh[ext] = Event(
+                partner=partner, member=members[item["member"]], external_id=ext, kind=item["kind"],
+                amount=item["amount"], currency=item["currency"], occurred_at=item["occurred_at"],
+                due_date=item.get("due_date"), paid_date=item.get("paid_date"), missed=item.get("missed", False),
+                amount_paid=item.get("amount_paid"), merchant_category=item.get("merchant_category", ""),
+            )
+    with transaction.atomic(savepoint=False):
+        inserted = _insert_new(list(fresh.values()), unique=("partner", "external_id"), key="external_id")
+        # Events sent before (by an earlier request, or a concurrent one that committed first).
+        existing = {
+            e.external_id: e
+            for e in Event.objects.select_related("member").filter(
+                partner=partner, external_id__in=[ext for ext in fresh if ext not in inserted]
+            )
+        } if len(inserted) < len(fresh) else {}
+        if inserted:
+            member_ids = sorted({fresh[ext].member_id for ext in inserted})
+            if settings.SERVICES_MODE:
+                # Batched by the periodic scorer (scoring/dirty.py), not a task per request.
+                from scoring.dirty import members_mark
 
-            transaction.on_commit(lambda: members_mark(member_ids), robust=True)
+                transaction.on_commit(lambda: members_mark(member_ids), robust=True)
+            else:
+                from scoring.tasks import score_members
+
+                enqueue_on_commit(score_members, member_ids)
+    results: list[tuple[Event, bool]] = []
+    seen: set[str] = set()
+    for item in items:
+        ext = item["external_id"]
+        if ext in inserted:
+            results.append((fresh[ext], ext in seen))
         else:
-            from scoring.tasks import score_members
-
-            enqueue_on_commit(score_members, member_ids)
+            results.append((existing[ext], True))
+        seen.add(ext)
     return results
 
 
@@ -282,15 +345,16 @@ def request_hash(body: bytes) -> str:
 
 
 def idempotent(*, partner: Partner, key: str, body: bytes, handler: Callable[[], Outcome]) -> tuple[Outcome, bool]:
-    """Run ``handler`` once per (partner, key); return (outcome, replayed)."""
+    """Run ``handler`` once per (partner, key); return (outcome, replayed).
+
+    The key is claimed by one statement that commits on its own (in autocommit), so a
+    concurrent request with the same key finds it ``in_flight`` (409) instead of waiting; the
+    handler's writes and the recorded response then commit together.
+    """
     digest = request_hash(body)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                partner=partner, key=key, request_hash=digest, locked_until=now + IN_FLIGHT_LEASE
-            )
-    except IntegrityError:
+    record = IdempotencyRecord(partner=partner, key=key, request_hash=digest, locked_until=now + IN_FLIGHT_LEASE)
+    if not _insert_new([record], unique=("partner", "key"), key="key"):
         record = IdempotencyRecord.objects.get(partner=partner, key=key)
         if record.request_hash != digest:
             return error(422, Code.IDEMPOTENCY_KEY_REUSED,
@@ -311,11 +375,22 @@ def idempotent(*, partner: Partner, key: str, body: bytes, handler: Callable[[],
     try:
         with transaction.atomic():
             outcome = handler()
-            IdempotencyRecord.objects.filter(pk=record.pk).update(
-                state=IdempotencyRecord.State.DONE, response_status=outcome.status, response_body=outcome.body
-            )
+            _record_done(record, outcome)
     except BaseException:
         # Free the key at once so the partner's retry is not told "in flight" for a minute.
         IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
         raise
     return outcome, False
+
+
+def _record_done(record: IdempotencyRecord, outcome: Outcome) -> None:
+    """``UPDATE … SET state = 'done', response_status, response_body`` as one plain statement."""
+    meta: Any = IdempotencyRecord._meta
+    qn = connection.ops.quote_name
+    values = {"state": IdempotencyRecord.State.DONE, "response_status": outcome.status,
+              "response_body": outcome.body}
+    fields = [meta.get_field(name) for name in values]
+    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)}"  # noqa: S608 - ours
+           f" WHERE {qn(meta.pk.column)} = %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(values[f.name], connection) for f in fields] + [record.pk])

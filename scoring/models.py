@@ -407,29 +407,6 @@ class AuditEntry(models.Model):
         raise PermissionError("the audit log is append-only")
 
 
-class Notice(models.Model):
-    """An in-app notice to a member (a dispute answered, a freeze, a flag reviewed)."""
-
-    class Kind(models.TextChoices):
-        DISPUTE = "dispute", "Dispute"
-        EVENT = "event", "Event"
-        ACCOUNT = "account", "Account"
-        FLAG = "flag", "Flag"
-
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    text = models.TextField(max_length=2000)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["member", "-created_at"], name="notice_member_time")]
-
-    def __str__(self) -> str:
-        return self.text[:60]
-
-
 class DataExport(models.Model):
     """A member's request for everything Credo holds about them, built by a task into a JSON file
     (storage ``exports``) downloadable for a day through a signed link (scoring.privacy)."""

@@ -3,7 +3,7 @@ audit log and undo.
 
 Every moderator action goes through a service here, which records one append-only
 ``AuditEntry`` (who, when, what, why, before and after) in the same transaction as the change,
-and tells the member concerned (an in-app ``Notice`` and, after commit, an email). An action is
+and tells the member concerned (a notification in their feed and, after commit, an email). An action is
 undone by another action (``action_undo``), itself audited.
 
 Concurrency: a service that changes a member's score or account first locks the member's row
@@ -25,17 +25,20 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from accounts.models import User
+from accounts import notifications
+from accounts.models import Notification, User
 from accounts.signals import profile_changed
 from config.api_errors import ErrorCode
 from config.queue import enqueue_on_commit
 from scoring import selectors, services
 from scoring.model import describe_event
-from scoring.models import AuditEntry, Dispute, Event, Flag, Notice, ScoreChange
+from scoring.models import AuditEntry, Dispute, Event, Flag, ScoreChange
 from scoring.services import Rescored
+from scoring.signals import dispute_decided
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +141,20 @@ def audit_record(
         raise _conflict(ModerationCode.ALREADY_UNDONE, "That action was already undone.") from exc
 
 
-def notify(*, member: User, kind: str, text: str, subject: str) -> Notice:
-    """An in-app notice now, and an email after commit (if the member has an address)."""
-    notice = Notice.objects.create(member=member, kind=kind, text=text)
-    if member.email:
+#: The kinds of notification moderation writes (the first clients' ``me/notices/``).
+NOTICE_KINDS = (Notification.Kind.ACCOUNT, Notification.Kind.EVENT, Notification.Kind.DISPUTE,
+                Notification.Kind.FLAG)
+#: Where a moderation notification points, by kind (URL names; none for the others).
+_LINKS: dict[str, str] = {Notification.Kind.EVENT: "score-events", Notification.Kind.DISPUTE: "score-events"}
+
+
+def notify(*, member: User, kind: str, text: str, subject: str) -> Notification | None:
+    """A notification in the member's feed now, and an email after commit (if the member has an
+    address). Account, event and dispute decisions cannot be muted (``notifications.UNMUTABLE``);
+    a muted kind (flag reviews) sends neither. None when muted."""
+    link = reverse(_LINKS[kind]) if kind in _LINKS else ""
+    notice = notifications.notify(member_id=member.pk, kind=kind, text=text, link=link)
+    if notice is not None and member.email:
         address = member.email
         body = f"Hello {member.username},\n\n{text}\n\nYou can see this on your Credo dashboard.\n"
         transaction.on_commit(
@@ -204,7 +217,7 @@ def event_reverse(*, event_id: int, by: User | None, reason: str, undoes: AuditE
     event = Event.objects.select_related("partner").get(pk=event_id)
     text = _event_text(event)
     before, after, rescored = _reverse(member=member, event=event, explanation=f"Reversed by a moderator: {text}")
-    notify(member=member, kind=Notice.Kind.EVENT, subject="an event was reversed",
+    notify(member=member, kind=Notification.Kind.EVENT, subject="an event was reversed",
            text=f"A moderator reversed this event: {text}. It no longer counts. Why: {reason}. {_score_line(rescored)}")
     return audit_record(actor=by, action=Action.EVENT_REVERSE, target_type="event", target_id=event.pk,
                         member=member, reason=reason, before=before, after=after, undoes=undoes)
@@ -235,7 +248,7 @@ def event_reinstate(*, event_id: int, by: User | None, reason: str, undoes: Audi
     else:
         rescored = Rescored(None, None, False)
         enqueue_on_commit(score_members, [member.pk])
-    notify(member=member, kind=Notice.Kind.EVENT, subject="an event counts again",
+    notify(member=member, kind=Notification.Kind.EVENT, subject="an event counts again",
            text=f"A moderator reinstated this event: {text}. It counts again. Why: {reason}. {_score_line(rescored)}")
     return audit_record(actor=by, action=Action.EVENT_REINSTATE, target_type="event", target_id=event.pk,
                         member=member, reason=reason, before=before, after=_event_snapshot(event), undoes=undoes)
@@ -302,7 +315,7 @@ def event_correct(
     rescored = Rescored(None, None, False)
     if event.status == Event.Status.SCORED:
         rescored = _rescore(member=member, event=event, explanation=f"Corrected by a moderator: {new_text}")
-    notify(member=member, kind=Notice.Kind.EVENT, subject="an event was corrected",
+    notify(member=member, kind=Notification.Kind.EVENT, subject="an event was corrected",
            text=f"A moderator corrected an event: was “{old_text}”, now “{new_text}”. Why: {reason}. "
                 f"{_score_line(rescored) if rescored.new_score is not None else ''}".strip())
     return audit_record(
@@ -350,6 +363,8 @@ def _dispute_claim(*, dispute_id: int, by: User | None, status: str, resolution:
     )
     if not claimed:
         raise _conflict(ModerationCode.DISPUTE_CLOSED, "This dispute was already answered.")
+    transaction.on_commit(lambda: dispute_decided.send(  # badges listen (scoring.signals)
+        sender=Dispute, dispute_id=dispute_id, member_id=member_id, status=status), robust=True)
     return member, Dispute.objects.select_related("event", "event__partner").get(pk=dispute_id)
 
 
@@ -368,7 +383,7 @@ def dispute_accept(*, dispute_id: int, by: User | None, note: str = "") -> Audit
         before_event, _, rescored = _reverse(member=member, event=event,
                                              explanation=f"Dispute accepted, event reversed: {text}")
     score_line = _score_line(rescored) if rescored.new_score is not None else ""
-    notify(member=member, kind=Notice.Kind.DISPUTE, subject="your dispute was accepted",
+    notify(member=member, kind=Notification.Kind.DISPUTE, subject="your dispute was accepted",
            text=f"Your dispute of “{text}” was accepted: the event no longer counts. "
                 f"{note + ' ' if note else ''}{score_line}".strip())
     return audit_record(
@@ -385,7 +400,7 @@ def dispute_reject(*, dispute_id: int, by: User | None, reason: str) -> AuditEnt
     reason = _require_reason(reason)
     member, dispute = _dispute_claim(dispute_id=dispute_id, by=by, status=Dispute.Status.REJECTED, resolution=reason)
     text = _event_text(dispute.event)
-    notify(member=member, kind=Notice.Kind.DISPUTE, subject="your dispute was answered",
+    notify(member=member, kind=Notification.Kind.DISPUTE, subject="your dispute was answered",
            text=f"Your dispute of “{text}” was rejected: the event still counts. Why: {reason}")
     return audit_record(
         actor=by, action=Action.DISPUTE_REJECT, target_type="dispute", target_id=dispute.pk, member=member,
@@ -413,7 +428,7 @@ def _dispute_reopen(*, dispute_id: int, by: User | None, reason: str, undoes: Au
     was = dispute.status
     _reopen(Dispute, dispute_id, taken="Another dispute of this event is open now.",
             already="This dispute is open already.")
-    notify(member=dispute.member, kind=Notice.Kind.DISPUTE, subject="your dispute is under review again",
+    notify(member=dispute.member, kind=Notification.Kind.DISPUTE, subject="your dispute is under review again",
            text=f"Your dispute of “{_event_text(dispute.event)}” is under review again. Why: {reason}")
     return audit_record(actor=by, action=Action.DISPUTE_REOPEN, target_type="dispute", target_id=dispute_id,
                         member=dispute.member_id, reason=reason, before={"dispute": was},
@@ -457,7 +472,7 @@ def member_freeze(
     User.objects.filter(pk=member.pk).update(is_frozen=True, frozen_at=now, frozen_until=until, frozen_reason=reason)
     member.is_frozen, member.frozen_at, member.frozen_until, member.frozen_reason = True, now, until, reason
     ends = f" until {until:%Y-%m-%d %H:%M} UTC" if until else " until a moderator lifts it"
-    notify(member=member, kind=Notice.Kind.ACCOUNT, subject="your account is frozen",
+    notify(member=member, kind=Notification.Kind.ACCOUNT, subject="your account is frozen",
            text=f"A moderator froze your account{ends}. Why: {reason}. While frozen you are off the boards, "
                 "your friends' scores and yours do not move each other, and you cannot change anything; "
                 "you can still see everything and download your data.")
@@ -476,7 +491,7 @@ def member_unfreeze(*, member_id: int, by: User | None, reason: str, undoes: Aud
     before = _freeze_snapshot(member)
     User.objects.filter(pk=member.pk).update(is_frozen=False, frozen_at=None, frozen_until=None, frozen_reason="")
     member.is_frozen, member.frozen_at, member.frozen_until, member.frozen_reason = False, None, None, ""
-    notify(member=member, kind=Notice.Kind.ACCOUNT, subject="your account is no longer frozen",
+    notify(member=member, kind=Notification.Kind.ACCOUNT, subject="your account is no longer frozen",
            text=f"Your account is no longer frozen. {reason}")
     _after_freeze_change(member.pk, "A friend's account was unfrozen")
     return audit_record(actor=by, action=Action.MEMBER_UNFREEZE, target_type="member", target_id=member.pk,
@@ -580,7 +595,7 @@ def flag_resolve(*, flag_id: int, by: User | None, uphold: bool, note: str) -> A
             raise NotFound()
         raise _conflict(ModerationCode.FLAG_CLOSED, "This flag was already reviewed.")
     flag = Flag.objects.select_related("reporter", "target").get(pk=flag_id)
-    notify(member=flag.reporter, kind=Notice.Kind.FLAG, subject="we reviewed your report",
+    notify(member=flag.reporter, kind=Notification.Kind.FLAG, subject="we reviewed your report",
            text=f"Thank you: a moderator reviewed your report about {flag.target.username}"
                 f" and {'acted on it' if uphold else 'found no breach of the rules'}.")
     return audit_record(

@@ -1,7 +1,8 @@
 """Members' side of moderation and data rights in the REST API (DESIGN.md §8, §10).
 
 ``POST me/events/{id}/dispute/`` · ``GET me/disputes/`` · ``GET me/notices/`` ·
-``POST me/notices/read/`` · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
+``POST me/notices/read/`` (the moderation kinds of the notification feed,
+``accounts.notifications_api``) · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
 ``GET me/export/{id}/`` · ``GET me/export/{id}/download/?sig=`` · ``POST me/delete/``.
 """
 
@@ -20,11 +21,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts import notifications
 from config.api_errors import ApiError
 from config.serializers import StrictSerializer
 from config.typing import member_of
 from scoring import moderation, privacy
-from scoring.models import DataExport, Dispute, Flag, Notice
+from scoring.models import DataExport, Dispute, Flag
 
 T = TypeVar("T")
 
@@ -40,10 +42,6 @@ def call(fn: Callable[..., T], **kwargs: Any) -> T:
 def dispute_representation(d: Dispute) -> dict[str, Any]:
     return {"id": d.pk, "event": d.event_id, "reason": d.reason, "status": d.status, "created_at": d.created_at,
             "resolved_at": d.resolved_at, "resolution": d.resolution if d.status != Dispute.Status.OPEN else ""}
-
-
-def notice_representation(n: Notice) -> dict[str, Any]:
-    return {"id": n.pk, "kind": n.kind, "text": n.text, "created_at": n.created_at, "read": n.read_at is not None}
 
 
 def flag_representation(f: Flag) -> dict[str, Any]:
@@ -73,17 +71,23 @@ class MyDisputesView(APIView):
 
 
 class MyNoticesView(APIView):
+    """The first clients' view of the feed (kept, DESIGN.md §8): the latest 100 moderation
+    notifications, as before, in the feed's representation (a superset of the old fields).
+    The whole feed is ``GET me/notifications/``."""
+
     @extend_schema(responses={200: None})
     def get(self, request: Request) -> Response:
-        rows = Notice.objects.filter(member=member_of(request))[:100]
-        return Response({"results": [notice_representation(n) for n in rows]})
+        page = notifications.feed_page(member_id=member_of(request).pk, limit=100, kinds=moderation.NOTICE_KINDS)
+        return Response({"results": [notifications.representation(n) for n in page.items]})
 
 
 class MyNoticesReadView(APIView):
+    """Marks what ``GET me/notices/`` shows read (``POST me/notifications/read/`` reads all)."""
+
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> Response:
-        count = Notice.objects.filter(member=member_of(request), read_at__isnull=True).update(read_at=timezone.now())
-        return Response({"read": count})
+        return Response({"read": notifications.notifications_mark_read(member_id=member_of(request).pk,
+                                                                       kinds=moderation.NOTICE_KINDS)})
 
 
 class FlagSerializer(StrictSerializer):

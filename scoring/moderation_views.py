@@ -1,4 +1,5 @@
-"""Members' web pages for disputes, notices, flags, their data (export, deletion)."""
+"""Members' web pages for disputes, notices (the latest notifications), flags, their data (export,
+deletion)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts import notifications
+from accounts.models import Notification
 from config.typing import member_of
 from scoring import moderation, privacy
-from scoring.models import DataExport, Dispute, Notice
+from scoring.models import DataExport, Dispute
 
 
 class DisputeForm(forms.Form):
@@ -35,11 +38,11 @@ class DeleteForm(forms.Form):
 
 
 def moderation_context(request: HttpRequest) -> dict[str, Any]:
-    """What the dashboard shows about moderation: notices and open disputes."""
+    """What the dashboard shows: the latest notifications (the bell's count is the unread one,
+    ``config.context_processors.notifications``) and open disputes."""
     me = member_of(request)
     return {
-        "notices": list(Notice.objects.filter(member=me)[:5]),
-        "unread_notices": Notice.objects.filter(member=me, read_at__isnull=True).count(),
+        "notices": notifications.feed_page(member_id=me.pk, limit=5).items,
         "open_disputes": Dispute.objects.filter(member=me, status=Dispute.Status.OPEN).count(),
     }
 
@@ -56,7 +59,8 @@ def events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
     return {
         "disputes": list(Dispute.objects.filter(member=me).select_related("event", "event__partner")
                          .order_by("-created_at", "-id")[:20]),
-        "event_notices": list(Notice.objects.filter(member=me, kind__in=[Notice.Kind.DISPUTE, Notice.Kind.EVENT])[:10]),
+        "event_notices": list(Notification.objects.filter(
+            member=me, kind__in=[Notification.Kind.DISPUTE, Notification.Kind.EVENT])[:10]),
         "dispute_form": DisputeForm(),
     }
 
@@ -82,7 +86,7 @@ def event_dispute(request: HttpRequest, event_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def notices_read(request: HttpRequest) -> HttpResponse:
-    Notice.objects.filter(member=member_of(request), read_at__isnull=True).update(read_at=timezone.now())
+    notifications.notifications_mark_read(member_id=member_of(request).pk)
     return redirect("dashboard")
 
 

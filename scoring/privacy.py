@@ -27,12 +27,12 @@ from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Notification, NotificationMute, User
 from accounts.signals import profile_changed
 from config.queue import enqueue_on_commit
 from scoring import selectors
 from scoring.model import band_for
-from scoring.models import AuditEntry, DataExport, Dispute, Event, Flag, Notice, PartnerConsent, ScoreChange
+from scoring.models import AuditEntry, DataExport, Dispute, Event, Flag, PartnerConsent, ScoreChange
 from scoring.moderation import ModerationError
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ def member_data(*, member: User) -> dict[str, Any]:
         "flags_made": [{"username": f.target.username, "reason": f.reason, "status": f.status,
                         "created_at": f.created_at}
                        for f in Flag.objects.filter(reporter=member).select_related("target")],
-        "notices": [{"at": n.created_at, "kind": n.kind, "text": n.text} for n in Notice.objects.filter(member=member)],
+        "notifications": [{"at": n.created_at, "kind": n.kind, "text": n.text, "link": n.link, "read_at": n.read_at}
+                          for n in Notification.objects.filter(member=member).order_by("created_at", "id")],
         "moderation": [{"at": a.created_at, "action": a.action, "reason": a.reason}
                        for a in AuditEntry.objects.filter(member=member).exclude(action=AuditEntry.Action.CSV_EXPORT)],
     }
@@ -237,7 +238,7 @@ REMOVED = [
     "Your friendships (ended: your friends' scores no longer include you), friend requests, "
     "blocks and open invitations, with the addresses you sent invitations to.",
     "Your partner connections: no partner can send events about you any more.",
-    "Your notices and data exports; you leave every leaderboard.",
+    "Your notifications (and which kinds you muted) and data exports; you leave every leaderboard.",
     "Lines in your former friends' score history that named you now say “A former friend”.",
 ]
 #: What is kept, anonymised, and why.
@@ -285,7 +286,8 @@ def member_delete(*, member: User, password: str, confirm: bool = True) -> dict[
     PartnerConsent.objects.filter(member=locked, revoked_at__isnull=True).update(revoked_at=now)
     AuthToken.objects.filter(user=locked).delete()
     EmailAddress.objects.filter(user=locked).delete()
-    Notice.objects.filter(member=locked).delete()
+    Notification.objects.filter(member=locked).delete()
+    NotificationMute.objects.filter(member=locked).delete()
     export_files = list(DataExport.objects.filter(member=locked).values_list("file_name", flat=True))
     DataExport.objects.filter(member=locked).delete()
     for event in Event.objects.filter(member=locked).only("pk", "partner_id", "external_id"):

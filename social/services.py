@@ -22,9 +22,11 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.notifications import Kind, notify
 from social import selectors
 from social.errors import (
     AlreadyFriends,
@@ -47,6 +49,13 @@ from social.signals import friendship_ended, friendship_started
 from social.tokens import invitation_token_hash, invitation_token_new
 
 OPEN_STATUSES = (FriendRequest.Status.PENDING, FriendRequest.Status.DECLINED)
+
+
+def _tell_accepted(*, member_id: int, by: User, kind: str) -> None:
+    """``member_id`` learns that ``by`` accepted their friend request or invitation (``kind``)."""
+    noun = "invitation" if kind == Kind.INVITATION else "friend request"
+    notify(member_id=member_id, kind=kind, text=f"{by.username} accepted your {noun}: you are now friends.",
+           link=reverse("friends"))
 
 
 def _lock_members(*member_ids: int) -> None:
@@ -181,9 +190,11 @@ def friend_request_send(*, from_user: User, to_username: str) -> RequestSent:
             from_user=from_user, to_user=to_user, status=FriendRequest.Status.ACCEPTED,
             created_at=now, responded_at=now,
         )
-        friendship, _ = _friendship_start(
+        friendship, started = _friendship_start(
             first_id=from_user.pk, second_id=to_user.pk, via=Friendship.Via.MUTUAL_REQUEST, now=now
         )
+        if started:  # their request to me, answered by mine: they learn it as an acceptance
+            _tell_accepted(member_id=to_user.pk, by=from_user, kind=Kind.FRIEND_REQUEST)
         return RequestSent(request=request, created=True, friendship=friendship)
     try:
         with transaction.atomic():
@@ -193,6 +204,9 @@ def friend_request_send(*, from_user: User, to_username: str) -> RequestSent:
     except IntegrityError:  # a concurrent send of the same request won
         return RequestSent(request=mine.get(status=FriendRequest.Status.PENDING), created=False,
                            friendship=None)
+    if not muted:  # a muted request never reaches them, not even as a notification
+        notify(member_id=to_user.pk, kind=Kind.FRIEND_REQUEST, text=f"{from_user.username} sent you a friend request.",
+               link=reverse("friends"))
     return RequestSent(request=request, created=True, friendship=None)
 
 
@@ -224,9 +238,11 @@ def friend_request_accept(*, request: FriendRequest, by: User) -> Friendship:
     )
     if not claimed:
         raise RequestClosed()
-    friendship, _ = _friendship_start(
+    friendship, started = _friendship_start(
         first_id=request.from_user_id, second_id=by.pk, via=Friendship.Via.REQUEST, now=now
     )
+    if started:
+        _tell_accepted(member_id=request.from_user_id, by=by, kind=Kind.FRIEND_REQUEST)
     return friendship
 
 
@@ -394,9 +410,11 @@ def invitation_accept(*, token: str, user: User) -> Friendship:
     )
     if claimed != 1:
         raise InvitationGone()
-    friendship, _ = _friendship_start(
+    friendship, started = _friendship_start(
         first_id=inviter.pk, second_id=user.pk, via=Friendship.Via.INVITATION, now=now
     )
+    if started:
+        _tell_accepted(member_id=inviter.pk, by=user, kind=Kind.INVITATION)
     return friendship
 
 

@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.nav",
+                "config.context_processors.notifications",
             ],
         },
     },
@@ -342,6 +343,15 @@ LEADERBOARDS_WS_TICKET_SECONDS = 60
 CELERY_BEAT_SCHEDULE["leaderboards-season-rollover"] = {
     "task": "leaderboards.tasks.season_rollover",
     "schedule": 300.0,
+}
+# Challenges between friends: finish those whose end passed (pages also finish them when read).
+CELERY_BEAT_SCHEDULE["leaderboards-challenges-finish"] = {
+    "task": "leaderboards.tasks.challenges_finish_due",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["leaderboards-badges-anniversaries"] = {  # "one year a member", daily
+    "task": "leaderboards.tasks.award_anniversary_badges",
+    "schedule": 24 * 3600.0,
 }
 
 # --- moderation and data rights (DESIGN.md §10) ---------------------------------------------------

@@ -35,9 +35,8 @@ batched global solve (``reconcile``).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -199,134 +198,275 @@ class PropagationReport:
             self.changes[member] = (first, after)
 
 
-class _Round:
-    """One optimistic round: a local working set of loaded rows plus accumulated increments."""
+class Expansion(NamedTuple):
+    """What ``ExpandingStore.expand`` returns, all read in one consistent snapshot.
 
-    __slots__ = (
-        "alpha",
-        "dd",
-        "deferred",
-        "dr",
-        "ds",
-        "eps",
-        "nbrs",
-        "pushes",
-        "r",
-        "round_trips",
-        "state",
-        "store",
-        "visits",
-    )
+    ``src[i]``–``dst[i]`` are the active friendships of the requested members (``src`` a requested
+    member, ``dst`` its friend; each friendship once per requested endpoint). ``ids`` and the
+    aligned ``s, r, d, deg, version`` are the rows of the requested members *and* of all their
+    friends, each member once.
+    """
+
+    src: NDArray[np.int64]
+    dst: NDArray[np.int64]
+    ids: NDArray[np.int64]
+    s: NDArray[np.float64]
+    r: NDArray[np.float64]
+    d: NDArray[np.float64]
+    deg: NDArray[np.int64]
+    version: NDArray[np.int64]
+
+
+class ExpandingStore(ContagionStore, Protocol):
+    """A store that can serve a whole push wave in one round trip (optional capability)."""
+
+    def expand(self, ids: NDArray[np.int64]) -> Expansion:
+        """Friend lists of ``ids`` with the rows of ``ids`` and of every friend (KeyError for an
+        unknown member). One snapshot covers states and lists, so the version check in
+        ``apply`` also covers the lists, as with ``load`` then ``neighbours``."""
+        ...
+
+
+# Member ids below this are indexed through a dense array (ids are database keys); anything
+# else falls back to a dict.
+_DENSE_IDS = 1 << 26
+# A wave is pushed in this many slices, largest residuals first: later slices push what the
+# earlier ones added too (as a FIFO queue would), which keeps the work of Gauss–Seidel order.
+_SLICES = 8
+
+
+class _IdIndex:
+    """member id -> local position, vectorised."""
+
+    def __init__(self) -> None:
+        self.dense: NDArray[np.int64] | None = np.full(1024, -1, dtype=np.int64)
+        self.sparse: dict[int, int] = {}
+
+    def get(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        if self.dense is None:
+            return np.fromiter((self.sparse.get(i, -1) for i in ids.tolist()), dtype=np.int64, count=ids.size)
+        out = np.full(ids.size, -1, dtype=np.int64)
+        inside = (ids >= 0) & (ids < self.dense.size)
+        out[inside] = self.dense[ids[inside]]
+        return out
+
+    def add(self, ids: NDArray[np.int64], positions: NDArray[np.int64]) -> None:
+        if not ids.size:
+            return
+        if self.dense is not None and (int(ids.min()) < 0 or int(ids.max()) >= _DENSE_IDS):
+            known = np.flatnonzero(self.dense >= 0)
+            self.sparse = dict(zip(known.tolist(), self.dense[known].tolist(), strict=True))
+            self.dense = None
+        if self.dense is None:
+            self.sparse.update(zip(ids.tolist(), positions.tolist(), strict=True))
+            return
+        top = int(ids.max())
+        if top >= self.dense.size:
+            grown = np.full(max(top + 1, 2 * self.dense.size), -1, dtype=np.int64)
+            grown[: self.dense.size] = self.dense
+            self.dense = grown
+        self.dense[ids] = positions
+
+
+class _Round:
+    """One optimistic round over a local working set, pushed in vectorised waves.
+
+    Every member loaded so far has a local row (its state as read, plus this round's increments
+    ``ds, dr, dd``); members whose friends were fetched ("expanded") own a slice of ``dst``.
+    A wave pushes *every* loaded member above ε at once: each push of amount x = r_u is an
+    increment that keeps the invariant whatever the order, and each wave moves at least
+    (1 − α)·ε·(members pushed) of residual mass out of the system, so the waves end. Friends are
+    fetched once per member, one round trip per wave that reaches new members.
+    """
 
     def __init__(self, store: ContagionStore, params: Params) -> None:
         self.store = store
         self.alpha = params.alpha
         self.eps = params.eps
-        self.state: dict[int, NodeState] = {}
-        self.r: dict[int, float] = {}  # local view: loaded r + this round's increments
-        self.nbrs: dict[int, tuple[int, ...]] = {}
-        self.ds: dict[int, float] = {}
-        self.dr: dict[int, float] = {}
-        self.dd: dict[int, float] = {}
+        self.expander: Callable[[NDArray[np.int64]], Expansion] | None = getattr(store, "expand", None)
+        self.index = _IdIndex()
+        self.n = 0
+        cap = 256
+        self.ids = np.empty(cap, dtype=np.int64)
+        self.s = np.empty(cap)
+        self.r = np.empty(cap)  # local view: loaded r + this round's increments
+        self.d = np.empty(cap)
+        self.deg = np.empty(cap, dtype=np.int64)
+        self.version = np.empty(cap, dtype=np.int64)
+        self.ds = np.zeros(cap)
+        self.dr = np.zeros(cap)
+        self.dd = np.zeros(cap)
+        self.touched = np.zeros(cap, dtype=bool)
+        self.deferred = np.zeros(cap, dtype=bool)
+        self.start = np.full(cap, -1, dtype=np.int64)  # first friend in ``dst``; -1: not expanded
+        self.count = np.zeros(cap, dtype=np.int64)
+        self.dst = np.empty(0, dtype=np.int64)  # friends' local positions, one slice per member
         self.visits = 0
         self.pushes = 0
         self.round_trips = 0
-        self.deferred: set[int] = set()
 
-    def ensure(self, ids: Iterable[int]) -> None:
-        missing = [i for i in ids if i not in self.state]
-        if missing:
-            self.round_trips += 1
-            loaded = self.store.load(missing)
-            for i, st in loaded.items():
-                self.state[i] = st
-                self.r[i] = st.r
+    # -- the working set ----------------------------------------------------------------
+    def _grow(self, need: int) -> None:
+        cap = self.ids.size
+        if need <= cap:
+            return
+        cap = max(need, 2 * cap)
+        for name, fill in (("ids", None), ("s", None), ("r", None), ("d", None), ("deg", None),
+                           ("version", None), ("ds", 0.0), ("dr", 0.0), ("dd", 0.0), ("touched", False),
+                           ("deferred", False), ("start", -1), ("count", 0)):
+            old = getattr(self, name)
+            new = np.empty(cap, dtype=old.dtype) if fill is None else np.full(cap, fill, dtype=old.dtype)
+            new[: old.size] = old
+            setattr(self, name, new)
 
-    def ensure_neighbours(self, ids: Iterable[int]) -> None:
-        missing = [i for i in ids if i not in self.nbrs]
-        if not missing:
+    def _add_rows(self, ids: NDArray[np.int64], s: NDArray[np.float64], r: NDArray[np.float64],
+                  d: NDArray[np.float64], deg: NDArray[np.int64], version: NDArray[np.int64]) -> None:
+        """Keep the first read of each member: its increments are relative to that read."""
+        new = self.index.get(ids) < 0
+        if not new.all():
+            ids, deg, version = ids[new], deg[new], version[new]
+            s, r, d = s[new], r[new], d[new]
+        if not ids.size:
+            return
+        lo, hi = self.n, self.n + ids.size
+        self._grow(hi)
+        self.ids[lo:hi], self.s[lo:hi], self.r[lo:hi], self.d[lo:hi] = ids, s, r, d
+        self.deg[lo:hi], self.version[lo:hi] = deg, version
+        self.index.add(ids, np.arange(lo, hi, dtype=np.int64))
+        self.n = hi
+
+    def positions(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        pos = self.index.get(ids)
+        if (pos < 0).any():
+            raise KeyError(f"members not loaded: {ids[pos < 0][:10].tolist()}")
+        return pos
+
+    def load(self, ids: Iterable[int]) -> None:
+        """Rows of these members (a round trip only for those not loaded yet)."""
+        wanted = np.unique(np.fromiter(ids, dtype=np.int64))
+        missing = wanted[self.index.get(wanted) < 0]
+        if not missing.size:
             return
         self.round_trips += 1
-        got = self.store.neighbours(missing)
-        self.nbrs.update(got)
-        self.ensure({w for i in missing for w in got[i]})
+        got = self.store.load(missing.tolist())
+        self._add_states(got)
 
-    def spread(self, u: int, amount: float) -> Iterable[int]:
-        """``r_w += α·amount/deg(w)`` for each friend w of u; yields friends now above ε."""
-        share = self.alpha * amount
-        r, dr, eps = self.r, self.dr, self.eps
-        for w in self.nbrs[u]:
-            inc = share / self.state[w].deg
-            rw = r[w] + inc
-            r[w] = rw
-            dr[w] = dr.get(w, 0.0) + inc
-            if rw > eps or rw < -eps:
-                yield w
-        self.visits += len(self.nbrs[u])
+    def _add_states(self, got: Mapping[int, NodeState]) -> None:
+        if not got:
+            return
+        cols = list(zip(*((i, *st) for i, st in got.items()), strict=True))
+        self._add_rows(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.float64),
+                       np.array(cols[2], dtype=np.float64), np.array(cols[3], dtype=np.float64),
+                       np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.int64))
 
-    def base_change(self, v: int, delta_d: float, *, absolute: bool = False) -> list[int]:
-        """Move d_v by ``delta_d`` — or, with ``absolute``, to ``delta_d`` from this round's fresh
-        read (so a retried round never applies a base change twice)."""
-        self.ensure((v,))
-        self.ensure_neighbours((v,))
-        if absolute:
-            delta_d -= self.state[v].d
-        self.dd[v] = self.dd.get(v, 0.0) + delta_d
-        list(self.spread(v, delta_d))
-        return list(self.nbrs[v])
+    def expand(self, ids: NDArray[np.int64]) -> None:
+        """Fetch the friend lists of these members (not expanded yet; loaded or not) and load the
+        friends' rows: one round trip with an ``ExpandingStore``."""
+        if self.expander is not None:
+            self.round_trips += 1
+            ex = self.expander(ids)
+            self._add_rows(ex.ids, ex.s, ex.r, ex.d, ex.deg, ex.version)
+            src, dst = ex.src, ex.dst
+        else:
+            # The protocol's order: a member's state before its friend list, then the friends'.
+            self.load(ids.tolist())
+            self.round_trips += 1
+            got = self.store.neighbours(ids.tolist())
+            lists = [got[i] for i in ids.tolist()]
+            counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            src = np.repeat(ids, counts)
+            dst = np.fromiter((w for nb in lists for w in nb), dtype=np.int64, count=int(counts.sum()))
+            self.load(dst.tolist())
+        pos = self.positions(ids)
+        src_pos, dst_pos = self.positions(src), self.positions(dst)
+        per_member = np.bincount(src_pos, minlength=self.n)
+        first = self.dst.size + np.cumsum(per_member) - per_member
+        self.start[pos] = first[pos]
+        self.count[pos] = per_member[pos]
+        self.dst = np.concatenate((self.dst, dst_pos[np.argsort(src_pos, kind="stable")]))
 
-    def push_all(self, seeds: Iterable[int], budget: int) -> None:
-        """FIFO push of every member above ε, within ``budget`` edge visits for the round."""
-        self.ensure(seeds)
+    # -- pushes -------------------------------------------------------------------------
+    def spread(self, pos: NDArray[np.int64], amounts: NDArray[np.float64]) -> None:
+        """``r_w += α·amount_u/deg(w)`` for each friend w of each expanded member u."""
+        counts = self.count[pos]
+        total = int(counts.sum())
+        self.visits += total
+        if not total:
+            return
+        ends = np.cumsum(counts)
+        edge = np.repeat(self.start[pos] - (ends - counts), counts) + np.arange(total)
+        dst = self.dst[edge]
+        # deg ≥ 1 for anyone on a friend list; max() only keeps an inconsistent read (that
+        # apply's version check refuses anyway) from dividing by zero
+        inc = self.alpha * np.repeat(amounts, counts) / np.maximum(self.deg[dst], 1)
+        add = np.bincount(dst, weights=inc, minlength=self.n)
+        n = self.n
+        self.r[:n] += add
+        self.dr[:n] += add
+        self.touched[dst] = True
+
+    def base_change(self, targets: Mapping[int, float], *, absolute: bool) -> None:
+        """Move each d_v by its value — or, with ``absolute``, to its value from this round's
+        fresh read (so a retried round never applies a base change twice) — and spread it."""
+        ids = np.fromiter(targets.keys(), dtype=np.int64, count=len(targets))
+        values = np.fromiter(targets.values(), dtype=np.float64, count=len(targets))
+        pos = self.index.get(ids)
+        todo = pos < 0
+        todo[~todo] = self.start[pos[~todo]] < 0
+        if todo.any():
+            self.expand(np.unique(ids[todo]))
+        pos = self.positions(ids)
+        delta = values - self.d[pos] if absolute else values
+        self.dd[pos] += delta
+        self.touched[pos] = True
+        self.spread(pos, delta)
+
+    def push_all(self, budget: int) -> None:
+        """Push, wave after wave, every loaded member above ε within ``budget`` edge visits;
+        a member whose degree no longer fits is deferred (a hub, typically: the global solve
+        takes it)."""
         eps = self.eps
-        queue: deque[int] = deque()
-        queued: set[int] = set()
-        for u in seeds:
-            if abs(self.r[u]) > eps and u not in queued:
-                queue.append(u)
-                queued.add(u)
-        r, ds, dr, state, nbrs = self.r, self.ds, self.dr, self.state, self.nbrs
-        while queue:
-            u = queue.popleft()
-            queued.discard(u)
-            ru = r[u]
-            if -eps <= ru <= eps:
-                continue
-            k = state[u].deg
-            if self.visits + k > budget:
-                # too big for what is left (a hub, typically): the global solve takes it
-                self.deferred.add(u)
-                continue
-            if u not in nbrs:
-                self._prefetch(u, queue, budget)
-            ds[u] = ds.get(u, 0.0) + ru
-            dr[u] = dr.get(u, 0.0) - ru
-            r[u] = 0.0
-            self.pushes += 1
-            if k:
-                for w in self.spread(u, ru):
-                    if w not in queued:
-                        queue.append(w)
-                        queued.add(w)
-        self.deferred = {u for u in self.deferred if abs(r[u]) > eps}
-
-    def _prefetch(self, u: int, queue: deque[int], budget: int) -> None:
-        # One round trip for the whole wave: u plus queued members that still need their friends,
-        # as far as the remaining budget could push them.
-        room = budget - self.visits - self.state[u].deg
-        batch = [u]
-        for w in queue:
-            if w not in self.nbrs and w != u:
-                k = self.state[w].deg
-                if k > room:
+        while True:
+            n = self.n
+            mag = np.abs(self.r[:n])
+            above = np.flatnonzero((mag > eps) & ~self.deferred[:n])
+            if not above.size:
+                break
+            # smallest degrees first: one hub never starves a wave of ordinary members
+            above = above[np.argsort(self.deg[above], kind="stable")]
+            fits = np.cumsum(self.deg[above]) <= budget - self.visits
+            self.deferred[above[~fits]] = True
+            wave = np.sort(above[fits])
+            if not wave.size:
+                break
+            todo = wave[self.start[wave] < 0]
+            if todo.size:
+                self.expand(self.ids[todo])
+            order = wave[np.argsort(-np.abs(self.r[wave]), kind="stable")]
+            for part in np.array_split(order, min(_SLICES, order.size)):
+                part = np.sort(part[np.abs(self.r[part]) > eps])
+                if not part.size:
                     continue
-                room -= k
-                batch.append(w)
-        self.ensure_neighbours(batch)
+                x = self.r[part].copy()
+                self.ds[part] += x
+                self.dr[part] -= x
+                self.r[part] = 0.0
+                self.touched[part] = True
+                self.pushes += int(part.size)
+                self.spread(part, x)
+
+    def deferred_above(self) -> set[int]:
+        n = self.n
+        mask = self.deferred[:n] & (np.abs(self.r[:n]) > self.eps)
+        return set(self.ids[:n][mask].tolist())
 
     def deltas(self) -> dict[int, Delta]:
-        keys = self.ds.keys() | self.dr.keys() | self.dd.keys()
-        return {i: Delta(self.ds.get(i, 0.0), self.dr.get(i, 0.0), self.dd.get(i, 0.0)) for i in keys}
+        pos = np.flatnonzero(self.touched[: self.n])
+        return {
+            i: Delta(a, b, c)
+            for i, a, b, c in zip(self.ids[pos].tolist(), self.ds[pos].tolist(), self.dr[pos].tolist(),
+                                  self.dd[pos].tolist(), strict=True)
+        }
 
 
 def _drive(
@@ -348,17 +488,16 @@ def _drive(
         rnd = _Round(store, params)
         try:
             if changes is not None:
-                rnd.ensure(changes)
-                rnd.ensure_neighbours(changes)
-                for member_id, value in changes.items():
-                    pending |= set(rnd.base_change(member_id, value, absolute=absolute))
-            rnd.push_all(pending, params.budget - report.edge_visits)
+                rnd.base_change(changes, absolute=absolute)
+            if pending:
+                rnd.load(pending)
+            rnd.push_all(params.budget - report.edge_visits)
             deltas = rnd.deltas()
             result: dict[int, tuple[float, float]] = {}
             if deltas:
-                versions = {i: rnd.state[i].version for i in deltas}
+                versions = dict(zip(rnd.ids[: rnd.n].tolist(), rnd.version[: rnd.n].tolist(), strict=True))
                 rnd.round_trips += 1
-                result = store.apply(deltas, versions)
+                result = store.apply(deltas, {i: versions[i] for i in deltas})
         except StaleState:
             report.conflicts += 1
             report.round_trips += rnd.round_trips
@@ -374,14 +513,18 @@ def _drive(
         report.edge_visits += rnd.visits
         report.pushes += rnd.pushes
         report.round_trips += rnd.round_trips
-        touched.update(rnd.state)
+        loaded = rnd.ids[: rnd.n].tolist()
+        touched.update(loaded)
+        s_read = dict(zip(loaded, rnd.s[: rnd.n].tolist(), strict=True))
         for i, (s_after, _) in result.items():
-            if rnd.ds.get(i, 0.0) != 0.0 or i in report.changes:
-                first = report.changes[i][0] if i in report.changes else rnd.state[i].s
+            if deltas[i].ds != 0.0 or i in report.changes:
+                first = report.changes[i][0] if i in report.changes else s_read[i]
                 report.changes[i] = (first, s_after)
         eps = params.eps
-        pending = {i for i, (_, r) in result.items() if abs(r) > eps} | rnd.deferred
-        if rnd.pushes == 0 or report.edge_visits >= params.budget:
+        deferred = rnd.deferred_above()
+        pending = {i for i, (_, r) in result.items() if abs(r) > eps} | deferred
+        # Deferred members did not fit this round's budget; a later round has less of it.
+        if rnd.pushes == 0 or report.edge_visits >= params.budget or pending <= deferred:
             break
     report.nodes_touched = len(touched)
     report.overflow = pending
@@ -421,10 +564,13 @@ def bases_set(
 ) -> PropagationReport:
     """``base_set`` for many members in one propagation: every d moves to its target in the
     first round, then one push wave serves them all (neighbourhoods that overlap are pushed once),
-    and the batch reaches the store in as few ``apply`` calls as possible."""
+    and the batch reaches the store in as few ``apply`` calls as possible. The work budget
+    (``Params.budget``) is per base change, so it scales with the batch."""
     if not targets:
         return PropagationReport()
-    return _drive(store, params, (), absolute=True, bases={m: float(t) for m, t in targets.items()})
+    # The work budget is per base change: a batch may do what its changes one by one could.
+    batch = replace(params, budget=params.budget * len(targets))
+    return _drive(store, batch, (), absolute=True, bases={m: float(t) for m, t in targets.items()})
 
 
 def fold_edge_added(alpha: float) -> EdgeFold:
@@ -534,6 +680,8 @@ __all__ = [
     "ContagionStore",
     "Delta",
     "EdgeFold",
+    "ExpandingStore",
+    "Expansion",
     "NodeState",
     "Params",
     "PropagationReport",

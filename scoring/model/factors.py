@@ -206,7 +206,9 @@ def timeliness(
     weight alike), so other kinds of events never move this factor. Consequences, all tested:
     no events gives the prior; a later, smaller or missed payment never raises the value; and
     an on-time payment in full dated at or after the other events never lowers it.
-    (A *backdated* on-time payment can: it adds a full event to n but little weight to m.)
+    (A *backdated* on-time payment can: it adds a full event to n but little weight to m. The
+    mirror image: removing an old missed payment can LOWER the value when m is well above the
+    prior, since n drops by one while m barely moves; the stronger the prior, the larger this.)
     """
     if not events:
         return prior

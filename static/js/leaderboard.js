@@ -1,12 +1,16 @@
 // The live leaderboard page: one WebSocket, three boards. Plain JavaScript, no build step.
 //
+// The socket is the page's shared one (static/js/live.js, window.CredoLive): the notification
+// bell listens on it too.
+//
 // Protocol (DESIGN.md §8): we send {"type":"subscribe"|"resync","board"}; the server sends
 // "snapshot" (the whole board), "rank.changed" (one row moved) and "error". Each board's seq
 // rises by one per message: a gap means we missed something, so we ask for a resync.
 "use strict";
 (function () {
   var root = document.getElementById("leaderboard");
-  if (!root) return;
+  var live = window.CredoLive;
+  if (!root || !live) return;
   var list = root.querySelector(".lb-rows");
   var statusEl = root.querySelector(".lb-status");
   var toast = root.querySelector(".lb-toast");
@@ -15,11 +19,7 @@
   var board = root.getAttribute("data-board");
   var path = root.getAttribute("data-ws-path");
   var seq = 0;
-  var socket = null;
-  var attempt = 0;
-  var reconnectTimer = null;
   var toastTimer = null;
-  var stopped = false;
   var LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline", "logged-out": "Logged out" };
 
   function setStatus(state, extra) {
@@ -161,13 +161,9 @@
     }
   }
 
-  function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-  }
+  function send(message) { live.send(message); }
 
-  function onMessage(event) {
-    var msg;
-    try { msg = JSON.parse(event.data); } catch (e) { return; }
+  function onMessage(msg) {
     if (msg.type === "error") { if (window.console) console.warn("leaderboard:", msg.code, msg.detail); return; }
     if (msg.board !== board) return;
     if (msg.type === "snapshot") {
@@ -189,33 +185,12 @@
     }
   }
 
-  function connect() {
-    clearTimeout(reconnectTimer);
-    if (stopped) return;
-    setStatus(attempt ? "reconnecting" : "connecting");
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + path);
-    socket.onopen = function () {
-      attempt = 0;
-      setStatus("live");
-      seq = 0;
-      send({ type: "subscribe", board: board });
-    };
-    socket.onmessage = onMessage;
-    socket.onclose = function (event) {
-      socket = null;
-      if (event.code === 4401 || event.code === 4403) {
-        stopped = true;
-        setStatus("logged-out", ": reload to log in again");
-        return;
-      }
-      // Exponential backoff with jitter, capped at 30 s.
-      attempt += 1;
-      var delay = Math.min(30000, 1000 * Math.pow(2, attempt - 1)) * (0.5 + Math.random() / 2);
-      setStatus("reconnecting", " in " + Math.ceil(delay / 1000) + " s");
-      reconnectTimer = setTimeout(connect, delay);
-    };
-  }
+  live.onStatus(function (state, extra) { if (LABELS[state]) setStatus(state, extra); });
+  live.onOpen(function () {
+    seq = 0;
+    send({ type: "subscribe", board: board });
+  });
+  live.on("*", onMessage);
 
   root.querySelector(".lb-tabs").addEventListener("click", function (event) {
     var tab = event.target.closest("[data-tab]");
@@ -234,8 +209,7 @@
     send({ type: "subscribe", board: board });
   });
 
-  window.addEventListener("online", function () { if (!socket) { attempt = 0; connect(); } });
   setInterval(tickSeason, 30000);
   tickSeason();
-  connect();
+  live.start(path);
 })();

@@ -87,8 +87,11 @@ async def test_friend_receives_the_change_and_a_stranger_receives_nothing(cast):
 
     await database_sync_to_async(scored)(cast["bob"], 720)
 
-    first = await alice.receive_json_from(timeout=3)
-    second = await alice.receive_json_from(timeout=3)
+    messages = [await alice.receive_json_from(timeout=3) for _ in range(3)]
+    first, second = [m for m in messages if m["type"] == "rank.changed"]
+    # bob passed alice on her friends board: she is also told so (a notification, in any order).
+    [told] = [m for m in messages if m["type"] == "notification"]
+    assert (told["kind"], told["text"]) == ("passed", "bob passed you on your friends board (720 vs your 700)")
     assert first == {"type": "rank.changed", "board": "friends", "seq": 2, "username": "bob", "old_rank": 2,
                      "new_rank": 1, "old_score": 650, "new_score": 720, "band": "Excellent", "is_me": False,
                      "cause": "event"}
@@ -279,7 +282,10 @@ async def test_unfriending_refreshes_both_open_boards(cast):
     assert (bobs["type"], rows(bobs["entries"])) == ("snapshot", [(1, "bob", 650), (2, "carol", 600)])
     # And bob's changes no longer reach alice.
     await database_sync_to_async(scored)(cast["bob"], 800)
-    assert (await bob.receive_json_from(timeout=3))["username"] == "bob"
+    # bob also reached Excellent: a badge, so its notification and me.changed come too (any order).
+    messages = [await bob.receive_json_from(timeout=3) for _ in range(3)]
+    assert sorted(m["type"] for m in messages) == ["me.changed", "notification", "rank.changed"]
+    assert [m["username"] for m in messages if m["type"] == "rank.changed"] == ["bob"]
     assert await alice.receive_nothing(timeout=0.5)
     await alice.disconnect()
     await bob.disconnect()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from accounts.models import Notification
 from scoring import moderation
-from scoring.models import AuditEntry, Dispute, Event, Notice, ScoreChange, ScoreState
+from scoring.models import AuditEntry, Dispute, Event, ScoreChange, ScoreState
 from tests.moderation.checks import assert_rebuild_clean
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +116,7 @@ def test_accepting_a_dispute_reverses_the_event_and_friends_follow_exactly(
         assert bob_row.cause == "contagion"
         assert bob_row.explanation.startswith("alice: Dispute accepted, event reversed: Card repayment to Acme")
     # The member is told, in the app and by email.
-    notice = Notice.objects.get(member=alice)
+    notice = Notification.objects.get(member=alice, kind="dispute")
     assert notice.text == (
         "Your dispute of “Card repayment to Acme Bank missed” was accepted: the event no longer counts. "
         f"The partner confirmed the payment Your score: {before.score} → {after.score}.")
@@ -146,7 +147,7 @@ def test_rejecting_keeps_the_event_and_the_member_sees_why(world, mod_client, dj
     assert (dispute.status, dispute.resolution) == ("rejected", "The bank's statement shows it missed")
     assert Event.objects.get(pk=world.missed[0].pk).status == "scored"
     assert ScoreState.objects.get(member=alice).score == score
-    assert Notice.objects.get(member=alice).text == (
+    assert Notification.objects.get(member=alice, kind="dispute").text == (
         "Your dispute of “Card repayment to Acme Bank missed” was rejected: the event still counts. "
         "Why: The bank's statement shows it missed")
     assert mail.outbox[0].subject == "Credo: your dispute was answered"

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.models import Notification
 from scoring import moderation
-from scoring.models import AuditEntry, ContagionEdge, Event, Flag, Notice, ScoreChange, ScoreState
+from scoring.models import AuditEntry, ContagionEdge, Event, Flag, ScoreChange, ScoreState
 from social.models import Friendship
 from tests.factories import UserFactory
 from tests.moderation.checks import assert_rebuild_clean
@@ -61,9 +62,9 @@ def test_flag_from_the_dashboard_and_the_queue(world, member_client, mod_client,
         mod_client.post("/admin/scoring/flag/", {**data, "confirm": "1", "reason": "Not spam"})
     flag.refresh_from_db()
     assert (flag.status, flag.resolution, flag.resolved_by) == ("dismissed", "Not spam", moderator)
-    assert Notice.objects.get(member=world.alice).text == (
+    assert Notification.objects.get(member=world.alice, kind="flag").text == (
         "Thank you: a moderator reviewed your report about mallory and found no breach of the rules.")
-    assert not Notice.objects.filter(member=world.mallory).exists()
+    assert not Notification.objects.filter(member=world.mallory, kind="flag").exists()
     entry = AuditEntry.objects.get(action="flag_dismiss")
     undo = moderation.action_undo(entry_id=entry.pk, by=moderator, reason="Look again")
     assert (undo.action, Flag.objects.get().status) == ("flag_reopen", "open")
@@ -86,7 +87,7 @@ def test_moderator_reverses_and_corrects_events_outside_disputes(world, mod_clie
     assert (row.cause, row.event_id, row.explanation) == (
         "moderation", event.pk,
         f"Reversed by a moderator: Card repayment to Acme Bank missed: +{reversed_state.score - start.score}")
-    assert Notice.objects.get(member=alice).text.startswith(
+    assert Notification.objects.get(member=alice, kind="event").text.startswith(
         "A moderator reversed this event: Card repayment to Acme Bank missed. It no longer counts. "
         "Why: Duplicate from the partner.")
 

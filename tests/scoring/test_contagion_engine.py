@@ -217,7 +217,7 @@ class InterleavingStore(MemoryStore):
 
     def __init__(self, **kw: bool) -> None:
         super().__init__(**kw)
-        self.hook: Callable[[], None] | None = None
+        self.hook: Callable[[], object] | None = None
         self.residual_after_first_apply: float | None = None
 
     def apply(self, deltas: Mapping[int, Delta], versions: Mapping[int, int]):

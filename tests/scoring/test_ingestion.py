@@ -240,3 +240,65 @@ def test_batch_over_500_is_refused(partner_client, alice_consents):
     assert response.status_code == 400
     assert response.json()["code"] == "batch_too_large"
     assert Event.objects.count() == 0
+
+
+def test_a_single_event_takes_seven_statements(partner_client, alice_consents, django_assert_max_num_queries):
+    # key + partner, claim the Idempotency-Key, (savepoint: the test's transaction), member +
+    # consent, event, response, (release): no ORM look-ups on the hot path (docs/benchmarks.md).
+    partner_client.post(EVENTS, card_event(external_id="warm-up"))
+    with django_assert_max_num_queries(7):
+        response = partner_client.post(EVENTS, card_event())
+    assert response.status_code == 201
+
+
+def test_a_refusal_is_recorded_and_replayed_under_its_key(partner_client, alice, bob, alice_consents):
+    # The consent check raises before the write block opens, so the refusal is still recorded.
+    first = partner_client.post(EVENTS, card_event(member="bob"), idempotency_key="k-bob")
+    again = partner_client.post(EVENTS, card_event(member="bob"), idempotency_key="k-bob")
+    assert first.status_code == again.status_code == 403
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert IdempotencyRecord.objects.get(key="k-bob").state == IdempotencyRecord.State.DONE
+    assert Event.objects.count() == 0
+
+
+def test_a_batch_reports_events_stored_by_an_earlier_request_as_duplicates(partner_client, alice_consents):
+    first = partner_client.post(EVENTS, card_event(external_id="e1")).json()
+    response = partner_client.post(BATCH, {"events": [card_event(external_id="e0"), card_event(external_id="e1")]})
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["accepted"], body["duplicates"]) == (1, 1)
+    assert [(e["external_id"], e["duplicate"]) for e in body["events"]] == [("e0", False), ("e1", True)]
+    assert body["events"][1]["id"] == first["id"]
+    assert Event.objects.count() == 2
+
+
+def test_a_cached_secret_never_outlives_its_key(partner_client, acme_key, alice_consents):
+    """Decrypted secrets are cached by ciphertext; whether the key may sign is read every time."""
+    from scoring.partners import _decrypt_token, partner_key_revoke
+
+    assert partner_client.post(EVENTS, card_event(external_id="a")).status_code == 201
+    hits = _decrypt_token.cache_info().hits
+    assert partner_client.post(EVENTS, card_event(external_id="b")).status_code == 201
+    assert _decrypt_token.cache_info().hits == hits + 1  # the second request did not decrypt
+    partner_key_revoke(key=PartnerKey.objects.get(key_id=acme_key.key_id))
+    refused = partner_client.post(EVENTS, card_event(external_id="c"))
+    assert refused.status_code == 401 and refused.json()["code"] == "unknown_key"
+    assert Event.objects.count() == 2
+
+
+def test_a_re_encrypted_secret_takes_effect_at_once(partner_client, acme_key, alice_consents):
+    from scoring.partners import _fernet
+
+    assert partner_client.post(EVENTS, card_event(external_id="a")).status_code == 201
+    PartnerKey.objects.filter(key_id=acme_key.key_id).update(secret_encrypted=_fernet().encrypt(b"the-new-secret"))
+    old = partner_client.post(EVENTS, card_event(external_id="b"))
+    assert old.status_code == 401 and old.json()["code"] == "bad_signature"
+    assert partner_client.post(EVENTS, card_event(external_id="c"), secret="the-new-secret").status_code == 201
+
+
+def test_an_inactive_partner_cannot_sign(partner_client, acme, alice_consents):
+    acme.is_active = False
+    acme.save(update_fields=["is_active"])
+    response = partner_client.post(EVENTS, card_event())
+    assert response.status_code == 401 and response.json()["code"] == "unknown_key"
+    assert Event.objects.count() == 0

@@ -1,4 +1,5 @@
-"""``manage.py evaluate_scoring CSV [--scores-out FILE]``: the score's AUC on the UCI test split.
+"""``manage.py evaluate_scoring CSV [--scores-out FILE] [--no-references]``: the score's AUC on
+the UCI test split, and how the split's scores spread over the bands (median, share per band).
 
 A thin wrapper around ``scoring.evaluation.evaluate``; see there for what is measured.
 """
@@ -10,13 +11,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from scoring.evaluation import evaluate
+from scoring.model.params import PARAMS
 
 
 class Command(BaseCommand):
     help = (
         "Replay the UCI credit-card data set as Credo events through the score model and print "
         "the test-split AUC (ID % 5 == 0) next to logistic-regression and gradient-boosting "
-        "references trained on the train split."
+        "references trained on the train split, then the split's band distribution (share per "
+        "band and median score)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,7 +48,14 @@ class Command(BaseCommand):
         out.write(f"  Credo base (unrounded)                {auc(result['auc_base'])}")
         out.write(f"  logistic regression, X6-X23, train    {auc(result['logistic_regression'])}")
         out.write(f"  gradient boosting, X6-X23, train      {auc(result['gradient_boosting'])}")
-        bands = ", ".join(f"{name} {count}" for name, count in result["band_counts"].items())
-        out.write(f"mean score {result['mean_score']:.1f}; bands: {bands}")
+        out.write(
+            f"Score distribution (test split, no social points): median {result['median_score']:.0f}, "
+            f"mean {result['mean_score']:.1f}"
+        )
+        lows = [PARAMS.score_min, *(lowest for lowest, _ in PARAMS.bands)]
+        highs = [*(lowest - 1 for lowest, _ in PARAMS.bands), PARAMS.score_max]
+        for (name, count), low, high in zip(result["band_counts"].items(), lows, highs, strict=True):
+            share = result["band_shares"][name]
+            out.write(f"  {name:<10} {low}-{high}  {count:>5}  {100 * share:5.1f} %")
         if options["scores_out"]:
             out.write(f"scores written to {options['scores_out']}")

@@ -1,0 +1,125 @@
+"""The dashboard's gamification moves live in a real browser (Chromium via Playwright).
+
+alice and bob are friends in a running challenge; a perk waits one point above alice's score.
+alice's dashboard is open; a partner sends an on-time card repayment for her. Without a reload
+her score, progress to the next band, streak, perks (the perk unlocked), badges (first friend)
+and the challenge standings move. Uses the embedded-mode server of ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from scoring.partners import sign
+from tests.leaderboards.test_browser import (  # noqa: F401 - app_server is a fixture
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    _missing,
+    app_server,
+)
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = Path(os.environ.get("DASHBOARD_SCREENSHOT", "/tmp/credo-dashboard-live-375.png"))  # noqa: S108
+
+# Run in the server's database after browser_setup.py (alice, bob, friends; bob consented to acme).
+SETUP = """
+import json
+from decimal import Decimal
+from accounts.models import User
+from leaderboards import challenges
+from leaderboards.models import Perk
+from scoring.consent import consent_grant
+from scoring.models import Partner
+from scoring.whatif import what_if
+
+alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
+consent_grant(member=alice, partner=Partner.objects.get(slug="acme"))
+challenge = challenges.challenge_create(by=alice, opponents=[bob])
+challenges.challenge_answer(challenge=challenge, member=bob, accept=True)
+scenario = {"kind": "card_repayment", "amount": Decimal("250.00"), "days_late": 0, "missed": False,
+            "partner_name": "Acme Bank"}
+result = what_if(member=alice, scenario=scenario)
+before, after = result["current"]["score"], result["simulated"]["score"]
+assert after >= before + 2, (before, after)
+Perk.objects.create(name="Browser lounge", slug="browser-lounge", description="A test perk.", min_score=before + 1)
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def _manage_shell(tmp_path: Path, code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'browser.sqlite3'}",
+                "DJANGO_SETTINGS_MODULE": "config.settings.local", "LOG_LEVEL": "WARNING", "CI": ""})
+    out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", code], cwd=ROOT, env=env,
+                         check=True, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def post_on_time_repayment(url: str, world: dict, member: str) -> int:
+    today = timezone.now().date().isoformat()
+    body = json.dumps({
+        "member": member, "kind": "card_repayment", "amount": "250.00", "currency": "EUR",
+        "occurred_at": timezone.now().isoformat(), "due_date": today, "paid_date": today,
+        "external_id": f"e-{uuid.uuid4().hex[:8]}",
+    }).encode()
+    ts = int(time.time())
+    request = urllib.request.Request(url + "/api/v1/events/", data=body, method="POST", headers={  # noqa: S310
+        "Content-Type": "application/json", "X-Credo-Key": world["key_id"], "X-Credo-Timestamp": str(ts),
+        "X-Credo-Signature": sign(world["secret"], ts, body), "Idempotency-Key": uuid.uuid4().hex,
+    })
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — loopback
+        return int(response.status)
+
+
+def test_my_dashboard_moves_live_when_my_event_is_scored(app_server, tmp_path):  # noqa: F811
+    if not Path(CHROMIUM).exists():
+        _missing("Chromium (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright (pip install playwright)")
+    url, world = app_server
+    scores = json.loads(_manage_shell(tmp_path, SETUP))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2)
+            context.add_cookies([{"name": "sessionid", "value": world["session"], "url": url}])
+            page = context.new_page()
+            page.goto(url + "/dashboard/")
+            page.wait_for_function("() => window.CredoLive && window.CredoLive.isOpen()", timeout=10_000)
+            assert page.locator("#perks-card .gm-held").count() == 0
+            assert "Browser lounge" in page.locator("#perks-card").inner_text()  # the next perk, 1 point away
+            assert page.locator("#badges-card .bdg-item").count() == 0
+            assert page.locator("#challenges-card [data-challenge] .ch-row").count() == 2
+            progress_before = page.locator("#progress-card").inner_text()
+            assert "0 months" in page.locator("#streak-card").inner_text()
+
+            assert post_on_time_repayment(url, world, "alice") == 201
+            page.wait_for_function("() => Number(document.getElementById('live-cards').dataset.refreshed) > 0",
+                                   timeout=5_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('#perks-card .gm-held').length === 1"
+                " && document.querySelectorAll('#badges-card .bdg-item').length >= 1", timeout=5_000)
+            assert "Browser lounge" in page.locator("#perks-card .gm-held").inner_text()
+            assert "1 month" in page.locator("#streak-card").inner_text()
+            assert page.locator("#progress-card").inner_text() != progress_before
+            assert str(scores["after"]) in page.locator(".score-panel").inner_text()
+            mine = page.locator("#challenges-card [data-challenge] .ch-row.me .ch-points").inner_text()
+            assert mine == f"+{scores['after'] - scores['before']}"
+            page.wait_for_timeout(300)
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
