@@ -15,36 +15,35 @@ class LeaderboardsConfig(AppConfig):
 
         import leaderboards.schema  # noqa: F401 - registers the OpenAPI auth extension
         from accounts.moderators import register_moderator_permissions
-        from accounts.signals import profile_changed
-        from scoring.signals import score_changed
+        from accounts.signals import notification_created, profile_changed
+        from leaderboards import badges, perks
+        from scoring.signals import bases_changed, dispute_decided, score_changed
         from social.signals import friendship_ended, friendship_started
 
+        # A score moved: boards and the live publish, perks (only when a perk's line was
+        # crossed), challenge points (one indexed query), band badges (no query unless the band
+        # rose). Every receiver runs once per moved member: keep each cheap.
         score_changed.connect(_on_score_changed, dispatch_uid="leaderboards.score_changed")
-        profile_changed.connect(_on_profile_changed, dispatch_uid="leaderboards.profile_changed")
-        friendship_started.connect(_on_friendship, dispatch_uid="leaderboards.friendship_started")
-        friendship_ended.connect(_on_friendship, dispatch_uid="leaderboards.friendship_ended")
-        user_logged_out.connect(_on_logged_out, dispatch_uid="leaderboards.user_logged_out")
-        # perks: re-sync grants when a score crosses a perk's line or an account is (un)frozen
-        from leaderboards import perks
-
         score_changed.connect(perks.on_score_changed, dispatch_uid="leaderboards.perks.score_changed")
-        profile_changed.connect(perks.on_profile_changed, dispatch_uid="leaderboards.perks.profile_changed")
-        # challenges: live points and standings (leaderboards.challenges)
         score_changed.connect(_on_score_changed_challenges, dispatch_uid="leaderboards.challenges.score_changed")
-        register_moderator_permissions("leaderboards.view_challenge", "leaderboards.view_challengeparticipant")
-        from accounts.signals import notification_created
-
-        notification_created.connect(_on_notification_created, dispatch_uid="leaderboards.notification_created")
-        register_moderator_permissions("leaderboards.view_season", "leaderboards.view_seasonentry")
-        # badges: each trigger enqueues one evaluation after commit (leaderboards.badges)
-        from leaderboards import badges
-        from scoring.signals import bases_changed, dispute_decided
-
         score_changed.connect(badges.on_score_changed, dispatch_uid="leaderboards.badges.score_changed")
         bases_changed.connect(badges.on_bases_changed, dispatch_uid="leaderboards.badges.bases_changed")
-        friendship_started.connect(badges.on_friendship_started, dispatch_uid="leaderboards.badges.friendship_started")
         dispute_decided.connect(badges.on_dispute_decided, dispatch_uid="leaderboards.badges.dispute_decided")
-        register_moderator_permissions("leaderboards.view_badgeaward")
+
+        profile_changed.connect(_on_profile_changed, dispatch_uid="leaderboards.profile_changed")
+        profile_changed.connect(perks.on_profile_changed, dispatch_uid="leaderboards.perks.profile_changed")
+
+        friendship_started.connect(_on_friendship, dispatch_uid="leaderboards.friendship_started")
+        friendship_started.connect(badges.on_friendship_started, dispatch_uid="leaderboards.badges.friendship_started")
+        friendship_ended.connect(_on_friendship, dispatch_uid="leaderboards.friendship_ended")
+
+        notification_created.connect(_on_notification_created, dispatch_uid="leaderboards.notification_created")
+        user_logged_out.connect(_on_logged_out, dispatch_uid="leaderboards.user_logged_out")
+
+        register_moderator_permissions(
+            "leaderboards.view_season", "leaderboards.view_seasonentry", "leaderboards.view_badgeaward",
+            "leaderboards.view_challenge", "leaderboards.view_challengeparticipant",
+        )
 
 
 def _on_score_changed(sender: Any, member_id: int, old_score: int | None, new_score: int | None,

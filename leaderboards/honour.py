@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.contrib.auth.models import AnonymousUser
+
 from accounts.models import User
 from leaderboards.badges import badges_of
 from scoring.streaks import member_streak
@@ -52,8 +54,9 @@ class Honour:
         }
 
 
-def honour_for(*, username: str, viewer: User | None) -> Honour:
-    """The profile of ``username`` as ``viewer`` (None: signed out) may see it, or ``NotFound``."""
+def honour_for(*, username: str, viewer: User | AnonymousUser | None) -> Honour:
+    """The profile of ``username`` as ``viewer`` (anonymous or None: signed out) may see it, or
+    ``NotFound``."""
     member = social.member_by_username(username=username)
     viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
     is_me = viewer_id == member.pk

@@ -11,7 +11,7 @@ from social.errors import NotFound
 
 def honour_page(request: HttpRequest, username: str) -> HttpResponse:
     try:
-        honour = honour_for(username=username, viewer=request.user)  # type: ignore[arg-type]
+        honour = honour_for(username=username, viewer=request.user)
     except NotFound:
         raise Http404 from None
     return render(request, "leaderboards/honour.html", {"honour": honour})

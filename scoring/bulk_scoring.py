@@ -39,9 +39,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from scoring import selectors
-from scoring.model import EventFact, band_for, compute_base, describe_event
+from scoring.model import EventFact, band_for, compute_base
 from scoring.models import Event, Partner, ScoreChange, ScoreState
-from scoring.services import Snapshot, _ledger_row, _starting_explanation, format_points
+from scoring.services import Snapshot, _ledger_row, _starting_explanation, event_explanation
 from scoring.signals import bases_changed, score_changed
 
 BATCH = 200
@@ -107,7 +107,7 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
             result = compute_base(facts, profile)
             row, after = _ledger_row(member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
                                      social=current.social, event=event, explanation="")
-            row.explanation = f"{describe_event(fact)}: {format_points(row.delta)}"[:300]
+            row.explanation = event_explanation(fact, row.delta)
             member_rows.append(row)
             current = after
             applied_ids.append(event.pk)

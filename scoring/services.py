@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from scoring import selectors
 from scoring.model import BaseResult, EventFact, band_for, compute_base, describe_event, total_score
+from scoring.model.factors import event_quality
 from scoring.models import Event, ScoreChange, ScoreState
 from scoring.signals import bases_changed, score_changed
 
@@ -34,6 +35,21 @@ def format_points(delta: int) -> str:
     if delta < 0:
         return f"−{-delta}"
     return "±0"
+
+
+#: Appended when a good event (an on-time payment in full, a purchase) comes with a fall: the
+#: model weighs events by their age relative to the latest one (scoring/model/factors.py), so a
+#: payment after a long gap ages the earlier ones at once.
+AGING_NOTE = " (earlier ones count less as they age)"
+
+
+def event_explanation(fact: EventFact, delta: int) -> str:
+    """The ledger line of one event: "Card repayment to Acme 14 days late: −12"."""
+    text = f"{describe_event(fact)}: {format_points(delta)}"
+    good = fact.kind == "purchase" or event_quality(fact) >= 1.0
+    if delta < 0 and good:
+        text += AGING_NOTE
+    return text[:300]
 
 
 def factors_dict(result: BaseResult) -> dict[str, float]:
@@ -149,7 +165,7 @@ def member_score_pending(*, member_id: int) -> int:
             member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
             social=current.social, event=event, explanation="",
         )
-        row.explanation = f"{describe_event(fact)}: {format_points(row.delta)}"[:300]
+        row.explanation = event_explanation(fact, row.delta)
         rows.append(row)
         current = after
         event.status = Event.Status.SCORED

@@ -13,9 +13,9 @@ from accounts.models import User
 from config.serializers import StrictSerializer
 from scoring import selectors
 from scoring.errors import Code
-from scoring.model import EventFact, band_for, compute_base, describe_event, total_score
+from scoring.model import EventFact, band_for, compute_base, total_score
 from scoring.models import Event
-from scoring.services import format_points
+from scoring.services import event_explanation
 
 
 class WhatIfSerializer(StrictSerializer):
@@ -69,5 +69,5 @@ def what_if(*, member: User, scenario: dict[str, Any]) -> dict[str, Any]:
                         for f in simulated.factors],
         },
         "delta": delta,
-        "explanation": f"{describe_event(fact)}: {format_points(delta)}",
+        "explanation": event_explanation(fact, delta),
     }

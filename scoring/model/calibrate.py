@@ -149,10 +149,8 @@ def _timeliness(
 ) -> np.ndarray:
     w = mask * 2.0 ** (-age / params.timeliness_half_life_days)
     q = _quality(bucket, fraction, params)
-    total = w.sum(axis=1)
-    mean = np.divide((w * q).sum(axis=1), total, out=np.zeros_like(total), where=total > 0)
-    count = mask.sum(axis=1)
-    return np.clip((strength * prior + count * mean) / (strength + count), 0.0, 1.0)
+    # The same weights for the prior and the events, as ``factors.timeliness``.
+    return np.clip((strength * prior + (w * q).sum(axis=1)) / (strength + w.sum(axis=1)), 0.0, 1.0)
 
 
 def score_arrays(a: ReplayArrays, params: ScoringParams = PARAMS) -> np.ndarray:

@@ -198,25 +198,31 @@ def timeliness(
     prior_strength: float,
     params: ScoringParams = PARAMS,
 ) -> float:
-    """Recency-weighted mean quality m of ``events``, shrunk toward ``prior`` for thin files.
+    """Recency-weighted mean of the prior and the qualities of ``events``, with ONE set of weights.
 
-    value = (strength * prior + n * m) / (strength + n), n = number of events, and
-    m = Σ wᵢ qᵢ / Σ wᵢ with wᵢ halving every ``timeliness_half_life_days`` before ``anchor``.
-    m depends only on the events' ages relative to each other (shifting the anchor scales every
-    weight alike), so other kinds of events never move this factor. Consequences, all tested:
-    no events gives the prior; a later, smaller or missed payment never raises the value; and
-    an on-time payment in full dated at or after the other events never lowers it.
-    (A *backdated* on-time payment can: it adds a full event to n but little weight to m. The
-    mirror image: removing an old missed payment can LOWER the value when m is well above the
-    prior, since n drops by one while m barely moves; the stronger the prior, the larger this.)
+    value = (strength * prior + Σ wᵢ qᵢ) / (strength + Σ wᵢ), wᵢ = 2 ** (-ageᵢ / half-life)
+    the recency weight of event i, age in days before ``anchor`` (``compute_base`` passes the
+    stream's own latest event, so that event weighs 1 and the prior is worth ``strength``
+    events of that age). Other kinds of events never move this factor. Because the prior and
+    the events share the weights, the value is a plain weighted average: an event pulls it
+    toward its own quality by its own weight, whatever the other events are. Hence, for a
+    fixed ``anchor`` (all tested): no events gives the prior; removing an event of quality
+    below the value never lowers it (a reversed missed payment never hurts); adding a missed
+    payment never raises it; a later, smaller or missed payment never raises it; the value
+    stays in [0, 1]. (The earlier form shrank by the event COUNT n, (strength * prior +
+    n * m) / (strength + n), while m was recency-weighted: removing an old missed payment
+    dropped n by one but barely moved m, so it could LOWER the value.)
+
+    The weights are relative to ``anchor``: when a new event becomes the stream's latest, the
+    older ones weigh less against the prior (their age grows), so after a long gap the file
+    becomes "thin" again and the value moves back toward the prior.
     """
     if not events:
         return prior
     weights = [recency_weight(e, anchor, params.timeliness_half_life_days) for e in events]
     qualities = [event_quality(e, params) for e in events]
-    mean = math.fsum(w * q for w, q in zip(weights, qualities, strict=True)) / math.fsum(weights)
-    n = float(len(events))
-    value = (prior_strength * prior + n * mean) / (prior_strength + n)
+    weighted = math.fsum(w * q for w, q in zip(weights, qualities, strict=True))
+    value = (prior_strength * prior + weighted) / (prior_strength + math.fsum(weights))
     return min(1.0, max(0.0, value))
 
 
@@ -256,9 +262,9 @@ def compute_base(
             by_kind[e.kind].append(e)
     cards, bills, purchases = by_kind[CARD_REPAYMENT], by_kind[BILL_PAYMENT], by_kind[PURCHASE]
 
-    # Timeliness is measured from each stream's own latest event (its mean only depends on
-    # relative ages, and this keeps weights far from underflow); purchases age against the
-    # member's latest event of any kind, their "now".
+    # Timeliness is measured from each stream's own latest event (it then depends only on the
+    # stream's relative ages, never on other kinds of events, and the weights stay far from
+    # underflow); purchases age against the member's latest event of any kind, their "now".
     card_value = (
         timeliness(cards, cards[-1].occurred_at, params.card_prior, params.card_prior_strength, params)
         if cards

@@ -14,9 +14,11 @@ score distribution off target (``calibrate.SPREAD``: median 640-690, 15-35 % in 
 every band populated; see ``calibrate``'s docstring) within the ranges of
 ``calibrate.SEARCH_SPACE`` (product limits: 30-59 days late keeps at most 0.6 of the quality,
 priors 0.40-0.55 worth 1-100 events, half-lives 30-365 days). The first fit, on AUC alone,
-put 89 % of the test split in Excellent (median 897); this one gives up 0.004 of test AUC
-(0.7647 → 0.7609) for a median of 686. The values were rounded by hand to about two
-significant digits (train AUC 0.7588 fitted, 0.7587 rounded). Mapping and range choices were
+put 89 % of the test split in Excellent (median 897); this one gives up 0.003 of test AUC
+(0.7647 → 0.7617) for a median of 690. It was refitted when the thin-file smoothing became a
+weighted mean of the prior and the events with the same recency weights (see
+``factors.timeliness``): prior strengths 10 / 39 → 5.4 / 39, half-life 35 → 140 days. The
+values were rounded by hand to about two significant digits (train AUC 0.7567). Mapping and range choices were
 made on the train split only; the test split (``ID % 5 == 0``) is what
 ``manage.py evaluate_scoring`` reports.
 """
@@ -56,29 +58,31 @@ class ScoringParams:
     quality_on_time: float = 1.0
     quality_late_1_29: float = 0.80
     quality_late_30_59: float = 0.60  # fitted: at its product cap (the fit would go higher)
-    quality_late_60_89: float = 0.005  # fitted: two months late is nearly as bad as 90+
+    quality_late_60_89: float = 0.0001  # fitted: two months late is as bad as 90+
     quality_late_90_plus: float = 0.0
     #: A payment of only part of the amount due multiplies the quality by
     #: floor + (1 - floor) * (paid / due) ** exponent, so paying less never scores higher.
     #: Fitted: paying nothing of a statement costs 11 % of the quality, paying a little most
     #: of that back (5 % paid already gives 0.96). On UCI, revolvers who pay the minimum on
     #: time default no more often than full payers, so the fit keeps this penalty mild.
-    partial_payment_floor: float = 0.89
-    partial_payment_exponent: float = 0.13
+    partial_payment_floor: float = 0.70
+    partial_payment_exponent: float = 0.05
 
     # --- recency and thin-file smoothing of the two timeliness factors --------------------
     #: An event's weight halves every half-life (days before the member's latest event).
-    timeliness_half_life_days: float = 35.0  # fitted: about a month, last month counts most
-    #: Factor = (strength * prior + n * m) / (strength + n), m the recency-weighted mean quality
-    #: of the n events: with no events the factor is the prior; `strength` is worth that many
-    #: events. Priors fitted within the product's range 0.40-0.55 (a newcomer starts in
-    #: Building/Fair), strengths within 1-100. They set where good payers land: five on-time
-    #: card repayments give (10 * 0.44 + 5) / 15 = 0.63, a year of them 0.75, so a spotless
-    #: record climbs over years instead of topping out in months. The bill prior is strong
+    timeliness_half_life_days: float = 140.0  # fitted: about four and a half months
+    #: Factor = (strength * prior + Σ wᵢ qᵢ) / (strength + Σ wᵢ), wᵢ the recency weight of event
+    #: i (1 for the stream's latest): with no events the factor is the prior; `strength` is worth
+    #: that many events as recent as the latest. Priors fitted within the product's range
+    #: 0.40-0.55 (a newcomer starts in Building/Fair), strengths within 1-100. They set where
+    #: good payers land: five monthly on-time card repayments give (5.4 * 0.44 + 3.8) / 9.2 =
+    #: 0.67, a year of them 0.74, and no number of them more than 0.76 (monthly weights sum to
+    #: at most 1 / (1 - 2 ** (-30 / 140)) = 7.2), so the top of the scale needs the other
+    #: factors too. The bill prior is strong
     #: because a bill's lateness repeats the card's (same paid date on UCI): held near
     #: mid-scale it spreads the scores without double-counting lateness in the ranking.
     card_prior: float = 0.44
-    card_prior_strength: float = 10.0
+    card_prior_strength: float = 5.4
     bill_prior: float = 0.46
     bill_prior_strength: float = 39.0
 
@@ -88,10 +92,10 @@ class ScoringParams:
     #: Factor = spend^shape / (spend^shape + half_saturation^shape): 0 with no purchases,
     #: 0.5 at `purchase_half_saturation` of recent spend, → 1 as spend grows.
     #: Fitted on UCI spend converted to EUR (recent spend: median ~170 EUR, 90th percentile
-    #: ~1,000 EUR): 0.10 at 140 EUR, 0.24 at 600 EUR, half at 3,100 EUR. A gentle rise over the
+    #: ~1,000 EUR): 0.06 at 140 EUR, 0.16 at 600 EUR, half at 6,600 EUR (refit; was 3,100). A gentle rise over the
     #: whole realistic range (shape 0.7) instead of the AUC-only fit's step at ~40 EUR, which
     #: gave nearly every member the full 90 points.
-    purchase_half_saturation: float = 3100.0
+    purchase_half_saturation: float = 6600.0
     purchase_shape: float = 0.7
 
     def lateness_qualities(self) -> tuple[float, float, float, float, float]:

@@ -1,9 +1,10 @@
 """The dashboard's gamification moves live in a real browser (Chromium via Playwright).
 
-alice and bob are friends in a running challenge; a perk waits one point above alice's score.
-alice's dashboard is open; a partner sends an on-time card repayment for her. Without a reload
-her score, progress to the next band, streak, perks (the perk unlocked), badges (first friend)
-and the challenge standings move. Uses the embedded-mode server of ``test_browser.py``.
+alice and bob are friends in a running challenge; alice paid her card on time the last two
+months; a perk waits one point above her score. Her dashboard is open; a partner sends this
+month's on-time card repayment. Without a reload her score, progress to the next band, streak
+(3 months), perks (the perk unlocked), badges (the on-time streak badge) and the challenge
+standings move. Uses the embedded-mode server of ``test_browser.py``.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ SCREENSHOT = Path(os.environ.get("DASHBOARD_SCREENSHOT", "/tmp/credo-dashboard-l
 # Run in the server's database after browser_setup.py (alice, bob, friends; bob consented to acme).
 SETUP = """
 import json
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from django.utils import timezone
 from accounts.models import User
+from scoring.ingestion import events_store
 from leaderboards import challenges
 from leaderboards.models import Perk
 from scoring.consent import consent_grant
@@ -44,7 +48,15 @@ from scoring.models import Partner
 from scoring.whatif import what_if
 
 alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
-consent_grant(member=alice, partner=Partner.objects.get(slug="acme"))
+acme = Partner.objects.get(slug="acme")
+consent_grant(member=alice, partner=acme)
+# Two months of on-time card repayments: one more this month makes a 3-month streak (a badge).
+last_month = timezone.now().date().replace(day=1) - timedelta(days=10)
+month_before = last_month.replace(day=1) - timedelta(days=10)
+events_store(partner=acme, items=[
+    {"member": "alice", "kind": "card_repayment", "amount": Decimal("250.00"), "currency": "EUR",
+     "occurred_at": datetime.combine(day, time(12), tzinfo=UTC), "due_date": day, "paid_date": day,
+     "external_id": f"history-{day}"} for day in (month_before, last_month)])
 challenge = challenges.challenge_create(by=alice, opponents=[bob])
 challenges.challenge_answer(challenge=challenge, member=bob, accept=True)
 scenario = {"kind": "card_repayment", "amount": Decimal("250.00"), "days_late": 0, "missed": False,
@@ -101,19 +113,21 @@ def test_my_dashboard_moves_live_when_my_event_is_scored(app_server, tmp_path): 
             page.wait_for_function("() => window.CredoLive && window.CredoLive.isOpen()", timeout=10_000)
             assert page.locator("#perks-card .gm-held").count() == 0
             assert "Browser lounge" in page.locator("#perks-card").inner_text()  # the next perk, 1 point away
-            assert page.locator("#badges-card .bdg-item").count() == 0
+            badges_before = page.locator("#badges-card .bdg-item").count()
+            assert "On-time streak" not in page.locator("#badges-card").inner_text()
             assert page.locator("#challenges-card [data-challenge] .ch-row").count() == 2
             progress_before = page.locator("#progress-card").inner_text()
-            assert "0 months" in page.locator("#streak-card").inner_text()
+            assert "2 months" in page.locator("#streak-card").inner_text()
 
             assert post_on_time_repayment(url, world, "alice") == 201
             page.wait_for_function("() => Number(document.getElementById('live-cards').dataset.refreshed) > 0",
                                    timeout=5_000)
             page.wait_for_function(
                 "() => document.querySelectorAll('#perks-card .gm-held').length === 1"
-                " && document.querySelectorAll('#badges-card .bdg-item').length >= 1", timeout=5_000)
+                f" && document.querySelectorAll('#badges-card .bdg-item').length > {badges_before}", timeout=5_000)
             assert "Browser lounge" in page.locator("#perks-card .gm-held").inner_text()
-            assert "1 month" in page.locator("#streak-card").inner_text()
+            assert "On-time streak" in page.locator("#badges-card").inner_text()
+            assert "3 months" in page.locator("#streak-card").inner_text()
             assert page.locator("#progress-card").inner_text() != progress_before
             assert str(scores["after"]) in page.locator(".score-panel").inner_text()
             mine = page.locator("#challenges-card [data-challenge] .ch-row.me .ch-points").inner_text()

@@ -34,7 +34,7 @@ def honour_api(client, username: str):  # type: ignore[no-untyped-def]
 
 
 def test_a_friend_sees_everything_including_the_score(cast, api_as) -> None:  # type: ignore[no-untyped-def]
-    alice, bob, _ = cast
+    _, bob, _ = cast
     body = honour_api(api_as(bob), "alice").json()
     assert body["username"] == "alice"
     assert (body["is_me"], body["is_friend"], body["score"], body["band"]) == (False, True, 712, "Excellent")
@@ -90,7 +90,7 @@ def test_my_own_page_tells_me_who_can_see_it(cast) -> None:  # type: ignore[no-u
 
 
 def test_inactive_members_do_not_exist(cast, api_as) -> None:  # type: ignore[no-untyped-def]
-    alice, bob, _ = cast
+    _, bob, _ = cast
     gone = UserFactory(username="gone", is_active=False, profile_visibility=User.Visibility.PUBLIC)
     assert gone.pk
     assert honour_api(api_as(bob), "gone").status_code == 404

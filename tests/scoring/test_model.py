@@ -30,6 +30,8 @@ from scoring.model.factors import (
     FACTOR_NAMES,
     PROFILE_COMPLETENESS,
     PURCHASE_VOLUME,
+    event_quality,
+    timeliness,
 )
 
 # Round constants so the expected values below can be worked out by hand.
@@ -107,24 +109,25 @@ def test_hand_built_member_exact_factors_and_points() -> None:
     ]
     result = compute_base(events, ProfileFacts(email_verified=True, phone=True, city=True), HAND)
 
-    card_mean = (1.0 * 1.0 + 0.5 * 0.5) / 1.5  # recency-weighted mean quality, 5/6
-    card = (1 * 0.5 + 2 * card_mean) / (1 + 2)  # shrunk toward the prior 0.5 (strength 1)
-    bill = (2 * 0.5 + 2 * 0.3125) / (2 + 2)  # mean of 0 and 0.625; prior 0.5, strength 2
+    # Weighted mean of the prior (weight = strength) and the events (weight = recency weight).
+    card = (1 * 0.5 + 1.0 * 1.0 + 0.5 * 0.5) / (1 + 1.0 + 0.5)  # prior 0.5, strength 1: 0.7
+    bill = (2 * 0.5 + 1 * 0.0 + 1 * 0.625) / (2 + 1 + 1)  # 0 and 0.625, both weight 1; strength 2
     assert [f.name for f in result.factors] == list(FACTOR_NAMES)
     assert values(result) == pytest.approx(
         {
-            CARD_REPAYMENT_TIMELINESS: card,
+            CARD_REPAYMENT_TIMELINESS: 0.7,
             BILL_PAYMENT_TIMELINESS: 0.40625,
             PURCHASE_VOLUME: 0.5,
             PROFILE_COMPLETENESS: 0.6,
         },
         abs=1e-12,
     )
+    assert card == pytest.approx(0.7, abs=1e-15)
     assert bill == 0.40625
     points = {f.name: f.points for f in result.factors}
     assert points == pytest.approx(
         {
-            CARD_REPAYMENT_TIMELINESS: 210 * 13 / 18,  # 151.666…
+            CARD_REPAYMENT_TIMELINESS: 147.0,  # 210 * 0.7
             BILL_PAYMENT_TIMELINESS: 85.3125,
             PURCHASE_VOLUME: 45.0,
             PROFILE_COMPLETENESS: 54.0,
@@ -133,7 +136,7 @@ def test_hand_built_member_exact_factors_and_points() -> None:
     )
     assert [f.events for f in result.factors] == [2, 2, 2, 0]
     assert result.base == 350 + sum(f.points for f in result.factors)  # exactly, as promised
-    assert result.base == pytest.approx(350 + 210 * 13 / 18 + 85.3125 + 45 + 54, abs=1e-9)
+    assert result.base == pytest.approx(350 + 147 + 85.3125 + 45 + 54, abs=1e-9)
     assert result.missing_profile == ("avatar", "bio")
 
 
@@ -204,8 +207,10 @@ def test_few_events_are_smoothed_toward_the_prior() -> None:
     for n in (1, 2, 3):
         good = compute_base(on_time[:n], NO_PROFILE).factor(CARD_REPAYMENT_TIMELINESS).value
         bad = compute_base(missed[:n], NO_PROFILE).factor(CARD_REPAYMENT_TIMELINESS).value
-        assert good == pytest.approx((k * p + n) / (k + n), abs=1e-12)
-        assert bad == pytest.approx(k * p / (k + n), abs=1e-12)
+        # The latest event weighs 1, one a month older 2 ** (-30 / half-life), and so on.
+        weight = sum(2.0 ** (-30 * i / PARAMS.timeliness_half_life_days) for i in range(n))
+        assert good == pytest.approx((k * p + weight) / (k + weight), abs=1e-12)
+        assert bad == pytest.approx(k * p / (k + weight), abs=1e-12)
 
 
 # --- score, bands ------------------------------------------------------------------------
@@ -270,7 +275,7 @@ def test_reasons_ordered_by_points_lost() -> None:
     got = reasons(result, HAND)
     assert [(r.code, round(r.points_lost, 4)) for r in got] == [
         (ReasonCode.BILL_PAYMENTS_LATE, 124.6875),  # 210 * (1 - 0.40625)
-        (ReasonCode.CARD_REPAYMENTS_LATE, round(210 * 5 / 18, 4)),
+        (ReasonCode.CARD_REPAYMENTS_LATE, 63.0),  # 210 * (1 - 0.7)
         (ReasonCode.PURCHASES_LOW, 45.0),
         (ReasonCode.PROFILE_INCOMPLETE, 36.0),
     ]
@@ -424,12 +429,12 @@ def test_paying_later_or_less_never_raises_a_factor(events: list[EventFact], dat
 
 
 @settings(max_examples=300, deadline=None)
-@given(events=_EVENT_LISTS, kind=st.sampled_from(["card_repayment", "bill_payment"]), data=st.data())
-def test_an_on_time_payment_at_or_after_the_others_never_lowers_its_factor(
-    events: list[EventFact], kind: str, data: st.DataObject
-) -> None:
-    latest = max((e.occurred_at for e in events if e.kind == kind), default=T0)
-    at = latest + timedelta(minutes=data.draw(st.integers(min_value=0, max_value=400 * 24 * 60)))
+@given(events=_EVENT_LISTS, kind=st.sampled_from(["card_repayment", "bill_payment"]))
+def test_an_on_time_payment_with_the_latest_never_lowers_its_factor(events: list[EventFact], kind: str) -> None:
+    # At the latest event's time the anchor does not move: the factor is a weighted average of
+    # the prior and the events, and a quality of 1 can only pull it up. A payment LATER than the
+    # others also ages them (next test): that fall is the recency weighting, not the payment.
+    at = max((e.occurred_at for e in events if e.kind == kind), default=T0)
     new = EventFact(kind=kind, occurred_at=at, amount=Decimal("10.00"), due_date=at.date(), paid_date=at.date())
     name = CARD_REPAYMENT_TIMELINESS if kind == "card_repayment" else BILL_PAYMENT_TIMELINESS
     before = compute_base(events, FULL_PROFILE).factor(name).value
@@ -456,3 +461,119 @@ def test_factors_stay_in_range_and_points_add_up(events: list[EventFact], profil
         assert f.points == 600 * f.weight * f.value
     assert result.base == 350 + sum(f.points for f in result.factors)
     assert 350 <= total_score(result.base, 0) <= 950
+
+
+# --- consistent smoothing: the prior and the events share one set of weights -----------------
+# A reversal must never hurt and bad behaviour must never help. With the old count-based
+# shrinkage, (strength * prior + n * m) / (strength + n) with m recency-weighted, removing an
+# old missed payment lowered the factor (n fell by one, m barely moved); these fail there.
+
+_REPAYMENTS = st.lists(
+    events_strategy().map(lambda e: dataclasses.replace(e, kind="card_repayment") if e.kind == "purchase" else e),
+    min_size=1,
+    max_size=25,
+)
+_PRIORS = st.floats(min_value=0.0, max_value=1.0)
+_STRENGTHS = st.floats(min_value=0.1, max_value=100.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=_REPAYMENTS, prior=_PRIORS, strength=_STRENGTHS, data=st.data())
+def test_removing_an_event_below_the_factor_never_lowers_it(
+    events: list[EventFact], prior: float, strength: float, data: st.DataObject
+) -> None:
+    anchor = T0  # no event is later than T0
+    before = timeliness(events, anchor, prior, strength)
+    assert 0.0 <= before <= 1.0
+    i = data.draw(st.integers(min_value=0, max_value=len(events) - 1))
+    if event_quality(events[i]) > before:
+        return
+    after = timeliness([*events[:i], *events[i + 1 :]], anchor, prior, strength)
+    assert 0.0 <= after <= 1.0
+    assert after >= before - 1e-12
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=_REPAYMENTS, prior=_PRIORS, strength=_STRENGTHS, missed=events_strategy())
+def test_adding_a_missed_payment_never_raises_the_factor(
+    events: list[EventFact], prior: float, strength: float, missed: EventFact
+) -> None:
+    anchor = T0
+    missed = dataclasses.replace(missed, kind="card_repayment", missed=True, paid_date=None)
+    assert event_quality(missed) == 0.0
+    before = timeliness(events, anchor, prior, strength)
+    after = timeliness([*events, missed], anchor, prior, strength)
+    assert 0.0 <= after <= before + 1e-12
+
+
+def _stream(events: list[EventFact], kind: str) -> tuple[str, datetime]:
+    name = CARD_REPAYMENT_TIMELINESS if kind == "card_repayment" else BILL_PAYMENT_TIMELINESS
+    return name, max(e.occurred_at for e in events if e.kind == kind)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=_EVENT_LISTS, data=st.data())
+def test_reversing_an_event_below_the_factor_never_lowers_the_score(
+    events: list[EventFact], data: st.DataObject
+) -> None:
+    # What a dispute does: remove an event that is not the stream's latest (the latest sets the
+    # recency anchor; removing it ages nothing, it makes the rest younger).
+    indices = _repayment_indices(events)
+    if not indices:
+        return
+    i = data.draw(st.sampled_from(indices))
+    name, latest = _stream(events, events[i].kind)
+    before = compute_base(events, FULL_PROFILE)
+    if events[i].occurred_at == latest or event_quality(events[i]) > before.factor(name).value:
+        return
+    after = compute_base([*events[:i], *events[i + 1 :]], FULL_PROFILE)
+    assert after.factor(name).value >= before.factor(name).value - 1e-12
+    assert after.base >= before.base - 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=_EVENT_LISTS, kind=st.sampled_from(["card_repayment", "bill_payment"]), data=st.data())
+def test_a_missed_payment_up_to_the_latest_never_raises_the_score(
+    events: list[EventFact], kind: str, data: st.DataObject
+) -> None:
+    if not any(e.kind == kind for e in events):
+        return
+    name, latest = _stream(events, kind)
+    at = latest - timedelta(minutes=data.draw(st.integers(min_value=0, max_value=3 * 365 * 24 * 60)))
+    new = EventFact(kind=kind, occurred_at=at, amount=Decimal("10.00"), due_date=at.date(), missed=True)
+    before = compute_base(events, FULL_PROFILE)
+    after = compute_base([*events, new], FULL_PROFILE)
+    assert after.factor(name).value <= before.factor(name).value + 1e-12
+    assert after.base <= before.base + 1e-9
+
+
+def test_reversing_an_old_missed_payment_raises_a_good_payers_factor() -> None:
+    # A year of on-time card repayments and one missed 11 months ago (the dispute scenario).
+    on_time = [repayment(days_ago=30 * i, ref=f"ok{i}") for i in range(12)]
+    old_miss = repayment(days_ago=330, late=None, ref="miss")
+
+    def card(events: list[EventFact], params: ScoringParams) -> float:
+        return compute_base(events, NO_PROFILE, params).factor(CARD_REPAYMENT_TIMELINESS).value
+
+    for params in (PARAMS, dataclasses.replace(PARAMS, card_prior_strength=10.0, timeliness_half_life_days=35.0)):
+        assert card(on_time, params) > card([*on_time, old_miss], params)
+
+
+def test_an_on_time_payment_after_a_long_gap_says_why_the_factor_fell() -> None:
+    """Five on-time repayments 400 days ago, then one today: the old ones now weigh 2^(-400/140)
+    each against the prior's fixed weight, so the factor falls although the payment was good —
+    and the ledger line says why instead of blaming the payment."""
+    from scoring.services import AGING_NOTE, event_explanation
+
+    old_day = T0 - timedelta(days=400)
+    history = [EventFact(kind="card_repayment", occurred_at=old_day, amount=Decimal("10.00"), due_date=old_day.date(),
+                         paid_date=old_day.date(), ref=str(i)) for i in range(5)]
+    today = EventFact(kind="card_repayment", occurred_at=T0, amount=Decimal("10.00"), due_date=T0.date(),
+                      paid_date=T0.date(), label="Acme")
+    before = compute_base(history, FULL_PROFILE)
+    after = compute_base([*history, today], FULL_PROFILE)
+    assert after.factor(CARD_REPAYMENT_TIMELINESS).value < before.factor(CARD_REPAYMENT_TIMELINESS).value
+    delta = total_score(after.base, 0) - total_score(before.base, 0)
+    assert delta < 0
+    assert event_explanation(today, delta) == f"Card repayment to Acme on time: −{-delta}{AGING_NOTE}"
+    assert event_explanation(today, 3) == "Card repayment to Acme on time: +3"
