@@ -30,7 +30,8 @@ class Command(BaseCommand):
             for award in badges_evaluate(member_id=member_id):
                 awarded.append(f"  {username}: {award.badge}{'/' + award.tier if award.tier else ''}"
                                f"{' ' + award.key if award.key else ''} — {award.explanation}")
-        for line in awarded:
-            self.stdout.write(line)
+        if options["verbosity"] >= 1:
+            for line in awarded:
+                self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(
             f"Evaluated {len(rows)} member(s); awarded {len(awarded)} badge(s)."))

@@ -61,7 +61,10 @@ class Command(BaseCommand):
             result = contagion_rebuild(announce=False)
             write(f"Friend contagion rebuilt in {time.perf_counter() - started:.1f} s: "
                   f"{result['edges']:,} friendships, {result['scores_changed']:,} displayed scores moved.")
-            if settings.SERVICES_MODE:
-                from django.core.management import call_command
+            from django.core.management import call_command
 
+            # Badges and perks read scores, events and friendships: award what the history earned.
+            call_command("badges_rebuild", stdout=self.stdout, verbosity=0)
+            call_command("perks_rebuild", stdout=self.stdout, verbosity=0)
+            if settings.SERVICES_MODE:
                 call_command("leaderboards_rebuild", stdout=self.stdout)
