@@ -7,14 +7,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
 from scoring.evaluation import evaluate
 from scoring.model import PARAMS, EventFact, compute_base, total_score
-import numpy as np
-
 from scoring.model.calibrate import SpreadTarget, band_shares, build_arrays, check_twin, spread_penalty
 from scoring.uci import UCI_PROFILE, UciRow, is_test, load_rows, row_events, to_eur
 
