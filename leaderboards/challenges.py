@@ -6,7 +6,8 @@ Reads, writes and the live push of one small feature live together here; the API
 The rules (the page explains them to members in these words):
 
 * **Who.** A member challenges 1 to ``MAX_OPPONENTS`` of their current friends (not
-  themself, no one twice). Everyone taking part must be able to play: active, not frozen by a
+  themself, no one twice); several opponents must also be friends with each other
+  (``opponents_not_friends``), since each sees the others' points. Everyone taking part must be able to play: active, not frozen by a
   moderator, not in private mode (a member in private mode left the social game: their score
   is theirs alone, and standings would show how it moves), and scored. A username that is not
   a friend — a stranger, a member who blocked you or one who does not exist — answers the same
@@ -29,7 +30,12 @@ The rules (the page explains them to members in these words):
 * **Result.** Standard competition ranking (1, 1, 3). Every participant sharing rank 1 wins
   (and gets the ``challenge_won`` badge) — unless everyone is tied, which is a draw with no
   winner. A challenge nobody accepted by ``ends_at``, or that everyone declined, is
-  cancelled. The creator may cancel it until it finishes.
+  cancelled. The creator may cancel it while it is open (nobody accepted yet); once it runs,
+  ``already_running``: a creator who is losing cannot take the winners' badge away.
+* **Privacy** (DESIGN.md §2.5). A participant's points are shown to themself and to the
+  participants who are their friends right now (a block ends a friendship); never while they
+  are in private mode or frozen. Otherwise standings show their rank without points
+  (``"points": null, "hidden": true``), and their live points stop moving while they cannot play.
 
 Concurrency (STYLE.md §6): writes lock member rows (id order), then the challenge row, in
 ``_lock_members`` / ``_lock_challenge`` — the one place locks are taken. Beneath the locks,
@@ -40,8 +46,8 @@ double accept notifies once even without the locks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,12 +94,14 @@ class ChallengeCode:
     DUPLICATE_OPPONENT = "duplicate_opponent"
     CANNOT_CHALLENGE_SELF = "cannot_challenge_self"
     NOT_FRIENDS = "not_friends"  # the same for a stranger, a block and an unknown username
+    OPPONENTS_NOT_FRIENDS = "opponents_not_friends"  # two of several opponents are not friends
     OPPONENT_UNAVAILABLE = "opponent_unavailable"  # a friend who cannot play now
     NOT_ELIGIBLE = "not_eligible"  # you cannot play now (private mode, frozen, not scored)
     TOO_MANY_CHALLENGES = "too_many_challenges"
     ALREADY_ANSWERED = "already_answered"
     CHALLENGE_CLOSED = "challenge_closed"  # finished, cancelled, or too late to join
     NOT_CREATOR = "not_creator"
+    ALREADY_RUNNING = "already_running"  # cancel: someone accepted, it can no longer be called off
 
 
 class ChallengeError(Exception):
@@ -133,6 +141,24 @@ def can_play(user: User) -> bool:
     return bool(user.is_active and not user.is_frozen and not user.private_mode and user.score is not None)
 
 
+def shows_points(user: User) -> bool:
+    """Whether ``user``'s challenge points may be shown to their friends (not private, not frozen)."""
+    return bool(user.is_active and not user.is_frozen and not user.private_mode)
+
+
+def _friends_among(member_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Each of ``member_ids`` → their current friends among them (a block ends a friendship).
+    One query."""
+    from social.models import Friendship
+
+    out: dict[int, set[int]] = {pk: set() for pk in member_ids}
+    pairs = Friendship.objects.active().filter(member_a_id__in=list(out), member_b_id__in=list(out))
+    for a, b in pairs.values_list("member_a_id", "member_b_id"):
+        out[a].add(b)
+        out[b].add(a)
+    return out
+
+
 def _is_due(challenge: Challenge, now: datetime) -> bool:
     return challenge.status in LIVE and challenge.ends_at <= now
 
@@ -147,6 +173,7 @@ class Standing:
     points: int
     rank: int
     is_winner: bool
+    shows_points: bool = True  # see ``shows_points``; ``standings_dicts`` hides the points if not
 
 
 def rank_points(rows: Iterable[tuple[int, str, int]]) -> list[Standing]:
@@ -178,9 +205,12 @@ def challenge_standings(*, challenge: Challenge) -> list[Standing]:
     final ranks and winners; otherwise the live points. One query (none when prefetched)."""
     accepted = _accepted(challenge)
     if challenge.status == Status.FINISHED:
-        rows = [Standing(p.member_id, p.member.username, p.points, p.final_rank or 0, p.is_winner) for p in accepted]
+        rows = [Standing(p.member_id, p.member.username, p.points, p.final_rank or 0, p.is_winner,
+                         shows_points(p.member)) for p in accepted]
         return sorted(rows, key=lambda s: (s.rank, s.username))
-    return rank_points((p.member_id, p.member.username, p.points) for p in accepted)
+    shown = {p.member_id: shows_points(p.member) for p in accepted}
+    return [replace(s, shows_points=shown[s.member_id])
+            for s in rank_points((p.member_id, p.member.username, p.points) for p in accepted)]
 
 
 def _with_participants(qs: Any) -> Any:
@@ -290,9 +320,16 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def standings_dicts(standings: Sequence[Standing], *, viewer_id: int) -> list[dict[str, Any]]:
-    return [{"username": s.username, "points": s.points, "rank": s.rank, "is_winner": s.is_winner,
-             "is_me": s.member_id == viewer_id} for s in standings]
+def standings_dicts(standings: Sequence[Standing], *, viewer_id: int, friends: Collection[int]) -> list[dict[str, Any]]:
+    """The standings as ``viewer_id`` sees them; ``friends``: the viewer's current friends.
+    Someone else's points show only if they are a friend and ``shows_points``; otherwise
+    ``points`` is None and ``hidden`` True (the rank stays, so the table still adds up)."""
+    out = []
+    for s in standings:
+        hidden = s.member_id != viewer_id and (s.member_id not in friends or not s.shows_points)
+        out.append({"username": s.username, "points": None if hidden else s.points, "hidden": hidden,
+                    "rank": s.rank, "is_winner": s.is_winner, "is_me": s.member_id == viewer_id})
+    return out
 
 
 def result_for(challenge: Challenge, standings: Sequence[Standing], viewer_id: int) -> str | None:
@@ -304,8 +341,14 @@ def result_for(challenge: Challenge, standings: Sequence[Standing], viewer_id: i
     return "won" if any(s.is_winner and s.member_id == viewer_id for s in standings) else "lost"
 
 
-def challenge_dict(challenge: Challenge, *, viewer_id: int) -> dict[str, Any]:
-    """A challenge as its participant ``viewer_id`` sees it (participants prefetched)."""
+def challenge_dict(challenge: Challenge, *, viewer_id: int, friends: Collection[int] | None = None) -> dict[str, Any]:
+    """A challenge as its participant ``viewer_id`` sees it (participants prefetched).
+    ``friends``: the viewer's friend ids — pass them when rendering several challenges (one
+    query, ``social.selectors.friend_ids``); read here otherwise."""
+    if friends is None:
+        from social import selectors as social_selectors
+
+        friends = social_selectors.friend_ids(member_id=viewer_id)
     participants = list(challenge.participants.all())
     mine = next((p for p in participants if p.member_id == viewer_id), None)
     standings = challenge_standings(challenge=challenge)
@@ -320,29 +363,32 @@ def challenge_dict(challenge: Challenge, *, viewer_id: int) -> dict[str, Any]:
         "finished_at": _iso(challenge.finished_at),
         "my_answer": mine.answer if mine else None,
         "participants": [{"username": p.member.username, "answer": p.answer} for p in participants],
-        "standings": standings_dicts(standings, viewer_id=viewer_id),
+        "standings": standings_dicts(standings, viewer_id=viewer_id, friends=friends),
         "result": result_for(challenge, standings, viewer_id),
     }
 
 
-def standings_payload(challenge: Challenge, standings: Sequence[Standing], *, viewer_id: int) -> dict[str, Any]:
-    """The live ``challenge.standings`` message for one participant."""
+def standings_payload(challenge: Challenge, standings: Sequence[Standing], *, viewer_id: int,
+                      friends: Collection[int]) -> dict[str, Any]:
+    """The live ``challenge.standings`` message for one participant (``friends``: theirs)."""
     return {
         "type": MessageType.CHALLENGE_STANDINGS,
         "challenge": challenge.pk,
         "status": challenge.status,
         "ends_at": _iso(challenge.ends_at),
-        "standings": standings_dicts(standings, viewer_id=viewer_id),
+        "standings": standings_dicts(standings, viewer_id=viewer_id, friends=friends),
     }
 
 
 def _push_standings(challenge_id: int) -> None:
-    """Send the standings to every participant who accepted (after commit). Two queries."""
+    """Send the standings to every participant who accepted (after commit), each as they may
+    see them. Three queries."""
     challenge = Challenge.objects.get(pk=challenge_id)
     standings = challenge_standings(challenge=challenge)
+    friends = _friends_among(s.member_id for s in standings)
     for s in standings:
-        broadcast.member_push(member_id=s.member_id,
-                              payload=standings_payload(challenge, standings, viewer_id=s.member_id))
+        broadcast.member_push(member_id=s.member_id, payload=standings_payload(
+            challenge, standings, viewer_id=s.member_id, friends=friends[s.member_id]))
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -427,6 +473,12 @@ def challenge_create(*, by: User, opponents: list[User], now: datetime | None = 
         # An inactive member does not exist for others (as in social): not a friend either.
         if opponent.pk not in friends or opponent.pk not in fresh or not fresh[opponent.pk].is_active:
             raise _not_friends(opponent.username)
+    if len(ids) > 1:
+        # Each participant sees the others' points: they must all be friends with each other.
+        among = _friends_among(ids)
+        if any(among[pk] != set(ids) - {pk} for pk in ids):
+            raise ChallengeError(ChallengeCode.OPPONENTS_NOT_FRIENDS,
+                                 "Friends you challenge together must also be friends with each other.")
     for opponent in opponents:
         if not can_play(fresh[opponent.pk]):
             raise ChallengeError(ChallengeCode.OPPONENT_UNAVAILABLE,
@@ -515,8 +567,9 @@ def _start_scores(challenge_id: int) -> None:
 
 @transaction.atomic
 def challenge_cancel(*, challenge: Challenge, by: User, now: datetime | None = None) -> bool:
-    """The creator calls the challenge off before it finishes. Idempotent (False if it already
-    was cancelled); ``challenge_closed`` once finished, ``not_creator`` for other participants."""
+    """The creator calls the challenge off while it is open. Idempotent (False if it already
+    was cancelled); ``already_running`` once someone accepted, ``challenge_closed`` once
+    finished, ``not_creator`` for other participants."""
     now = now or timezone.now()
     locked = _lock_challenge(challenge.pk)
     if locked.created_by_id != by.pk:
@@ -529,7 +582,10 @@ def challenge_cancel(*, challenge: Challenge, by: User, now: datetime | None = N
     if locked.status == Status.FINISHED or locked.ends_at <= now:
         raise ChallengeError(ChallengeCode.CHALLENGE_CLOSED, "This challenge is over: it can no longer be cancelled.",
                              409)
-    if not Challenge.objects.filter(pk=locked.pk, status__in=LIVE).update(status=Status.CANCELLED, finished_at=now):
+    if locked.status == Status.ACTIVE:
+        raise ChallengeError(ChallengeCode.ALREADY_RUNNING,
+                             "This challenge is running: it can no longer be cancelled.", 409)
+    if not Challenge.objects.filter(pk=locked.pk, status=Status.OPEN).update(status=Status.CANCELLED, finished_at=now):
         return False
     told = ChallengeParticipant.objects.filter(challenge=locked, answer__in=[Answer.INVITED, Answer.ACCEPTED]
                                                ).exclude(member_id=by.pk).values_list("member_id", flat=True)
@@ -549,17 +605,22 @@ def challenges_finish_due(*, now: datetime | None = None) -> int:
 
 
 def _scores_at(member_ids: Sequence[int], moment: datetime) -> dict[int, int]:
-    """Each member's score just before ``moment``, from the score ledger (the truth); the
-    current score for a member without ledger rows."""
+    """Each member's score just before ``moment``, from the score ledger (the truth): their last
+    row before it, else the ``old_score`` of their first row from it on; the current score only
+    for a member without ledger rows at all."""
     from scoring.models import ScoreChange
 
     out: dict[int, int] = {}
+    missing: list[int] = []
     for member_id in member_ids:
-        score = (ScoreChange.objects.filter(member_id=member_id, created_at__lt=moment)
-                 .order_by("-created_at", "-id").values_list("new_score", flat=True).first())
-        if score is not None:
-            out[member_id] = score
-    missing = [m for m in member_ids if m not in out]
+        rows = ScoreChange.objects.filter(member_id=member_id)
+        before = rows.filter(created_at__lt=moment).order_by("-created_at", "-id").values_list("new_score", "pk")
+        after = rows.filter(created_at__gte=moment).order_by("created_at", "id").values_list("old_score", "pk")
+        row = before.first() or after.first()  # changes after ``moment`` never count
+        if row is None:
+            missing.append(member_id)
+        elif row[0] is not None:
+            out[member_id] = row[0]
     if missing:
         out.update({pk: s for pk, s in User.objects.filter(pk__in=missing).values_list("pk", "score") if s is not None})
     return out
@@ -596,7 +657,9 @@ def challenge_finish(*, challenge_id: int, now: datetime | None = None) -> int:
         p.final_rank = by_member[p.member_id].rank
         p.is_winner = p.member_id in winners
     ChallengeParticipant.objects.bulk_update(accepted, ["points", "final_rank", "is_winner"])
-    final = [Standing(s.member_id, s.username, s.points, s.rank, s.member_id in winners) for s in standings]
+    shown = {p.member_id: shows_points(p.member) for p in accepted}
+    final = [Standing(s.member_id, s.username, s.points, s.rank, s.member_id in winners, shown[s.member_id])
+             for s in standings]
     locked.status, locked.finished_at = Status.FINISHED, now
     _announce_result(locked, final, [p for p in accepted if p.is_winner], now)
     transaction.on_commit(lambda: _push_standings(challenge_id), robust=True)
@@ -607,6 +670,7 @@ def _announce_result(challenge: Challenge, standings: Sequence[Standing], won: S
                      now: datetime) -> None:
     winners = [s for s in standings if s.is_winner]
     everyone = sorted(s.username for s in standings)
+    friends = _friends_among(s.member_id for s in standings)
     for s in standings:
         others = _names([n for n in everyone if n != s.username])
         if not winners:
@@ -618,8 +682,10 @@ def _announce_result(challenge: Challenge, standings: Sequence[Standing], won: S
         else:
             names = _names([w.username for w in winners])
             verb = "won" if len(winners) == 1 else "won, tied,"
-            text = (f"{names} {verb} the challenge with {winners[0].points:+d} points; "
-                    f"you gained {s.points:+d} (rank {s.rank}).")
+            # The winners' points only for a loser who may see them (as in the standings).
+            seen = all(w.member_id in friends[s.member_id] and w.shows_points for w in winners)
+            how = f" with {winners[0].points:+d} points" if seen else ""
+            text = f"{names} {verb} the challenge{how}; you gained {s.points:+d} (rank {s.rank})."
         _tell(s.member_id, challenge.pk, text)
     if won:
         from leaderboards import badges
@@ -637,6 +703,7 @@ def _announce_result(challenge: Challenge, standings: Sequence[Standing], won: S
 def challenge_member_score_changed(*, member_id: int, now: datetime | None = None) -> int:
     """A member's score moved (``scoring.signals.score_changed``, after commit): bring their
     points in running challenges up to date and push the standings to every participant.
+    Nothing for a member who cannot play (``can_play``: private mode, frozen).
 
     One indexed query (``member_id``) for a member in no running challenge. The score is read
     back from the database, so late or reordered signals converge; the update skips rows the
@@ -648,11 +715,11 @@ def challenge_member_score_changed(*, member_id: int, now: datetime | None = Non
         challenge__status=Status.ACTIVE, challenge__ends_at__gt=now).values_list("pk", "challenge_id"))
     if not rows:
         return 0
-    score = User.objects.values_list("score", flat=True).filter(pk=member_id).first()
-    if score is None:
-        return 0
+    user = User.objects.filter(pk=member_id).only("is_active", "is_frozen", "private_mode", "score").first()
+    if user is None or user.score is None or not can_play(user):
+        return 0  # private mode or frozen: their points stop moving (and others see none)
     updated = ChallengeParticipant.objects.filter(
-        Q(final_rank__isnull=True), pk__in=[pk for pk, _ in rows]).update(points=score - F("start_score"))
+        Q(final_rank__isnull=True), pk__in=[pk for pk, _ in rows]).update(points=user.score - F("start_score"))
     for challenge_id in sorted({c for _, c in rows}):
         _push_standings(challenge_id)
     return updated

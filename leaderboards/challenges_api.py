@@ -20,6 +20,7 @@ from config.serializers import StrictSerializer
 from config.typing import member_of
 from leaderboards import challenges
 from leaderboards.challenges import ChallengeError
+from social import selectors as social_selectors
 
 
 class ChallengeCreateSerializer(StrictSerializer):
@@ -44,7 +45,8 @@ class ChallengesView(ChallengeAPIView):
     @extend_schema(operation_id="v1_challenges_list", responses={200: None})
     def get(self, request: Request) -> Response:
         me = member_of(request)
-        return Response([challenges.challenge_dict(c, viewer_id=me.pk)
+        friends = social_selectors.friend_ids(member_id=me.pk)  # once for the whole list
+        return Response([challenges.challenge_dict(c, viewer_id=me.pk, friends=friends)
                          for c in challenges.challenges_of(member=me)])
 
     @extend_schema(request=ChallengeCreateSerializer, responses={201: None})

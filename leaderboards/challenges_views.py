@@ -23,6 +23,7 @@ from config.typing import member_of
 from leaderboards import challenges
 from leaderboards.challenges import ChallengeCode, ChallengeError
 from leaderboards.models import Challenge
+from social import selectors as social_selectors
 
 
 class ChallengeForm(forms.Form):
@@ -42,9 +43,10 @@ class ChallengeForm(forms.Form):
         return picked
 
 
-def _card(challenge: Challenge, me: User) -> dict[str, Any]:
-    """A challenge for the templates: the API's shape plus datetimes to format."""
-    card = challenges.challenge_dict(challenge, viewer_id=me.pk)
+def _card(challenge: Challenge, me: User, friends: set[int]) -> dict[str, Any]:
+    """A challenge for the templates: the API's shape plus datetimes to format. ``friends``:
+    ``me``'s friend ids, read once per page."""
+    card = challenges.challenge_dict(challenge, viewer_id=me.pk, friends=friends)
     card.update({
         "ends": challenge.ends_at,
         "starts": challenge.starts_at if challenge.status != Challenge.Status.OPEN else None,
@@ -76,12 +78,13 @@ def challenges_page(request: HttpRequest) -> HttpResponse:
                 return redirect("challenges")
         status = 400
     board = challenges.challenges_board(member=me)
+    friends = social_selectors.friend_ids(member_id=me.pk)
     context = {
         "form": form,
-        "incoming": [_card(c, me) for c in board.incoming],
-        "waiting": [_card(c, me) for c in board.waiting],
-        "active": [_card(c, me) for c in board.active],
-        "past": [_card(c, me) for c in board.past],
+        "incoming": [_card(c, me, friends) for c in board.incoming],
+        "waiting": [_card(c, me, friends) for c in board.waiting],
+        "active": [_card(c, me, friends) for c in board.active],
+        "past": [_card(c, me, friends) for c in board.past],
         "max_opponents": challenges.MAX_OPPONENTS,
         "max_live": challenges.MAX_LIVE_CHALLENGES,
         "me": me,
@@ -126,7 +129,8 @@ def challenge_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def challenges_context(member: User) -> dict[str, Any]:
     """The dashboard card: running challenges with standings, and invitations waiting."""
     board = challenges.challenges_board(member=member)
+    friends = social_selectors.friend_ids(member_id=member.pk) if board.active else set()
     return {
-        "challenge_cards": [_card(c, member) for c in board.active],
+        "challenge_cards": [_card(c, member, friends) for c in board.active],
         "challenge_invites": len(board.incoming),
     }

@@ -7,6 +7,8 @@ Who sees what (``honour_for``):
 * their friends: everything, including the score (friends already see each other's scores);
 * anyone else, signed in or not: only when the member chose "Everyone"
   (``User.profile_visibility``), and then the band but never the exact score;
+* everyone but the member sees each badge with the catalogue's description, never the award's
+  own explanation (it can name the score, a friend or a moderator's decision);
 * nobody but the member, when they are in private mode (they left the social game), frozen, or
   inactive; and a block either way hides each from the other.
 
@@ -16,13 +18,14 @@ exist, so the page never confirms that an account is there.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth.models import AnonymousUser
 
 from accounts.models import User
-from leaderboards.badges import badges_of
+from leaderboards.badges import BY_CODE, EarnedBadge, badges_of
 from scoring.streaks import member_streak
 from social import selectors as social
 from social.errors import NotFound
@@ -39,9 +42,9 @@ class Honour:
     member_since: date
     streak_months: int
     best_streak_months: int
-    badges: list
+    badges: list[EarnedBadge]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "username": self.member.username,
             "is_me": self.is_me,
@@ -80,5 +83,13 @@ def honour_for(*, username: str, viewer: User | AnonymousUser | None) -> Honour:
         member_since=member.date_joined.date(),
         streak_months=streak.current_months,
         best_streak_months=streak.best_months,
-        badges=badges_of(member=member),
+        badges=badges_of(member=member) if is_me else [_public(b) for b in badges_of(member=member)],
     )
+
+
+def _public(badge: EarnedBadge) -> EarnedBadge:
+    """A badge as others see it: the catalogue's description instead of the award's own
+    explanation, which is written for the member (it can hold their exact score, a friend's
+    name or a moderator's decision)."""
+    definition = BY_CODE.get(badge.badge)
+    return dataclasses.replace(badge, explanation=definition.description if definition else "")

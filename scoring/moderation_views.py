@@ -84,13 +84,6 @@ def event_dispute(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
-def notices_read(request: HttpRequest) -> HttpResponse:
-    notifications.notifications_mark_read(member_id=member_of(request).pk)
-    return redirect("dashboard")
-
-
-@login_required
 def flag_member(request: HttpRequest) -> HttpResponse:
     form = FlagForm(request.POST or None, initial={"username": request.GET.get("username", "")})
     if request.method == "POST" and form.is_valid():

@@ -1,7 +1,8 @@
 // Live challenge standings: the challenges page and the dashboard card. Plain JavaScript.
 //
 // The server pushes {"type": "challenge.standings", "challenge", "status", "ends_at",
-// "standings": [{username, points, rank, is_winner, is_me}]} to every participant's sockets
+// "standings": [{username, points, hidden, rank, is_winner, is_me}]} to every participant's sockets
+// (points null and hidden true for someone whose points this member may not see)
 // whenever a participant's points move, someone joins, or the challenge finishes or is
 // cancelled. We listen on the page's shared socket (static/js/live.js, window.CredoLive); no
 // subscription is needed (these messages carry no board). Each [data-challenge="<id>"] list
@@ -46,7 +47,14 @@
         }
         var points = document.createElement("span");
         points.className = "ch-points num";
-        points.textContent = (s.points > 0 ? "+" : "") + s.points;
+        if (s.hidden) {
+          var hidden = document.createElement("span");
+          hidden.className = "hint";
+          hidden.textContent = "hidden";
+          points.appendChild(hidden);
+        } else {
+          points.textContent = (s.points > 0 ? "+" : "") + s.points;
+        }
         li.appendChild(rank);
         li.appendChild(name);
         li.appendChild(points);

@@ -2,10 +2,10 @@
 // JavaScript, no build step.
 //
 // The member's own news arrives on the page's shared socket (static/js/live.js): "me.changed"
-// (their score, badges or perks moved), "challenge.standings" and "notification". Any of them
-// re-fetches the cards from the server, which renders them exactly as on page load — one
-// source of truth, no second copy of the templates in JavaScript. Bursts coalesce into one
-// fetch; a reconnect re-fetches once, since news may have been missed while offline.
+// (their score, badges or perks moved) re-fetches the cards from the server, which renders
+// them exactly as on page load — one source of truth, no second copy of the templates in
+// JavaScript. Bursts coalesce into one fetch; a reconnect re-fetches once, since news may have
+// been missed while offline.
 "use strict";
 (function () {
   var region = document.getElementById("live-cards");
@@ -22,7 +22,8 @@
     if (busy) { again = true; return; }
     busy = true;
     fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (response) { return response.ok ? response.text() : null; })
+      // A session that expired answers with a redirect to the login page: keep the cards.
+      .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
       .then(function (html) {
         if (html === null) return;
         region.innerHTML = html;
@@ -41,7 +42,9 @@
     timer = setTimeout(refresh, 150);
   }
 
-  ["me.changed", "challenge.standings", "notification"].forEach(function (type) { live.on(type, soon); });
+  // Only the member's own changes: challenge standings (static/js/challenges.js) and the bell
+  // (static/js/notifications.js) patch their own parts in place, at no server cost.
+  live.on("me.changed", soon);
   live.onOpen(function () { if (opened++) soon(); });
   live.start();
 })();

@@ -1,7 +1,7 @@
 """Challenges between friends: rules, lifecycle, ties, caps, the API, the pages, the task.
 
-The cast: alice is friends with bob, dave and erin; carol is bob's friend only; mallory is a
-stranger. The clock stands on Wednesday 25 Nov 2026 12:00 UTC (the week ends Monday 30 Nov).
+The cast: alice is friends with bob, dave and erin; bob and dave are friends too (so alice can
+challenge them together); carol is bob's friend only; mallory is a stranger. The clock stands on Wednesday 25 Nov 2026 12:00 UTC (the week ends Monday 30 Nov).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from leaderboards import challenges
 from leaderboards.challenges import ChallengeCode, ChallengeError
 from leaderboards.models import BadgeAward, Challenge, ChallengeParticipant
 from scoring.model.factors import FACTOR_NAMES
-from scoring.models import ScoreState
+from scoring.models import ScoreChange, ScoreState
 from social import services as social_services
 from tests.factories import UserFactory
 from tests.leaderboards.conftest import befriend, member, scored
@@ -43,6 +43,7 @@ def cast(clock):  # type: ignore[no-untyped-def]
     for friend in ("bob", "dave", "erin"):
         befriend(people["alice"], people[friend], at=T0 - timedelta(days=30))
     befriend(people["bob"], people["carol"], at=T0 - timedelta(days=30))
+    befriend(people["bob"], people["dave"], at=T0 - timedelta(days=30))
     return people
 
 
@@ -227,10 +228,9 @@ def test_joining_more_than_a_day_after_the_start_is_refused(cast, clock):
     assert [c.pk for c in challenges.challenges_board(member=dave).incoming] == []
 
 
-def test_the_creator_cancels_before_it_finishes(cast):
+def test_the_creator_cancels_while_it_is_open(cast):
     alice, bob, dave = cast["alice"], cast["bob"], cast["dave"]
     challenge = create(alice, "bob", "dave")
-    challenges.challenge_answer(challenge=challenge, member=bob, accept=True)
     assert error_of(lambda: challenges.challenge_cancel(challenge=challenge, by=bob)) == (
         "not_creator", "Only the member who created a challenge can cancel it.", 403)
     assert error_of(lambda: challenges.challenge_cancel(challenge=challenge, by=cast["mallory"]))[0] == "not_found"
@@ -240,6 +240,21 @@ def test_the_creator_cancels_before_it_finishes(cast):
     assert (challenge.status, challenge.finished_at) == ("cancelled", T0)
     assert feed(bob)[-1] == feed(dave)[-1] == "alice cancelled the challenge."
     assert challenges.challenges_finish_due(now=WEEK_END) == 0
+
+
+def test_a_running_challenge_cannot_be_cancelled(cast):
+    """Else a creator who is losing could take the winner's badge away."""
+    alice, bob = cast["alice"], cast["bob"]
+    challenge = create(alice, "bob")
+    challenges.challenge_answer(challenge=challenge, member=bob, accept=True)
+    scored(bob, 700)
+    assert error_of(lambda: challenges.challenge_cancel(challenge=challenge, by=alice)) == (
+        "already_running", "This challenge is running: it can no longer be cancelled.", 409)
+    challenge.refresh_from_db()
+    assert (challenge.status, challenge.finished_at) == ("active", None)
+    assert feed(bob) == ["alice challenged you: who gains more points by Mon 30 Nov 00:00 UTC? Accept or decline."]
+    assert challenges.challenges_finish_due(now=WEEK_END) == 1
+    assert rows(challenge) == [("alice", "accepted", 700, 0, 2, False), ("bob", "accepted", 650, 50, 1, True)]
 
 
 def test_a_finished_challenge_cannot_be_cancelled(cast):
@@ -303,12 +318,110 @@ def test_cap_on_open_and_running_challenges(cast, monkeypatch):
     monkeypatch.setattr(challenges, "MAX_LIVE_CHALLENGES", 2)
     first, second = Challenge.objects.order_by("id")[:2]
     challenges.challenge_answer(challenge=first, member=bob, accept=True)
-    challenges.challenge_answer(challenge=second, member=bob, accept=True)
-    third = Challenge.objects.order_by("id")[2]
+    own = create(bob, "alice")  # open: counts for its creator
+    third = second
     assert error_of(lambda: challenges.challenge_answer(challenge=third, member=bob, accept=True))[0] == (
         "too_many_challenges")
-    challenges.challenge_cancel(challenge=first, by=alice)  # a cancelled one frees a place
+    challenges.challenge_cancel(challenge=own, by=bob)  # a cancelled one frees a place
     assert challenges.challenge_answer(challenge=third, member=bob, accept=True) is True
+
+
+def test_opponents_challenged_together_must_be_friends_with_each_other(cast, api_as):
+    alice = cast["alice"]
+    expected = ("opponents_not_friends", "Friends you challenge together must also be friends with each other.", 400)
+    assert error_of(lambda: create(alice, "bob", "erin")) == expected  # bob and erin are not friends
+    assert error_of(lambda: create(alice, "bob", "dave", "erin")) == expected
+    social_services.friendship_unfriend(member=cast["dave"], username="bob")
+    assert error_of(lambda: create(alice, "bob", "dave")) == expected
+    response = api_as(alice).post("/api/v1/challenges/", {"opponents": ["dave", "erin"]}, format="json")
+    assert (response.status_code, response.json()) == (400, {"code": expected[0], "detail": expected[1]})
+    assert not Challenge.objects.exists()
+    assert create(alice, "erin").status == "open"  # one opponent: only alice's friendship counts
+
+
+# --- who sees whose points (DESIGN.md §2.5) ----------------------------------------------------------
+
+
+def _running_three(cast) -> Challenge:  # type: ignore[no-untyped-def]
+    """alice challenged bob and dave, both accepted; then alice +5, bob +12, dave +10."""
+    challenge = create(cast["alice"], "bob", "dave")
+    challenges.challenge_answer(challenge=challenge, member=cast["bob"], accept=True)
+    challenges.challenge_answer(challenge=challenge, member=cast["dave"], accept=True)
+    scored(cast["alice"], 705)
+    scored(cast["bob"], 662)
+    scored(cast["dave"], 650)
+    return challenge
+
+
+def _seen_by(user: User, challenge: Challenge) -> list[tuple[str, int | None, bool, int]]:
+    shown = challenges.challenge_dict(challenges.challenge_for_member(member=user, challenge_id=challenge.pk),
+                                      viewer_id=user.pk)
+    return [(s["username"], s["points"], s["hidden"], s["rank"]) for s in shown["standings"]]
+
+
+def test_points_show_only_to_current_friends(cast):
+    challenge = _running_three(cast)
+    everything = [("bob", 12, False, 1), ("dave", 10, False, 2), ("alice", 5, False, 3)]
+    assert _seen_by(cast["bob"], challenge) == everything
+    social_services.friendship_unfriend(member=cast["dave"], username="bob")
+    assert _seen_by(cast["bob"], challenge) == [("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
+    assert _seen_by(cast["dave"], challenge) == [("bob", None, True, 1), ("dave", 10, False, 2), ("alice", 5, False, 3)]
+    assert _seen_by(cast["alice"], challenge) == everything
+    social_services.block_create(blocker=cast["alice"], username="dave")
+    assert _seen_by(cast["alice"], challenge) == [("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
+
+
+@pytest.mark.parametrize("state", [{"private_mode": True}, {"is_frozen": True}])
+def test_points_of_a_member_in_private_mode_or_frozen_are_hidden_and_stop(cast, state, monkeypatch):
+    challenge = _running_three(cast)
+    User.objects.filter(username="dave").update(**state)
+    assert _seen_by(cast["alice"], challenge) == [("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
+    assert _seen_by(cast["dave"], challenge) == [("bob", 12, False, 1), ("dave", 10, False, 2), ("alice", 5, False, 3)]
+    pushed: list[int] = []
+    monkeypatch.setattr(challenges.broadcast, "member_push", lambda *, member_id, payload: pushed.append(member_id))
+    scored(cast["dave"], 700)
+    assert (pushed, rows(challenge)[2]) == ([], ("dave", "accepted", 640, 10, None, False))
+    page = _web(cast["alice"]).get("/challenges/").content.decode()
+    assert '<span class="ch-points num"><span class="hint">hidden</span></span>' in page
+    assert '<span class="ch-points num">+12</span>' in page
+
+
+def test_the_pushed_standings_are_per_viewer(cast, monkeypatch):
+    challenge = _running_three(cast)
+    social_services.friendship_unfriend(member=cast["dave"], username="bob")
+    pushed: dict[int, list] = {}
+    monkeypatch.setattr(challenges.broadcast, "member_push", lambda *, member_id, payload: pushed.__setitem__(
+        member_id, [(s["username"], s["points"], s["hidden"]) for s in payload["standings"]]))
+    scored(cast["alice"], 706)
+    assert pushed == {
+        cast["bob"].pk: [("bob", 12, False), ("dave", None, True), ("alice", 6, False)],
+        cast["dave"].pk: [("bob", None, True), ("dave", 10, False), ("alice", 6, False)],
+        cast["alice"].pk: [("bob", 12, False), ("dave", 10, False), ("alice", 6, False)],
+    }
+
+
+def test_a_loser_who_is_no_longer_friends_with_the_winner_is_not_told_their_points(cast):
+    challenge = _running_three(cast)
+    social_services.friendship_unfriend(member=cast["dave"], username="bob")
+    challenges.challenges_finish_due(now=WEEK_END)
+    assert feed(cast["dave"])[-1] == "bob won the challenge; you gained +10 (rank 2)."
+    assert feed(cast["alice"])[-1] == "bob won the challenge with +12 points; you gained +5 (rank 3)."
+    assert _seen_by(cast["dave"], challenge) == [("bob", None, True, 1), ("dave", 10, False, 2), ("alice", 5, False, 3)]
+
+
+def test_the_friend_set_is_read_once_per_list(cast, api_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice = api_as(cast["alice"])
+    create(cast["alice"], "bob")
+    with CaptureQueriesContext(connection) as one:
+        assert len(alice.get("/api/v1/challenges/").json()) == 1
+    create(cast["alice"], "dave")
+    create(cast["alice"], "bob", "dave")
+    with CaptureQueriesContext(connection) as three:
+        assert len(alice.get("/api/v1/challenges/").json()) == 3
+    assert len(three) == len(one)
 
 
 # --- live points ------------------------------------------------------------------------------------
@@ -328,8 +441,8 @@ def test_score_changes_push_standings_to_every_participant(cast, monkeypatch):
                         lambda *, member_id, payload: pushed.append((member_id, payload)))
     scored(bob, 655)
     ends = WEEK_END.isoformat()
-    standings = [{"username": "bob", "points": 5, "rank": 1, "is_winner": False},
-                 {"username": "alice", "points": 0, "rank": 2, "is_winner": False}]
+    standings = [{"username": "bob", "points": 5, "hidden": False, "rank": 1, "is_winner": False},
+                 {"username": "alice", "points": 0, "hidden": False, "rank": 2, "is_winner": False}]
     assert pushed == [  # dave has not accepted: nothing for him
         (bob.pk, {"type": "challenge.standings", "challenge": challenge.pk, "status": "active", "ends_at": ends,
                   "standings": [{**standings[0], "is_me": True}, {**standings[1], "is_me": False}]}),
@@ -339,6 +452,27 @@ def test_score_changes_push_standings_to_every_participant(cast, monkeypatch):
 
 
 # --- reads finish due challenges (embedded mode has no beat) ---------------------------------------------
+
+
+def test_final_points_without_a_ledger_row_before_the_end_ignore_later_changes(cast):
+    alice, bob = cast["alice"], cast["bob"]
+    challenge = create(alice, "bob")
+    challenges.challenge_answer(challenge=challenge, member=bob, accept=True)
+    scored(bob, 655)
+    ScoreChange.objects.filter(member=bob).delete()  # no ledger row before ``ends_at``
+    scored(bob, 900, at=WEEK_END + timedelta(seconds=10))  # old_score 655: bob's score at the end
+    assert challenges.challenges_finish_due(now=WEEK_END + timedelta(minutes=1)) == 1
+    assert rows(challenge) == [("alice", "accepted", 700, 0, 2, False), ("bob", "accepted", 650, 5, 1, True)]
+
+
+def test_final_points_without_any_ledger_row_use_the_current_score(cast):
+    alice, bob = cast["alice"], cast["bob"]
+    challenge = create(alice, "bob")
+    challenges.challenge_answer(challenge=challenge, member=bob, accept=True)
+    ScoreChange.objects.filter(member=bob).delete()
+    User.objects.filter(pk=bob.pk).update(score=658)
+    assert challenges.challenges_finish_due(now=WEEK_END) == 1
+    assert rows(challenge) == [("alice", "accepted", 700, 0, 2, False), ("bob", "accepted", 650, 8, 1, True)]
 
 
 def test_reading_a_due_challenge_finishes_it(cast, clock, api_as):
@@ -351,8 +485,8 @@ def test_reading_a_due_challenge_finishes_it(cast, clock, api_as):
     assert (body["status"], body["result"], body["finished_at"]) == (
         "finished", "lost", (WEEK_END + timedelta(seconds=5)).isoformat())
     assert body["standings"] == [
-        {"username": "bob", "points": 1, "rank": 1, "is_winner": True, "is_me": False},
-        {"username": "alice", "points": 0, "rank": 2, "is_winner": False, "is_me": True}]
+        {"username": "bob", "points": 1, "hidden": False, "rank": 1, "is_winner": True, "is_me": False},
+        {"username": "alice", "points": 0, "hidden": False, "rank": 2, "is_winner": False, "is_me": True}]
 
 
 def test_the_periodic_task_finishes_due_challenges(cast, clock):
@@ -380,7 +514,8 @@ def test_api_create_answer_and_read(cast, api_as):
         "ends_at": WEEK_END.isoformat(), "join_until": WEEK_END.isoformat(), "finished_at": None,
         "my_answer": "accepted",
         "participants": [{"username": "alice", "answer": "accepted"}, {"username": "bob", "answer": "invited"}],
-        "standings": [{"username": "alice", "points": 0, "rank": 1, "is_winner": False, "is_me": True}],
+        "standings": [{"username": "alice", "points": 0, "hidden": False, "rank": 1, "is_winner": False,
+                       "is_me": True}],
         "result": None,
     }
     accepted = bob.post(f"/api/v1/challenges/{pk}/accept/")
@@ -391,7 +526,11 @@ def test_api_create_answer_and_read(cast, api_as):
     assert bob.post(f"/api/v1/challenges/{pk}/decline/").json() == {
         "code": "already_answered", "detail": "You already accepted this challenge."}
     assert bob.post(f"/api/v1/challenges/{pk}/cancel/").status_code == 403
-    cancelled = alice.post(f"/api/v1/challenges/{pk}/cancel/")
+    running = alice.post(f"/api/v1/challenges/{pk}/cancel/")
+    assert (running.status_code, running.json()) == (409, {
+        "code": "already_running", "detail": "This challenge is running: it can no longer be cancelled."})
+    other = alice.post("/api/v1/challenges/", {"opponents": ["dave"]}, format="json").json()["id"]
+    cancelled = alice.post(f"/api/v1/challenges/{other}/cancel/")
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
 
 

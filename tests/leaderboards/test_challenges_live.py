@@ -12,6 +12,7 @@ from django.test import Client
 
 from config.asgi import application
 from leaderboards import challenges
+from social import services as social_services
 from tests.leaderboards.conftest import befriend, member, scored
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,11 +78,11 @@ async def test_participants_receive_standings_and_a_stranger_nothing(running):
         expected = {"type": "challenge.standings", "challenge": challenge.pk, "status": "active",
                     "ends_at": challenge.ends_at.isoformat()}
         assert await standings(alice) == {**expected, "standings": [
-            {"username": "bob", "points": 12, "rank": 1, "is_winner": False, "is_me": False},
-            {"username": "alice", "points": 0, "rank": 2, "is_winner": False, "is_me": True}]}
+            {"username": "bob", "points": 12, "hidden": False, "rank": 1, "is_winner": False, "is_me": False},
+            {"username": "alice", "points": 0, "hidden": False, "rank": 2, "is_winner": False, "is_me": True}]}
         assert await standings(bob) == {**expected, "standings": [
-            {"username": "bob", "points": 12, "rank": 1, "is_winner": False, "is_me": True},
-            {"username": "alice", "points": 0, "rank": 2, "is_winner": False, "is_me": False}]}
+            {"username": "bob", "points": 12, "hidden": False, "rank": 1, "is_winner": False, "is_me": True},
+            {"username": "alice", "points": 0, "hidden": False, "rank": 2, "is_winner": False, "is_me": False}]}
         assert await mallory.receive_nothing(timeout=0.5)  # a stranger: nothing at all
         assert await no_more_standings(alice)
     finally:
@@ -99,7 +100,23 @@ async def test_the_finish_pushes_the_final_standings(running):
         message = await standings(alice)  # the result also arrives as notifications (and a badge)
         assert message["status"] == "finished"
         assert message["standings"] == [
-            {"username": "alice", "points": 3, "rank": 1, "is_winner": True, "is_me": True},
-            {"username": "bob", "points": 0, "rank": 2, "is_winner": False, "is_me": False}]
+            {"username": "alice", "points": 3, "hidden": False, "rank": 1, "is_winner": True, "is_me": True},
+            {"username": "bob", "points": 0, "hidden": False, "rank": 2, "is_winner": False, "is_me": False}]
     finally:
         await alice.disconnect()
+
+
+async def test_after_a_block_neither_sees_the_others_points(running):
+    alice, bob = await connect(running["alice"]), await connect(running["bob"])
+    try:
+        await database_sync_to_async(social_services.block_create)(blocker=running["bob"], username="alice")
+        await database_sync_to_async(scored)(running["alice"], 709)
+        assert (await standings(alice))["standings"] == [
+            {"username": "alice", "points": 9, "hidden": False, "rank": 1, "is_winner": False, "is_me": True},
+            {"username": "bob", "points": None, "hidden": True, "rank": 2, "is_winner": False, "is_me": False}]
+        assert (await standings(bob))["standings"] == [
+            {"username": "alice", "points": None, "hidden": True, "rank": 1, "is_winner": False, "is_me": False},
+            {"username": "bob", "points": 0, "hidden": False, "rank": 2, "is_winner": False, "is_me": True}]
+    finally:
+        for communicator in (alice, bob):
+            await communicator.disconnect()

@@ -3,13 +3,14 @@ see it, and what each viewer sees."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 
 from accounts.models import User
-from leaderboards.badges import badge_award
+from leaderboards.badges import BY_CODE, badge_award
 from social.models import Block
 from tests.factories import UserFactory
 from tests.leaderboards.conftest import befriend, member
@@ -41,7 +42,9 @@ def test_a_friend_sees_everything_including_the_score(cast, api_as) -> None:  # 
     assert body["member_since"] == "2025-03-14"
     assert body["streak"] == {"current_months": 0, "best_months": 0}
     assert [b["badge"] for b in body["badges"]] == ["first_friend"]
-    assert body["badges"][0]["explanation"] == "Awarded for your first friend, bob."
+    # Others see what the badge is for, never the award's own text (it names bob).
+    assert body["badges"][0]["explanation"] == BY_CODE["first_friend"].description
+    assert "bob" not in json.dumps(body["badges"])
 
 
 def test_a_stranger_gets_404_for_a_friends_only_profile(cast, api_as) -> None:  # type: ignore[no-untyped-def]
@@ -87,6 +90,7 @@ def test_my_own_page_tells_me_who_can_see_it(cast) -> None:  # type: ignore[no-u
     assert page.status_code == 200
     assert b"Only your friends can see this page." in page.content
     assert b"712" in page.content
+    assert b"Awarded for your first friend, bob." in page.content  # her own explanation
 
 
 def test_inactive_members_do_not_exist(cast, api_as) -> None:  # type: ignore[no-untyped-def]
