@@ -4,47 +4,11 @@ from django.contrib import admin
 from leaderboards.models import BadgeAward, Challenge, ChallengeParticipant, Perk, PerkGrant, Season, SeasonEntry
 
 
-@admin.register(Season)
-class SeasonAdmin(admin.ModelAdmin):
-    list_display = ["starts_at", "ends_at", "closed", "closed_at"]
-    list_filter = ["closed"]
-    readonly_fields = ["starts_at", "ends_at", "closed", "closed_at"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Derived or member-made rows: moderators look, nobody edits here (the services and the
+    rebuild commands are the only writers)."""
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-
-@admin.register(SeasonEntry)
-class SeasonEntryAdmin(admin.ModelAdmin):
-    list_display = ["season", "member", "start_score", "points", "reached_at", "final_rank"]
-    list_filter = ["season"]
-    search_fields = ["member__username"]
-    list_select_related = ["season", "member"]
-    readonly_fields = ["season", "member", "start_score", "points", "reached_at", "final_rank"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-
-# --- badges (leaderboards.badges): read-only; awarded by the rules, rebuilt by badges_rebuild ---
-
-
-@admin.register(BadgeAward)
-class BadgeAwardAdmin(admin.ModelAdmin):
-    list_display = ["member", "badge", "tier", "key", "awarded_at", "explanation"]
-    list_filter = ["badge", "tier"]
-    search_fields = ["member__username", "badge", "key"]
-    list_select_related = ["member"]
-    date_hierarchy = "awarded_at"
-    readonly_fields = ["member", "badge", "tier", "key", "awarded_at", "explanation"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -52,6 +16,35 @@ class BadgeAwardAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(Season)
+class SeasonAdmin(ReadOnlyAdmin):
+    list_display = ["starts_at", "ends_at", "closed", "closed_at"]
+    list_filter = ["closed"]
+    readonly_fields = ["starts_at", "ends_at", "closed", "closed_at"]
+
+
+@admin.register(SeasonEntry)
+class SeasonEntryAdmin(ReadOnlyAdmin):
+    list_display = ["season", "member", "start_score", "points", "reached_at", "final_rank"]
+    list_filter = ["season"]
+    search_fields = ["member__username"]
+    list_select_related = ["season", "member"]
+    readonly_fields = ["season", "member", "start_score", "points", "reached_at", "final_rank"]
+
+
+# --- badges (leaderboards.badges): read-only; awarded by the rules, rebuilt by badges_rebuild ---
+
+
+@admin.register(BadgeAward)
+class BadgeAwardAdmin(ReadOnlyAdmin):
+    list_display = ["member", "badge", "tier", "key", "awarded_at", "explanation"]
+    list_filter = ["badge", "tier"]
+    search_fields = ["member__username", "badge", "key"]
+    list_select_related = ["member"]
+    date_hierarchy = "awarded_at"
+    readonly_fields = ["member", "badge", "tier", "key", "awarded_at", "explanation"]
 
 
 # --- challenges (leaderboards.challenges): read-only; members create and answer them ---
@@ -72,7 +65,7 @@ class ChallengeParticipantInline(admin.TabularInline):
 
 
 @admin.register(Challenge)
-class ChallengeAdmin(admin.ModelAdmin):
+class ChallengeAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_by", "status", "created_at", "starts_at", "ends_at", "finished_at"]
     list_filter = ["status"]
     search_fields = ["created_by__username", "participants__member__username"]
@@ -80,15 +73,6 @@ class ChallengeAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["created_by", "created_at", "status", "starts_at", "ends_at", "finished_at"]
     inlines = [ChallengeParticipantInline]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 # --- perks (leaderboards.perks): the catalogue; grants follow members' scores ---
@@ -161,18 +145,9 @@ class PerkAdmin(admin.ModelAdmin):
 
 
 @admin.register(PerkGrant)
-class PerkGrantAdmin(admin.ModelAdmin):
+class PerkGrantAdmin(ReadOnlyAdmin):
     list_display = ["perk", "member", "granted_at", "revoked_at", "revoke_reason"]
     list_filter = ["perk", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["member__username", "perk__name"]
     list_select_related = ["perk", "member"]
     readonly_fields = ["perk", "member", "granted_at", "revoked_at", "revoke_reason"]
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

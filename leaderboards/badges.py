@@ -43,7 +43,7 @@ from leaderboards.broadcast import member_push
 from leaderboards.models import BadgeAward, Challenge, ChallengeParticipant, SeasonEntry
 from scoring.model import PARAMS, band_for
 from scoring.models import Dispute, ScoreChange
-from scoring.streaks import Streak, member_streak, member_zone
+from scoring.streaks import Streak, member_streak, member_zone, members_streaks
 from social.models import Friendship, Invitation
 
 # --- codes (shared by the code that awards and the tests that check) -----------------------------
@@ -489,24 +489,40 @@ def badges_evaluate(*, member_id: int, families: Collection[str] | None = None,
     """Evaluate the rules (all, or those of ``families``) for one member and award what is due.
     Returns the new awards. Reads first (one query for what they hold; a rule whose every award
     is held is not evaluated at all), then one short transaction per award."""
-    member = User.objects.filter(pk=member_id, is_active=True).first()
-    if member is None:
+    return badges_evaluate_many(member_ids=[member_id], families=families, now=now)
+
+
+def badges_evaluate_many(*, member_ids: Collection[int], families: Collection[str] | None = None,
+                         now: datetime | None = None) -> list[BadgeAward]:
+    """``badges_evaluate`` for many members (a scoring batch): the members, what they hold and —
+    for streak badges — their streaks are read with one query each for the whole batch."""
+    members = list(User.objects.filter(pk__in=list(member_ids), is_active=True).order_by("pk"))
+    if not members:
         return []
-    held = set(BadgeAward.objects.filter(member_id=member_id).values_list("badge", "tier", "key"))
-    facts = Facts(member, now)
+    held: dict[int, set[tuple[str, str, str]]] = {m.pk: set() for m in members}
+    for member_id, badge, tier, key in BadgeAward.objects.filter(member_id__in=list(held)).values_list(
+            "member_id", "badge", "tier", "key"):
+        held[member_id].add((badge, tier, key))
+    rules = [b for b in CATALOGUE if families is None or b.family in families]
+    streaks: dict[int, Streak] = {}
+    if any(b.family == STREAKS for b in rules):
+        streaks = members_streaks(members=members, now=now)
     awarded = []
-    for b in CATALOGUE:
-        if families is not None and b.family not in families:
-            continue
-        if not b.repeatable and all((b.code, t, "") in held for t in b.tier_names()):
-            continue
-        for due in b.rule(b, facts):
-            if (due.badge, due.tier, due.key) in held:
+    for member in members:
+        facts = Facts(member, now)
+        if member.pk in streaks:
+            facts.__dict__["streak"] = streaks[member.pk]  # fills the cached_property
+        mine = held[member.pk]
+        for b in rules:
+            if not b.repeatable and all((b.code, t, "") in mine for t in b.tier_names()):
                 continue
-            award = badge_award(member_id=member_id, badge=due.badge, tier=due.tier, key=due.key,
-                                explanation=due.explanation, at=now)
-            if award is not None:
-                awarded.append(award)
+            for due in b.rule(b, facts):
+                if (due.badge, due.tier, due.key) in mine:
+                    continue
+                award = badge_award(member_id=member.pk, badge=due.badge, tier=due.tier, key=due.key,
+                                    explanation=due.explanation, at=now)
+                if award is not None:
+                    awarded.append(award)
     return awarded
 
 

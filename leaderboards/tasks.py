@@ -32,7 +32,7 @@ def evaluate_badges(member_ids: list[int], families: list[str] | None = None) ->
     """Award what these members' rules (of ``families``; None: all) say is due. Returns how many."""
     from leaderboards import badges
 
-    return sum(len(badges.badges_evaluate(member_id=m, families=families)) for m in member_ids)
+    return len(badges.badges_evaluate_many(member_ids=member_ids, families=families))
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)

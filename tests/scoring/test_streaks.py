@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from scoring.models import Event, Partner
-from scoring.streaks import Payment, member_streak, streak_from
+from scoring.streaks import Payment, member_streak, members_streaks, streak_from
 from tests.factories import UserFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -249,3 +249,18 @@ def test_an_unknown_time_zone_falls_back_to_utc(acme, name):
     pay(member, acme, due=date(2026, 1, 15))
     s = member_streak(member=member, now=datetime(2026, 2, 1, 0, 30, tzinfo=UTC))
     assert (s.timezone, s.today, s.current_months) == ("UTC", date(2026, 2, 1), 1)
+
+
+def test_many_members_streaks_in_one_query_equal_each_members_own(acme, django_assert_num_queries):
+    alice = UserFactory(username="alice", timezone="Europe/Berlin")
+    bob = UserFactory(username="bob", timezone="America/New_York")
+    carol = UserFactory(username="carol")  # no payments at all
+    for m in range(1, 5):
+        pay(alice, acme, due=date(2026, m, 3))
+    pay(bob, acme, due=date(2026, 3, 31), at=datetime(2026, 4, 1, 2, 0, tzinfo=UTC))  # still 31 Mar in New York
+    pay(bob, acme, due=date(2026, 2, 10), missed=True)
+    now = datetime(2026, 4, 20, 12, tzinfo=UTC)
+    with django_assert_num_queries(1):
+        many = members_streaks(members=[alice, bob, carol], now=now)
+    assert many == {m.pk: member_streak(member=m, now=now) for m in (alice, bob, carol)}
+    assert (many[alice.pk].current_months, many[bob.pk].current_months, many[carol.pk].current_months) == (4, 1, 0)

@@ -5,25 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from accounts.models import User
 from leaderboards.badges import badges_evaluate
+from leaderboards.management.members import add_member_argument, members_selected
 
 
 class Command(BaseCommand):
     help = "Re-evaluate every badge rule from the database and award what is due (idempotent)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--member", help="only this member (username)")
+        add_member_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        members = User.objects.filter(is_active=True).order_by("pk")
-        if options["member"]:
-            members = members.filter(username=options["member"])
-            if not members.exists():
-                raise CommandError(f"No active member {options['member']!r}.")
+        members = members_selected(options)
         rows = list(members.values_list("pk", "username"))
         awarded = []
         for member_id, username in tqdm(rows, desc="badges", unit="member", disable=len(rows) < 2):

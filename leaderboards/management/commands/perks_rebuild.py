@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from accounts.models import User
+from leaderboards.management.members import add_member_argument, members_selected
 from leaderboards.perks import perks_sync
 
 
@@ -17,14 +17,10 @@ class Command(BaseCommand):
     help = "Re-sync every member's perks with their score and the active catalogue (idempotent)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--member", help="only this member (username)")
+        add_member_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        members = User.objects.filter(is_active=True).order_by("pk")
-        if options["member"]:
-            members = members.filter(username=options["member"])
-            if not members.exists():
-                raise CommandError(f"No active member {options['member']!r}.")
+        members = members_selected(options)
         ids = list(members.values_list("pk", flat=True))
         gained = lost = 0
         for member_id in tqdm(ids, desc="perks", unit="member", disable=len(ids) < 2):
