@@ -7,9 +7,10 @@ The rules (the page explains them to members in these words):
 
 * **Who.** A member challenges 1 to ``MAX_OPPONENTS`` of their current friends (not
   themself, no one twice); several opponents must also be friends with each other
-  (``opponents_not_friends``), since each sees the others' points. Everyone taking part must be able to play: active, not frozen by a
-  moderator, not in private mode (a member in private mode left the social game: their score
-  is theirs alone, and standings would show how it moves), and scored. A username that is not
+  (``opponents_not_friends``), since each sees the others' points. Everyone taking part must
+  be able to play: active, not frozen by a moderator, not in private mode (a member in
+  private mode left the social game: their score is theirs alone, and standings would show
+  how it moves), and scored. A username that is not
   a friend — a stranger, a member who blocked you or one who does not exist — answers the same
   ``not_friends``; a friend who cannot play answers ``opponent_unavailable`` (private mode
   already shows on the friends list; a freeze is told apart from it by nothing).

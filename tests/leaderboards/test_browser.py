@@ -8,6 +8,7 @@ path a member's browser sees. In CI (CI=true) a missing Chromium or Playwright F
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -16,7 +17,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,10 +79,12 @@ def app_server(tmp_path):  # type: ignore[no-untyped-def]
         server.wait(timeout=10)
 
 
-def post_event(url: str, world: dict) -> int:
+def post_event(url: str, world: dict, *, member: str = "bob", day: str = "2026-01-05",
+               paid: str = "2026-01-04", occurred_at: str = "2026-01-05T10:00:00Z") -> int:
+    """A signed on-time card repayment for ``member`` through the partner API; the HTTP status."""
     body = json.dumps({
-        "member": "bob", "kind": "card_repayment", "amount": "250.00", "currency": "EUR",
-        "occurred_at": "2026-01-05T10:00:00Z", "due_date": "2026-01-05", "paid_date": "2026-01-04",
+        "member": member, "kind": "card_repayment", "amount": "250.00", "currency": "EUR",
+        "occurred_at": occurred_at, "due_date": day, "paid_date": paid,
         "external_id": f"e-{uuid.uuid4().hex[:8]}",
     }).encode()
     ts = int(time.time())
@@ -91,37 +96,44 @@ def post_event(url: str, world: dict) -> int:
         return int(response.status)
 
 
-def test_a_friends_event_moves_my_open_leaderboard_without_a_reload(app_server):
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright (missing: skipped, or failed under CI)."""
     if not Path(CHROMIUM).exists():
         _missing("Chromium (apt-get install -y chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("Playwright (pip install playwright)")
-    url, world = app_server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2)
-            context.add_cookies([{"name": "sessionid", "value": world["session"], "url": url}])
-            page = context.new_page()
-            page.goto(url + "/leaderboard/")
-            page.wait_for_selector('.lb-status[data-state="live"]', timeout=10_000)
-            page.wait_for_selector("#leaderboard[data-seq='1']", timeout=10_000)
-            names = page.locator(".lb-row .lb-name").all_inner_texts()
-            assert [n.split()[0] for n in names] == ["alice", "bob"]
-            ranks = page.locator(".lb-row .lb-rank").all_inner_texts()
-            assert ranks == ["1", "1"]  # tied at the starting score; alice got there first
-
-            assert post_event(url, world) == 201
-            # bob passes alice: his row moves to the top, alice is told, all without a reload.
-            page.wait_for_function(
-                "() => document.querySelector('.lb-row .lb-name').textContent.startsWith('bob')", timeout=5_000)
-            page.wait_for_selector(".lb-toast:not([hidden])", timeout=5_000)
-            assert "You were passed by bob" in page.locator(".lb-toast").inner_text()
-            assert page.locator(".lb-row.me .lb-rank").inner_text() == "2"
-            page.wait_for_timeout(700)  # let the row animation settle for the screenshot
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            yield browser
         finally:
             browser.close()
+
+
+def test_a_friends_event_moves_my_open_leaderboard_without_a_reload(app_server):
+    url, world = app_server
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2)
+        context.add_cookies([{"name": "sessionid", "value": world["session"], "url": url}])
+        page = context.new_page()
+        page.goto(url + "/leaderboard/")
+        page.wait_for_selector('.lb-status[data-state="live"]', timeout=10_000)
+        page.wait_for_selector("#leaderboard[data-seq='1']", timeout=10_000)
+        names = page.locator(".lb-row .lb-name").all_inner_texts()
+        assert [n.split()[0] for n in names] == ["alice", "bob"]
+        ranks = page.locator(".lb-row .lb-rank").all_inner_texts()
+        assert ranks == ["1", "1"]  # tied at the starting score; alice got there first
+
+        assert post_event(url, world) == 201
+        # bob passes alice: his row moves to the top, alice is told, all without a reload.
+        page.wait_for_function(
+            "() => document.querySelector('.lb-row .lb-name').textContent.startsWith('bob')", timeout=5_000)
+        page.wait_for_selector(".lb-toast:not([hidden])", timeout=5_000)
+        assert "You were passed by bob" in page.locator(".lb-toast").inner_text()
+        assert page.locator(".lb-row.me .lb-rank").inner_text() == "2"
+        page.wait_for_timeout(700)  # let the row animation settle for the screenshot
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)

@@ -1,7 +1,8 @@
 """Challenges between friends: rules, lifecycle, ties, caps, the API, the pages, the task.
 
 The cast: alice is friends with bob, dave and erin; bob and dave are friends too (so alice can
-challenge them together); carol is bob's friend only; mallory is a stranger. The clock stands on Wednesday 25 Nov 2026 12:00 UTC (the week ends Monday 30 Nov).
+challenge them together); carol is bob's friend only; mallory is a stranger. The clock stands
+on Wednesday 25 Nov 2026 12:00 UTC (the week ends Monday 30 Nov).
 """
 
 from __future__ import annotations
@@ -368,14 +369,16 @@ def test_points_show_only_to_current_friends(cast):
     assert _seen_by(cast["dave"], challenge) == [("bob", None, True, 1), ("dave", 10, False, 2), ("alice", 5, False, 3)]
     assert _seen_by(cast["alice"], challenge) == everything
     social_services.block_create(blocker=cast["alice"], username="dave")
-    assert _seen_by(cast["alice"], challenge) == [("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
+    assert _seen_by(cast["alice"], challenge) == [
+        ("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
 
 
 @pytest.mark.parametrize("state", [{"private_mode": True}, {"is_frozen": True}])
 def test_points_of_a_member_in_private_mode_or_frozen_are_hidden_and_stop(cast, state, monkeypatch):
     challenge = _running_three(cast)
     User.objects.filter(username="dave").update(**state)
-    assert _seen_by(cast["alice"], challenge) == [("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
+    assert _seen_by(cast["alice"], challenge) == [
+        ("bob", 12, False, 1), ("dave", None, True, 2), ("alice", 5, False, 3)]
     assert _seen_by(cast["dave"], challenge) == [("bob", 12, False, 1), ("dave", 10, False, 2), ("alice", 5, False, 3)]
     pushed: list[int] = []
     monkeypatch.setattr(challenges.broadcast, "member_push", lambda *, member_id, payload: pushed.append(member_id))
@@ -387,7 +390,7 @@ def test_points_of_a_member_in_private_mode_or_frozen_are_hidden_and_stop(cast, 
 
 
 def test_the_pushed_standings_are_per_viewer(cast, monkeypatch):
-    challenge = _running_three(cast)
+    _running_three(cast)
     social_services.friendship_unfriend(member=cast["dave"], username="bob")
     pushed: dict[int, list] = {}
     monkeypatch.setattr(challenges.broadcast, "member_push", lambda *, member_id, payload: pushed.__setitem__(

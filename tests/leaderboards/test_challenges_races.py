@@ -26,6 +26,7 @@ def cast(postgres):  # type: ignore[no-untyped-def]
     people = {name: member(name, score) for name, score in (("alice", 700), ("bob", 650), ("dave", 640))}
     befriend(people["alice"], people["bob"])
     befriend(people["alice"], people["dave"])
+    befriend(people["bob"], people["dave"])  # challenged together: friends with each other too
     return people
 
 

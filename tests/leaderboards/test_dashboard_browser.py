@@ -13,21 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from scoring.partners import sign
 from tests.leaderboards.test_browser import (  # noqa: F401 - app_server is a fixture
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ROOT,
-    _missing,
     app_server,
+    chromium,
+    post_event,
 )
 
 pytestmark = pytest.mark.browser
@@ -78,62 +73,38 @@ def _manage_shell(tmp_path: Path, code: str) -> str:
     return out.strip().splitlines()[-1]
 
 
-def post_on_time_repayment(url: str, world: dict, member: str) -> int:
-    today = timezone.now().date().isoformat()
-    body = json.dumps({
-        "member": member, "kind": "card_repayment", "amount": "250.00", "currency": "EUR",
-        "occurred_at": timezone.now().isoformat(), "due_date": today, "paid_date": today,
-        "external_id": f"e-{uuid.uuid4().hex[:8]}",
-    }).encode()
-    ts = int(time.time())
-    request = urllib.request.Request(url + "/api/v1/events/", data=body, method="POST", headers={  # noqa: S310
-        "Content-Type": "application/json", "X-Credo-Key": world["key_id"], "X-Credo-Timestamp": str(ts),
-        "X-Credo-Signature": sign(world["secret"], ts, body), "Idempotency-Key": uuid.uuid4().hex,
-    })
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — loopback
-        return int(response.status)
-
-
 def test_my_dashboard_moves_live_when_my_event_is_scored(app_server, tmp_path):  # noqa: F811
-    if not Path(CHROMIUM).exists():
-        _missing("Chromium (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright (pip install playwright)")
     url, world = app_server
     scores = json.loads(_manage_shell(tmp_path, SETUP))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2)
-            context.add_cookies([{"name": "sessionid", "value": world["session"], "url": url}])
-            page = context.new_page()
-            page.goto(url + "/dashboard/")
-            page.wait_for_function("() => window.CredoLive && window.CredoLive.isOpen()", timeout=10_000)
-            assert page.locator("#perks-card .gm-held").count() == 0
-            assert "Browser lounge" in page.locator("#perks-card").inner_text()  # the next perk, 1 point away
-            badges_before = page.locator("#badges-card .bdg-item").count()
-            assert "On-time streak" not in page.locator("#badges-card").inner_text()
-            assert page.locator("#challenges-card [data-challenge] .ch-row").count() == 2
-            progress_before = page.locator("#progress-card").inner_text()
-            assert "2 months" in page.locator("#streak-card").inner_text()
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2)
+        context.add_cookies([{"name": "sessionid", "value": world["session"], "url": url}])
+        page = context.new_page()
+        page.goto(url + "/dashboard/")
+        page.wait_for_function("() => window.CredoLive && window.CredoLive.isOpen()", timeout=10_000)
+        assert page.locator("#perks-card .gm-held").count() == 0
+        assert "Browser lounge" in page.locator("#perks-card").inner_text()  # the next perk, 1 point away
+        badges_before = page.locator("#badges-card .bdg-item").count()
+        assert "On-time streak" not in page.locator("#badges-card").inner_text()
+        assert page.locator("#challenges-card [data-challenge] .ch-row").count() == 2
+        progress_before = page.locator("#progress-card").inner_text()
+        assert "2 months" in page.locator("#streak-card").inner_text()
 
-            assert post_on_time_repayment(url, world, "alice") == 201
-            page.wait_for_function("() => Number(document.getElementById('live-cards').dataset.refreshed) > 0",
-                                   timeout=5_000)
-            page.wait_for_function(
-                "() => document.querySelectorAll('#perks-card .gm-held').length === 1"
-                f" && document.querySelectorAll('#badges-card .bdg-item').length > {badges_before}", timeout=5_000)
-            assert "Browser lounge" in page.locator("#perks-card .gm-held").inner_text()
-            assert "On-time streak" in page.locator("#badges-card").inner_text()
-            assert "3 months" in page.locator("#streak-card").inner_text()
-            assert page.locator("#progress-card").inner_text() != progress_before
-            assert str(scores["after"]) in page.locator(".score-panel").inner_text()
-            mine = page.locator("#challenges-card [data-challenge] .ch-row.me .ch-points").inner_text()
-            assert mine == f"+{scores['after'] - scores['before']}"
-            page.wait_for_timeout(300)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+        today = timezone.now().date().isoformat()
+        assert post_event(url, world, member="alice", day=today, paid=today,
+                          occurred_at=timezone.now().isoformat()) == 201
+        page.wait_for_function("() => Number(document.getElementById('live-cards').dataset.refreshed) > 0",
+                               timeout=5_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#perks-card .gm-held').length === 1"
+            f" && document.querySelectorAll('#badges-card .bdg-item').length > {badges_before}", timeout=5_000)
+        assert "Browser lounge" in page.locator("#perks-card .gm-held").inner_text()
+        assert "On-time streak" in page.locator("#badges-card").inner_text()
+        assert "3 months" in page.locator("#streak-card").inner_text()
+        assert page.locator("#progress-card").inner_text() != progress_before
+        assert str(scores["after"]) in page.locator(".score-panel").inner_text()
+        mine = page.locator("#challenges-card [data-challenge] .ch-row.me .ch-points").inner_text()
+        assert mine == f"+{scores['after'] - scores['before']}"
+        page.wait_for_timeout(300)
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
