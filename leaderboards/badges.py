@@ -342,7 +342,7 @@ def _bands() -> list[Badge]:
 CATALOGUE: tuple[Badge, ...] = (
     Badge(FIRST_FRIEND, "First friend", "You made your first friend on Credo.",
           "Become friends with someone: send a request or share an invitation.", SOCIAL, _first_friend,
-          lambda b, f, goal: Progress(0, 1, "0 of 1 friends")),
+          lambda b, f, goal: Progress(0, 1, "No friends yet")),
     Badge(INVITATIONS, "Connector", "Friends joined you through your invitations.",
           "Invite friends: each invitation they accept counts.", SOCIAL, _invitations, _invitations_progress,
           tiers=(Tier(BRONZE, 1), Tier(SILVER, 5), Tier(GOLD, 25))),

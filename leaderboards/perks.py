@@ -39,6 +39,7 @@ from leaderboards.broadcast import member_push
 from leaderboards.models import Perk, PerkGrant
 from leaderboards.protocol import MessageType
 from scoring.model import band_for
+from scoring.streaks import member_zone
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,9 @@ def _perk_dict(perk: Perk) -> dict[str, Any]:
             "min_score": perk.min_score, "band": band_for(perk.min_score)}
 
 
-def _day(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "j M Y")
+def _day(moment: datetime, member: User) -> str:
+    """The member's own date (their time zone, like streaks and badges)."""
+    return date_format(moment.astimezone(member_zone(member)), "j M Y")
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,9 @@ def member_perks(*, member: User) -> MemberPerks:
         row = _perk_dict(perk)
         grant = grants.get(perk.pk)
         if grant is not None:
+            since = _day(grant.granted_at, member)
             row.update(status="held", since=grant.granted_at,
-                       why=f"Yours since {_day(grant.granted_at)}: your score {score} is at or above {perk.min_score}.")
+                       why=f"Yours since {since}: your score {score} is at or above {perk.min_score}.")
             held.append(row)
         elif frozen and score is not None and score >= perk.min_score:
             row.update(status="paused", since=None, why="Paused while your account is frozen.")

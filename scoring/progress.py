@@ -138,10 +138,12 @@ def member_progress(*, member: User) -> Progress:
     band_min, next_band, next_min = band_bounds(score)
 
     def option(code: str, text: str, extra: list[EventFact], with_profile: ProfileFacts, link: str = "") -> Option:
-        simulated = total_score(compute_base([*facts, *extra], with_profile).base, social)
-        reaches = next_min is not None and simulated >= next_min
-        return Option(code=code, text=text, points=simulated - current, new_score=simulated,
-                      reaches_next_band=reaches, link=link)
+        # The gain is the model's (now vs. with the extra behaviour), added to the score the
+        # member sees: the two can differ (a recalibration not yet rescored, a frozen account).
+        gain = total_score(compute_base([*facts, *extra], with_profile).base, social) - current
+        new_score = max(PARAMS.score_min, min(PARAMS.score_max, score + gain))
+        reaches = next_min is not None and new_score >= next_min
+        return Option(code=code, text=text, points=gain, new_score=new_score, reaches_next_band=reaches, link=link)
 
     bill = scenario_fact({"kind": BILL_PAYMENT, "amount": _latest_amount(facts, BILL_PAYMENT),
                           "days_late": 0, "missed": False})

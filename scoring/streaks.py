@@ -28,7 +28,8 @@ Definitions (the dashboard, the API and the streak badges all use these):
   the 1st of the month after next. All dates are the member's local dates, so "today" is their
   date, not the server's: travelling or paying near midnight moves nothing by a day.
 
-``member_streak`` is the selector (two small queries); ``streak_from`` the pure computation.
+``member_streak`` is the selector (one query), ``members_streaks`` the same for many members at
+once (one query); ``streak_from`` the pure computation.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps as django_apps
@@ -181,7 +182,7 @@ def test_what_i_have_what_is_next_and_why(alice, move):
             slug="priority-support").description, "provider": "", "min_score": 700, "band": "Excellent"}]}
     assert [(p["slug"], p["status"]) for p in view.all] == [
         ("deposit-free-rental", "held"), ("priority-support", "locked"), ("travel-fast-track", "locked")]
-    day = perks._day(grant.granted_at)
+    day = f"{grant.granted_at.astimezone(ZoneInfo(alice.timezone)):%-d %b %Y}"  # her date, her zone
     assert [p["why"] for p in view.all] == [
         f"Yours since {day}: your score 688 is at or above 650.",
         "Unlocks at 700 (Excellent): 12 points to go.",

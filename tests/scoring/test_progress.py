@@ -206,3 +206,20 @@ def test_api_streak(api_as, acme, mallory):
     # Mallory reads her own (empty) streak, never alice's.
     theirs = api_as(mallory).get("/api/v1/me/streak/").json()
     assert (theirs["current_months"], theirs["best_months"], theirs["last_on_time"]) == (0, 0, None)
+
+
+def test_options_add_their_gain_to_the_score_the_member_sees(alice, acme):
+    """The stored score can differ from what the model says today (a recalibration not yet
+    rescored): each option is that score plus the option's exact gain, never the model's own."""
+    for n in range(3):
+        add_event(alice, acme, n, late_days=40)
+    services.member_score_pending(member_id=alice.pk)
+    state = services.member_state_ensure(member=alice)
+    shown = state.score - 5
+    ScoreState.objects.filter(pk=state.pk).update(score=shown)
+    with time_machine.travel(NOW, tick=False):
+        p = member_progress(member=alice)
+    assert p.score == shown and p.options
+    for o in p.options:
+        assert o.new_score == shown + o.points
+        assert o.reaches_next_band == (p.next_band_min is not None and o.new_score >= p.next_band_min)
