@@ -41,7 +41,7 @@ from accounts.models import Notification, User
 from accounts.notifications import notify
 from leaderboards.broadcast import member_push
 from leaderboards.models import BadgeAward, Challenge, ChallengeParticipant, SeasonEntry
-from scoring.model import PARAMS, band_for
+from scoring.model import PARAMS, band_bounds, band_for
 from scoring.models import Dispute, ScoreChange
 from scoring.streaks import Streak, member_streak, member_zone, members_streaks
 from social.models import Friendship, Invitation
@@ -562,10 +562,9 @@ def badges_rebuild(*, member_ids: Iterable[int]) -> list[BadgeAward]:
 # --- triggers (receivers of other apps' domain signals, connected in leaderboards.apps) ----------
 
 
-def _band_rank(score: int | None) -> int:
-    if score is None:
-        return 0
-    return sum(1 for lowest, _ in PARAMS.bands if score >= lowest)
+def _band_floor(score: int | None) -> int:
+    """The lowest score of the score's band (no score: the lowest band's): higher is better."""
+    return PARAMS.score_min if score is None else band_bounds(score)[0]
 
 
 def _enqueue(member_ids: list[int], families: list[str]) -> None:
@@ -578,7 +577,7 @@ def _enqueue(member_ids: list[int], families: list[str]) -> None:
 def on_score_changed(sender: Any, member_id: int, old_score: int | None = None, new_score: int | None = None,
                      **kwargs: Any) -> None:
     """Band badges: only when the score climbed into a higher band (no query otherwise)."""
-    if _band_rank(new_score) > _band_rank(old_score):
+    if _band_floor(new_score) > _band_floor(old_score):
         _enqueue([member_id], [BANDS])
 
 

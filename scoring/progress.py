@@ -25,7 +25,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from scoring import selectors
-from scoring.model import PARAMS, EventFact, ProfileFacts, band_for, compute_base, total_score
+from scoring.model import PARAMS, EventFact, ProfileFacts, band_bounds, band_for, compute_base, total_score
 from scoring.model.factors import BILL_PAYMENT, CARD_REPAYMENT
 from scoring.services import format_points
 from scoring.whatif import scenario_fact
@@ -107,17 +107,6 @@ class Progress:
             "gets_there": [o.as_dict() for o in self.gets_there],
             "options": [o.as_dict() for o in self.options],
         }
-
-
-def band_bounds(score: int) -> tuple[int, str | None, int | None]:
-    """(lowest score of the score's band, next band's name, next band's lowest score)."""
-    low = PARAMS.score_min
-    for lowest, name in PARAMS.bands:
-        if score >= lowest:
-            low = lowest
-        else:
-            return low, name, lowest
-    return low, None, None
 
 
 def _latest_amount(facts: list[EventFact], kind: str) -> Decimal:

@@ -300,6 +300,17 @@ def total_score(base: float, social_points: float, params: ScoringParams = PARAM
     return int(min(params.score_max, max(params.score_min, rounded)))
 
 
+def band_bounds(score: int, params: ScoringParams = PARAMS) -> tuple[int, str | None, int | None]:
+    """(lowest score of the score's band, next band's name, next band's lowest score)."""
+    low = params.score_min
+    for lowest, name in params.bands:
+        if score >= lowest:
+            low = lowest
+        else:
+            return low, name, lowest
+    return low, None, None
+
+
 def band_for(score: int, params: ScoringParams = PARAMS) -> str:
     """The band label of a score: Building < 550 ≤ Fair < 600 ≤ Good < 650 ≤ Very good < 700."""
     label = params.lowest_band

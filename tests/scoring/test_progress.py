@@ -12,9 +12,9 @@ import time_machine
 from django.urls import reverse
 
 from scoring import selectors, services
-from scoring.model import PARAMS, band_for, compute_base, total_score
+from scoring.model import PARAMS, band_bounds, band_for, compute_base, total_score
 from scoring.models import Event, ScoreChange, ScoreState
-from scoring.progress import BEST_FEW, band_bounds, member_progress
+from scoring.progress import BEST_FEW, member_progress
 from scoring.whatif import what_if
 from tests.factories import UserFactory
 
