@@ -269,9 +269,9 @@ def _friends_passed_tell(moved: Sequence[tuple[_Row, int | None]]) -> None:
              .values_list("member_a_id", "member_b_id", "member_a__score", "member_b__score", "a_rose", "b_rose"))
     for a, b, a_score, b_score, a_rose, b_rose in pairs:
         if a_rose:
-            friends[a].append((b, b_score))
+            friends[a].append((b, cast(int, b_score)))  # listed: never None
         if b_rose:
-            friends[b].append((a, a_score))
+            friends[b].append((a, cast(int, a_score)))
     for row, old_score in risers:
         assert old_score is not None and row.score is not None
         for friend_id, friend_score in sorted(friends[row.pk]):
