@@ -17,16 +17,19 @@ class LeaderboardsConfig(AppConfig):
         from accounts.moderators import register_moderator_permissions
         from accounts.signals import notification_created, profile_changed
         from leaderboards import badges, perks
-        from scoring.signals import bases_changed, dispute_decided, score_changed
+        from scoring.signals import bases_changed, dispute_decided, score_changed, scores_changed
         from social.signals import friendship_ended, friendship_started
 
-        # A score moved: boards and the live publish, perks (only when a perk's line was
-        # crossed), challenge points (one indexed query), band badges (no query unless the band
-        # rose). Every receiver runs once per moved member: keep each cheap.
+        # Scores moved (a batch: a scoring batch, a contagion pass): boards and one live publish
+        # per member, perks (only members who crossed a perk's line), challenge points (one
+        # query for the batch), band badges (one task for the batch, if a band rose). Each
+        # receiver is set-based: its queries must not grow with the batch. One member's change
+        # (``score_changed``) is handed to the same receivers as a batch of one.
+        scores_changed.connect(_on_scores_changed, dispatch_uid="leaderboards.scores_changed")
+        scores_changed.connect(perks.on_scores_changed, dispatch_uid="leaderboards.perks.scores_changed")
+        scores_changed.connect(_on_scores_changed_challenges, dispatch_uid="leaderboards.challenges.scores_changed")
+        scores_changed.connect(badges.on_scores_changed, dispatch_uid="leaderboards.badges.scores_changed")
         score_changed.connect(_on_score_changed, dispatch_uid="leaderboards.score_changed")
-        score_changed.connect(perks.on_score_changed, dispatch_uid="leaderboards.perks.score_changed")
-        score_changed.connect(_on_score_changed_challenges, dispatch_uid="leaderboards.challenges.score_changed")
-        score_changed.connect(badges.on_score_changed, dispatch_uid="leaderboards.badges.score_changed")
         bases_changed.connect(badges.on_bases_changed, dispatch_uid="leaderboards.badges.bases_changed")
         dispute_decided.connect(badges.on_dispute_decided, dispatch_uid="leaderboards.badges.dispute_decided")
 
@@ -47,10 +50,22 @@ class LeaderboardsConfig(AppConfig):
 
 
 def _on_score_changed(sender: Any, member_id: int, old_score: int | None, new_score: int | None,
-                      cause: str = "", **kwargs: Any) -> None:
+                      cause: str = "", explanation: str = "", **kwargs: Any) -> None:
+    """One member's score moved: the batch receivers, with a batch of one."""
+    from leaderboards import badges, perks
+
+    changes = [{"member_id": member_id, "old_score": old_score, "new_score": new_score, "cause": cause,
+                "explanation": explanation}]
+    _on_scores_changed(sender, changes=changes)
+    perks.on_scores_changed(sender, changes=changes)
+    _on_scores_changed_challenges(sender, changes=changes)
+    badges.on_scores_changed(sender, changes=changes)
+
+
+def _on_scores_changed(sender: Any, changes: list[dict[str, Any]], **kwargs: Any) -> None:
     from leaderboards import services
 
-    services.member_score_changed(member_id=member_id, old_score=old_score, new_score=new_score, cause=cause)
+    services.members_scores_changed(changes=changes)
 
 
 def _on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: Any) -> None:
@@ -84,14 +99,15 @@ def _on_notification_created(sender: Any, notification_id: int, member_id: int, 
         broadcast.member_push(member_id=member_id, payload={"type": MessageType.NOTIFICATION, **payload})
 
 
-def _on_score_changed_challenges(sender: Any, member_id: int, **kwargs: Any) -> None:
+def _on_scores_changed_challenges(sender: Any, changes: list[dict[str, Any]], **kwargs: Any) -> None:
     """Live challenge points. Best effort: the finish recomputes final points from the ledger,
     so a failure here must never fail the scoring pipeline that sent the signal."""
     from leaderboards import challenges
 
+    member_ids = [change["member_id"] for change in changes]
     try:
-        challenges.challenge_member_score_changed(member_id=member_id)
+        challenges.challenge_members_score_changed(member_ids=member_ids)
     except Exception:
         import logging
 
-        logging.getLogger("leaderboards.challenges").exception("challenge standings of %s not updated", member_id)
+        logging.getLogger("leaderboards.challenges").exception("challenge standings of %s not updated", member_ids)

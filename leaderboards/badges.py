@@ -13,8 +13,8 @@ touches the score, the ledger or the boards.
 Triggers (connected in ``leaderboards.apps``; each hands member ids to one Celery task after
 commit, so the scoring pipeline pays nothing but the enqueue):
 
-* ``score_changed`` → band badges, only when the new score's band is above the old one's
-  (two pure-Python ``band_for`` calls per score change; no query, no task otherwise);
+* ``scores_changed`` / ``score_changed`` → band badges, only for members whose new score's band
+  is above the old one's (pure Python per move; no query; one task per batch, none otherwise);
 * ``bases_changed`` (an event was scored, in batches) → streak badges, one task per batch;
 * ``friendship_started`` → first friend and invitations accepted, for both members;
 * ``dispute_decided`` → dispute resolved;
@@ -25,7 +25,7 @@ commit, so the scoring pipeline pays nothing but the enqueue):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -574,11 +574,12 @@ def _enqueue(member_ids: list[int], families: list[str]) -> None:
     enqueue_on_commit(evaluate_badges, member_ids, families)
 
 
-def on_score_changed(sender: Any, member_id: int, old_score: int | None = None, new_score: int | None = None,
-                     **kwargs: Any) -> None:
-    """Band badges: only when the score climbed into a higher band (no query otherwise)."""
-    if _band_floor(new_score) > _band_floor(old_score):
-        _enqueue([member_id], [BANDS])
+def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwargs: Any) -> None:
+    """Band badges: the members whose score climbed into a higher band (picked in Python, no
+    query), one task for the batch; nothing otherwise."""
+    risen = sorted({c["member_id"] for c in changes if _band_floor(c["new_score"]) > _band_floor(c["old_score"])})
+    if risen:
+        _enqueue(risen, [BANDS])
 
 
 def on_bases_changed(sender: Any, member_ids: list[int], **kwargs: Any) -> None:

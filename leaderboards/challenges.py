@@ -53,7 +53,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import Case, F, IntegerField, Prefetch, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -702,25 +702,36 @@ def _announce_result(challenge: Challenge, standings: Sequence[Standing], won: S
 
 
 def challenge_member_score_changed(*, member_id: int, now: datetime | None = None) -> int:
-    """A member's score moved (``scoring.signals.score_changed``, after commit): bring their
-    points in running challenges up to date and push the standings to every participant.
-    Nothing for a member who cannot play (``can_play``: private mode, frozen).
+    """One member's score moved: ``challenge_members_score_changed`` for them alone."""
+    return challenge_members_score_changed(member_ids=[member_id], now=now)
 
-    One indexed query (``member_id``) for a member in no running challenge. The score is read
-    back from the database, so late or reordered signals converge; the update skips rows the
-    finish already froze (``final_rank`` set), re-checked on the row itself under its lock.
+
+def challenge_members_score_changed(*, member_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Members' scores moved (``scoring.signals.scores_changed``, after commit): bring their
+    points in running challenges up to date and push the standings of each challenge concerned
+    once to every participant. Nothing for a member who cannot play (``can_play``: private mode,
+    frozen).
+
+    One indexed query (``member_id``) for a batch of members in no running challenge. The
+    scores are read back from the database, so late or reordered signals converge; the update
+    skips rows the finish already froze (``final_rank`` set), re-checked on the row itself.
     """
     now = now or timezone.now()
     rows = list(ChallengeParticipant.objects.filter(
-        member_id=member_id, answer=Answer.ACCEPTED, start_score__isnull=False,
-        challenge__status=Status.ACTIVE, challenge__ends_at__gt=now).values_list("pk", "challenge_id"))
+        member_id__in=sorted(set(member_ids)), answer=Answer.ACCEPTED, start_score__isnull=False,
+        challenge__status=Status.ACTIVE, challenge__ends_at__gt=now).values_list("pk", "member_id", "challenge_id"))
     if not rows:
         return 0
-    user = User.objects.filter(pk=member_id).only("is_active", "is_frozen", "private_mode", "score").first()
-    if user is None or user.score is None or not can_play(user):
-        return 0  # private mode or frozen: their points stop moving (and others see none)
+    users = User.objects.filter(pk__in={m for _, m, _ in rows}).only("is_active", "is_frozen", "private_mode", "score")
+    # Private mode or frozen: their points stop moving (and others see none).
+    scores = {u.pk: u.score for u in users if can_play(u)}
+    playing = [(pk, member_id, challenge_id) for pk, member_id, challenge_id in rows if member_id in scores]
+    if not playing:
+        return 0
+    new_points = Case(*(When(pk=pk, then=Value(scores[member_id])) for pk, member_id, _ in playing),
+                      output_field=IntegerField()) - F("start_score")
     updated = ChallengeParticipant.objects.filter(
-        Q(final_rank__isnull=True), pk__in=[pk for pk, _ in rows]).update(points=user.score - F("start_score"))
-    for challenge_id in sorted({c for _, c in rows}):
+        Q(final_rank__isnull=True), pk__in=[pk for pk, _, _ in playing]).update(points=new_points)
+    for challenge_id in sorted({c for _, _, c in playing}):
         _push_standings(challenge_id)
     return updated

@@ -21,7 +21,7 @@ notifying, and a grant is closed by a conditional UPDATE whose row count decides
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -293,14 +293,18 @@ def perk_changed(*, perk: Perk) -> None:
 ACCOUNT_FIELDS = {"is_frozen", "is_active"}
 
 
-def on_score_changed(sender: Any, member_id: int, old_score: int | None = None, new_score: int | None = None,
-                     **kwargs: Any) -> None:
-    """Cheap: enqueue a sync only when the move crosses an active perk's threshold."""
-    if crosses_threshold(old_score, new_score, perk_thresholds()):
-        from config.queue import enqueue_on_commit
-        from leaderboards.tasks import perks_sync_member
+def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwargs: Any) -> None:
+    """Cheap: the moves that cross an active perk's threshold are picked in Python (the
+    thresholds are one cached read per batch); a sync is enqueued for those members only."""
+    thresholds = None
+    for change in changes:
+        if thresholds is None:
+            thresholds = perk_thresholds()
+        if crosses_threshold(change["old_score"], change["new_score"], thresholds):
+            from config.queue import enqueue_on_commit
+            from leaderboards.tasks import perks_sync_member
 
-        enqueue_on_commit(perks_sync_member, member_id, Cause.SCORE)
+            enqueue_on_commit(perks_sync_member, change["member_id"], Cause.SCORE)
 
 
 def on_profile_changed(sender: Any, user_id: int, fields: Iterable[str] = (), **kwargs: Any) -> None:

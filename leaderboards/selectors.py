@@ -10,9 +10,10 @@ Who is listed is decided here and nowhere else (DESIGN.md §2.5, §4, §10):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import User
 from leaderboards.models import Season, SeasonEntry
@@ -63,22 +64,19 @@ def season_at(*, moment: datetime) -> Season | None:
     return Season.objects.filter(starts_at=week_start(moment)).first()
 
 
-def season_baseline(*, member_id: int, season: Season) -> int | None:
-    """The member's score when ``season`` opened, or their first score in it; None if they had
-    no score by now. Read from the score ledger (the truth), so it does not depend on the order
-    in which score signals arrive."""
+def season_baselines(*, member_ids: Iterable[int], season: Season) -> dict[int, int]:
+    """Each member's score when ``season`` opened, or their first score in it; members who had
+    no score by now are left out. Read from the score ledger (the truth), so it does not depend
+    on the order in which score signals arrive. One query, whatever the number of members."""
     from scoring.models import ScoreChange
 
-    before = (
-        ScoreChange.objects.filter(member_id=member_id, created_at__lt=season.starts_at)
-        .order_by("-created_at", "-id").values_list("new_score", flat=True).first()
-    )
-    if before is not None:
-        return before
-    return (
-        ScoreChange.objects.filter(member_id=member_id, created_at__gte=season.starts_at)
-        .order_by("created_at", "id").values_list("new_score", flat=True).first()
-    )
+    ledger = ScoreChange.objects.filter(member_id=OuterRef("pk"))
+    before = (ledger.filter(created_at__lt=season.starts_at).order_by("-created_at", "-id")
+              .values("new_score")[:1])
+    first = ledger.filter(created_at__gte=season.starts_at).order_by("created_at", "id").values("new_score")[:1]
+    rows = (User.objects.filter(pk__in=list(member_ids))
+            .annotate(before=Subquery(before), first=Subquery(first)).values_list("pk", "before", "first"))
+    return {pk: b if b is not None else f for pk, b, f in rows if b is not None or f is not None}
 
 
 def season_entries(*, season: Season) -> QuerySet[SeasonEntry]:

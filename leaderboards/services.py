@@ -1,9 +1,11 @@
 """Writes of the leaderboards app: seasons, keeping the index in step, rebuilding it.
 
-The scoring pipeline announces every score change after commit (``scoring.signals
-.score_changed``); ``member_score_changed`` then updates the member's weekly entry (database),
-their places in the Redis index (one pipeline), publishes ONE message for them and tells the
-friends a rising score passed on the friends board (``_friends_passed_tell``).
+The scoring pipeline announces score changes after commit (``scoring.signals.scores_changed``
+for a batch, ``score_changed`` for one member, handed over as a batch of one);
+``members_scores_changed`` then brings the members' weekly entries in step (database, set-based),
+writes their places in the Redis index (one pipeline), publishes ONE message per member and tells
+the friends a rising score passed on the friends board (``_friends_passed_tell``). Its queries
+do not grow with the batch (only the notifications of friends actually passed do).
 Everything it writes is read back from the database first, so late or reordered signals
 converge on the truth.
 """
@@ -11,14 +13,15 @@ converge on the truth.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import redis
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -92,29 +95,40 @@ def _forget_season(season_id: int) -> None:
         logger.exception("could not expire the index of season %s", season_id)
 
 
-def season_entry_record(*, season: Season, member_id: int, score: int, reached_at: datetime | None,
-                        old_score: int | None) -> SeasonEntry:
-    """Bring the member's entry in ``season`` in step with their current ``score``.
+def season_entries_record(*, season: Season, rows: Sequence[_Row],
+                          old_scores: Mapping[int, int | None]) -> dict[int, SeasonEntry]:
+    """Bring these members' entries in ``season`` in step with their current scores (members
+    without a score are skipped); returns the entries by member id.
 
-    The baseline comes from the score ledger; ``old_score`` (from the signal) is the fallback
-    for members without ledger rows.
+    A new entry's baseline comes from the score ledger; ``old_scores`` (from the signal) is the
+    fallback for members without ledger rows. Set-based: at most five queries for any number
+    of members. A concurrent creator of the same entry wins (``season_entry_once``); its
+    points are then brought in step like any existing entry's.
     """
-    reached_at = reached_at or timezone.now()
-    entry = SeasonEntry.objects.filter(season=season, member_id=member_id).first()
-    if entry is None:
-        baseline = selectors.season_baseline(member_id=member_id, season=season)
-        if baseline is None:
-            baseline = old_score if old_score is not None else score
-        entry, created = SeasonEntry.objects.get_or_create(
-            season=season, member_id=member_id,
-            defaults={"start_score": baseline, "points": score - baseline, "reached_at": reached_at})
-        if created:
-            return entry
-    points = score - entry.start_score
-    if points != entry.points:
-        SeasonEntry.objects.filter(pk=entry.pk).update(points=points, reached_at=reached_at)
-        entry.points, entry.reached_at = points, reached_at
-    return entry
+    now = timezone.now()
+    scored = {row.pk: row for row in rows if row.score is not None}
+    entries = {e.member_id: e for e in SeasonEntry.objects.filter(season=season, member_id__in=list(scored))}
+    missing = [pk for pk in scored if pk not in entries]
+    if missing:
+        baselines = selectors.season_baselines(member_ids=missing, season=season)
+        new: list[SeasonEntry] = []
+        for pk in missing:
+            row = scored[pk]
+            assert row.score is not None
+            old = old_scores.get(pk)
+            baseline = baselines.get(pk, old if old is not None else row.score)
+            new.append(SeasonEntry(season=season, member_id=pk, start_score=baseline, points=row.score - baseline,
+                                   reached_at=row.reached_at or now))
+        SeasonEntry.objects.bulk_create(new, ignore_conflicts=True)
+        entries.update((e.member_id, e) for e in SeasonEntry.objects.filter(season=season, member_id__in=missing))
+    moved: list[SeasonEntry] = []
+    for pk, entry in entries.items():
+        points = cast(int, scored[pk].score) - entry.start_score
+        if points != entry.points:
+            entry.points, entry.reached_at = points, scored[pk].reached_at or now
+            moved.append(entry)
+    SeasonEntry.objects.bulk_update(moved, ["points", "reached_at"], batch_size=1000)
+    return entries
 
 
 # --- keeping the index in step -------------------------------------------------------------------
@@ -167,19 +181,33 @@ def _index_apply(states: Sequence[index.MemberState], season_id: int) -> None:
 
 
 def member_score_changed(*, member_id: int, old_score: int | None, new_score: int | None, cause: str) -> None:
-    """The scoring pipeline moved a member's displayed score (called after its commit)."""
-    rows = _rows([member_id])
+    """The scoring pipeline moved one member's displayed score (called after its commit)."""
+    members_scores_changed(changes=[{"member_id": member_id, "old_score": old_score, "new_score": new_score,
+                                     "cause": cause}])
+
+
+def members_scores_changed(*, changes: Sequence[Mapping[str, Any]]) -> None:
+    """The scoring pipeline moved these members' displayed scores (``scoring.signals.ScoreMove``
+    dicts, called after its commit): weekly entries, one index pipeline, ONE publish per change,
+    then the friends passed on the friends board. Queries: a constant handful per batch."""
+    if not changes:
+        return
+    old_scores: dict[int, int | None] = {}
+    for change in changes:
+        old_scores.setdefault(change["member_id"], change["old_score"])  # a member twice: the earliest
+    rows = {row.pk: row for row in _rows(sorted(old_scores))}
     if not rows:
         return
-    row = rows[0]
     season = season_current()
-    entry = None
-    if row.score is not None:
-        entry = season_entry_record(season=season, member_id=member_id, score=row.score,
-                                    reached_at=row.reached_at, old_score=old_score)
-    _index_apply([_state(row, entry)], season.pk)
-    _publish(row, entry, old_score=old_score, cause=cause)
-    _friends_passed_tell(row, old_score=old_score)
+    entries = season_entries_record(season=season, rows=list(rows.values()), old_scores=old_scores)
+    _index_apply([_state(row, entries.get(pk)) for pk, row in sorted(rows.items())], season.pk)
+    moved: list[tuple[_Row, int | None]] = []
+    for change in changes:
+        row = rows.get(change["member_id"])
+        if row is not None:
+            _publish(row, entries.get(row.pk), old_score=change["old_score"], cause=change.get("cause", ""))
+            moved.append((row, change["old_score"]))
+    _friends_passed_tell(moved)
 
 
 def member_listing_changed(*, member_id: int, cause: str = "privacy") -> None:
@@ -213,30 +241,47 @@ def _publish(row: _Row, entry: SeasonEntry | None, *, old_score: int | None, cau
 PASSED_NOTICE_EVERY_SECONDS = 3600
 
 
-def _friends_passed_tell(row: _Row, *, old_score: int | None) -> None:
-    """The member's score rose from ``old_score`` to ``row.score``: every listed friend whose
-    score lies in ``[old_score, row.score)`` was at or above them and is now below, and is told.
+def _friends_passed_tell(moved: Sequence[tuple[_Row, int | None]]) -> None:
+    """Each member rose from ``old_score`` to ``row.score``: every listed friend whose score
+    lies in ``[old_score, row.score)`` was at or above them and is now below, and is told.
 
-    This runs for every score change (hot): it costs nothing unless the score rose and the
-    member is on boards, then ONE query; a notification only for the friends actually passed.
-    The throttle is a cache key per (passer, passed) pair (atomic ``add``): losing the cache
-    costs at most one repeated notification, never a missed score.
+    This runs for every batch of score changes (hot): it costs nothing unless a listed member's
+    score rose, then ONE query for the whole batch (the risers' friendships, either side, with the
+    friend's score in the range some riser crossed); a notification only for the
+    friends actually passed. The throttle is a cache key per (passer, passed) pair (atomic
+    ``add``): losing the cache costs at most one repeated notification, never a missed score.
     """
-    if old_score is None or row.score is None or row.score <= old_score or not row.listed:
+    risers = [(row, old) for row, old in moved
+              if old is not None and row.score is not None and row.score > old and row.listed]
+    if not risers:
         return
-    mine = Friendship.objects.active()
-    passed = list(
-        User.objects.filter(selectors.listed_q(), score__gte=old_score, score__lt=row.score)
-        .filter(Q(pk__in=mine.filter(member_a_id=row.pk).values("member_b_id"))
-                | Q(pk__in=mine.filter(member_b_id=row.pk).values("member_a_id")))
-        .order_by("pk").values_list("pk", "score")
-    )
-    for friend_id, friend_score in passed:
-        if not cache.add(f"lb:passed:{row.pk}:{friend_id}", 1, timeout=PASSED_NOTICE_EVERY_SECONDS):
-            continue
-        notify(member_id=friend_id, kind=Kind.PASSED,
-               text=f"{row.username} passed you on your friends board ({row.score} vs your {friend_score})",
-               link=f"{reverse('leaderboard')}?board=friends")
+    ids = sorted({row.pk for row, _ in risers})
+    low = min(cast(int, old) for _, old in risers)
+    high = max(cast(int, row.score) for row, _ in risers)
+    friends: dict[int, list[tuple[int, int]]] = {pk: [] for pk in ids}
+    # One query: a friendship matches from either side (both, when two risers are friends).
+    sides = {side: Q(**{f"{side}_id__in": ids}) & selectors.listed_q(f"{other}__")
+             & Q(**{f"{other}__score__gte": low, f"{other}__score__lt": high})
+             for side, other in (("member_a", "member_b"), ("member_b", "member_a"))}
+    pairs = (Friendship.objects.active().filter(sides["member_a"] | sides["member_b"])
+             .annotate(a_rose=ExpressionWrapper(sides["member_a"], output_field=BooleanField()),
+                       b_rose=ExpressionWrapper(sides["member_b"], output_field=BooleanField()))
+             .values_list("member_a_id", "member_b_id", "member_a__score", "member_b__score", "a_rose", "b_rose"))
+    for a, b, a_score, b_score, a_rose, b_rose in pairs:
+        if a_rose:
+            friends[a].append((b, cast(int, b_score)))  # listed: never None
+        if b_rose:
+            friends[b].append((a, cast(int, a_score)))
+    for row, old_score in risers:
+        assert old_score is not None and row.score is not None
+        for friend_id, friend_score in sorted(friends[row.pk]):
+            if not old_score <= friend_score < row.score:
+                continue
+            if not cache.add(f"lb:passed:{row.pk}:{friend_id}", 1, timeout=PASSED_NOTICE_EVERY_SECONDS):
+                continue
+            notify(member_id=friend_id, kind=Kind.PASSED,
+                   text=f"{row.username} passed you on your friends board ({row.score} vs your {friend_score})",
+                   link=f"{reverse('leaderboard')}?board=friends")
 
 
 # --- rebuilding the index from the database ------------------------------------------------------

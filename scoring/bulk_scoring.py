@@ -13,10 +13,10 @@ by ``services._ledger_row``.
 
 Differences, on purpose:
 
-* **Announcements are coalesced.** With ``announce=True`` each member whose score or base moved
-  gets ONE ``score_changed`` after commit (old = before the batch, new = after), and the batch
-  sends ONE ``bases_changed`` listing every member whose base moved,
-  where the per-member path sends one per write (two for a member scored for the first time).
+* **Announcements are coalesced.** With ``announce=True`` the batch sends ONE ``scores_changed``
+  after commit listing every member whose score moved (old = before the batch, new = after),
+  and ONE ``bases_changed`` listing every member whose base moved, where the per-member path
+  sends a ``score_changed`` per write (two for a member scored for the first time).
   Listeners only read the latest state, so they end in the same place. With ``announce=False``
   nothing is announced: the caller must rebuild derived state from the truth afterwards
   (``manage.py contagion_rebuild``; boards rebuild from the database) — what a bulk load wants.
@@ -42,7 +42,7 @@ from scoring import selectors
 from scoring.model import EventFact, band_for, compute_base
 from scoring.models import Event, Partner, ScoreChange, ScoreState
 from scoring.services import Snapshot, _ledger_row, _starting_explanation, event_explanation
-from scoring.signals import bases_changed, score_changed
+from scoring.signals import ScoreMove, bases_changed, scores_announce
 
 BATCH = 200
 
@@ -137,18 +137,15 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
             status=Event.Status.SCORED, scored_at=now, attempts=F("attempts") + 1
         )
     if announce:
-        for member_id, before, after, last in announcements:
-            _announce(member_id, before, after, last)
+        scores_announce([_move(member_id, before, after, last) for member_id, before, after, last in announcements
+                         if after.score != before.score], sender=ScoreState)
         moved_bases = [member_id for member_id, before, after, _ in announcements if after.base != before.base]
         if moved_bases:
             transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=moved_bases))
     return len(applied_ids)
 
 
-def _announce(member_id: int, before: Snapshot, after: Snapshot, last: ScoreChange) -> None:
-    if after.score != before.score:
-        old, new, cause, explanation = before.score, after.score, last.cause, last.explanation
-        transaction.on_commit(lambda: score_changed.send(
-            sender=ScoreState, member_id=member_id, old_score=old, new_score=new, cause=cause, explanation=explanation,
-        ))
-
+def _move(member_id: int, before: Snapshot, after: Snapshot, last: ScoreChange) -> ScoreMove:
+    assert after.score is not None
+    return {"member_id": member_id, "old_score": before.score, "new_score": after.score, "cause": str(last.cause),
+            "explanation": last.explanation}

@@ -52,7 +52,7 @@ from scoring.contagion_store import (
 )
 from scoring.model import band_for, total_score
 from scoring.models import ContagionEdge, ContagionNode, ScoreChange, ScoreState
-from scoring.signals import score_changed
+from scoring.signals import scores_announce
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +209,8 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
     only the members whose stored points are off by ``SOCIAL_WRITE_STEP`` or whose shown score
     moves are read and written back in bulk. ``s`` is read *after* the lock: a worker whose push
     lands later writes its own points after ours, so the last write follows the latest ``s``.
-    ``announce=False`` skips the per-member ``score_changed`` (a bulk load whose boards are
-    rebuilt afterwards). Returns how many displayed scores changed.
+    Announces the moved scores with ONE ``scores_changed`` after commit; ``announce=False``
+    skips it (a bulk load whose boards are rebuilt afterwards). Returns how many displayed scores changed.
     """
     from scoring.services import format_points
 
@@ -246,8 +246,9 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
         rows_update(User._meta.db_table, "id", {"score": int, "score_band": str, "score_reached_at": datetime},
                     [(m[0], m[2], band_for(m[2]), now) for m in moves])
         if announce:
-            for member_id, old, new, *_ in moves:
-                _announce(member_id, old, new, explanation)
+            scores_announce([{"member_id": member_id, "old_score": old, "new_score": new,
+                              "cause": ScoreChange.Cause.CONTAGION.value, "explanation": explanation}
+                             for member_id, old, new, *_ in moves], sender=ScoreState)
     return len(moves)
 
 
@@ -281,15 +282,6 @@ def _points_candidates(ids: list[int]) -> Iterable[tuple[int, float, float, int,
             {"ids": ids, "cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP},
         )
         return cursor.fetchall()
-
-
-def _announce(member_id: int, old: int, new: int, explanation: str) -> None:
-    transaction.on_commit(
-        lambda: score_changed.send(
-            sender=ScoreState, member_id=member_id, old_score=old, new_score=new,
-            cause=ScoreChange.Cause.CONTAGION, explanation=explanation,
-        )
-    )
 
 
 @dataclass(frozen=True)

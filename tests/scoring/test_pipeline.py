@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -208,3 +209,29 @@ def test_user_model_stays_in_step(alice, acme):
     state = ScoreState.objects.get(member=alice)
     assert alice.score == state.score and alice.score_band == band_for(state.score)
     assert alice.score_reached_at is not None
+
+
+def test_a_scoring_batch_sends_scores_changed_once_and_no_score_changed(
+        alice, bob, acme, django_capture_on_commit_callbacks):
+    from scoring.signals import score_changed, scores_changed
+
+    batches, singles = [], []
+    scores_changed.connect(lambda sender, **kw: batches.append(kw["changes"]), weak=False, dispatch_uid="t")
+    score_changed.connect(lambda sender, **kw: singles.append(kw), weak=False, dispatch_uid="t1")
+    try:
+        make_event(alice, acme, 1, missed=True)
+        make_event(bob, acme, 1)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.members_score_pending(member_ids=[bob.pk, alice.pk])
+    finally:
+        scores_changed.disconnect(dispatch_uid="t")
+        score_changed.disconnect(dispatch_uid="t1")
+    assert singles == []
+    assert len(batches) == 1
+    last = {row.member_id: row for row in ScoreChange.objects.order_by("id")}
+    assert batches[0] == [
+        {"member_id": m.pk, "old_score": None, "new_score": ScoreState.objects.get(member=m).score,
+         "cause": "event", "explanation": last[m.pk].explanation}
+        for m in sorted((alice, bob), key=lambda m: m.pk)
+    ]
+    json.dumps(batches[0])
