@@ -164,6 +164,24 @@ def run_each(
         modeladmin.message_user(request, line, messages.WARNING)
 
 
+def confirm_form(form_class: type[forms.Form], request: HttpRequest, **kwargs: Any) -> forms.Form:
+    """The action's form: bound once the moderator confirmed, empty on the first step."""
+    return form_class(request.POST if "confirm" in request.POST else None, **kwargs)
+
+
+def confirm_then_run(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, targets: list[Any], *, form: forms.Form,
+    run: Callable[[Any, User, dict[str, Any]], Any], done: str, **page: Any,
+) -> TemplateResponse | None:
+    """Every bulk moderator action in two steps: a confirmation page (``confirm_page``) that asks
+    why, then ``run(target, moderator, form.cleaned_data)`` for each target (``run_each``)."""
+    if "confirm" in request.POST and form.is_valid():
+        me, data = member_of(request), form.cleaned_data
+        run_each(modeladmin, request, targets, lambda target: run(target, me, data), done)
+        return None
+    return confirm_page(modeladmin, request, form=form, **page)
+
+
 def _table(headers: list[str], rows: Iterable[Iterable[Any]]) -> SafeString:
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join(
@@ -346,14 +364,12 @@ class MemberAdmin(CsvExportMixin, UserAdmin):
     @admin.action(description="Freeze selected members…", permissions=["freeze"])
     def freeze_members(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         targets = list(queryset.filter(is_frozen=False, is_active=True).order_by("username"))
-        form = FreezeForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, data = member_of(request), form.cleaned_data
-            run_each(self, request, targets, lambda m: moderation.member_freeze(
-                member_id=m.pk, by=me, reason=data["reason"], until=data["until"]), "Frozen")
-            return None
-        return confirm_page(
-            self, request, action="freeze_members", title="Freeze members", form=form,
+        form = confirm_form(FreezeForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Frozen",
+            run=lambda m, me, data: moderation.member_freeze(
+                member_id=m.pk, by=me, reason=data["reason"], until=data["until"]),
+            action="freeze_members", title="Freeze members",
             submit=f"Freeze {len(targets)} member(s)", items=[f"{m.username} (score {m.score})" for m in targets],
             description="They leave every board, their friendships stop counting for friend contagion both ways "
                         "(friends' scores move back exactly), and they cannot change anything until unfrozen. "
@@ -363,14 +379,11 @@ class MemberAdmin(CsvExportMixin, UserAdmin):
     @admin.action(description="Unfreeze selected members…", permissions=["freeze"])
     def unfreeze_members(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
         targets = list(queryset.filter(is_frozen=True).order_by("username"))
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, reason = member_of(request), form.cleaned_data["reason"]
-            run_each(self, request, targets,
-                     lambda m: moderation.member_unfreeze(member_id=m.pk, by=me, reason=reason), "Unfrozen")
-            return None
-        return confirm_page(
-            self, request, action="unfreeze_members", title="Unfreeze members", form=form,
+        form = confirm_form(ReasonForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Unfrozen",
+            run=lambda m, me, data: moderation.member_unfreeze(member_id=m.pk, by=me, reason=data["reason"]),
+            action="unfreeze_members", title="Unfreeze members",
             submit=f"Unfreeze {len(targets)} member(s)", items=[m.username for m in targets],
             description="Everything the freeze took away comes back: boards, friend contagion, writing.",
         )
@@ -388,14 +401,11 @@ class EventModerationAdmin(CsvExportMixin, EventAdmin):
     @admin.action(description="Reverse selected events…", permissions=["moderate"])
     def reverse_events(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
         targets = list(queryset.exclude(status=Event.Status.REVERSED).select_related("member", "partner"))
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, reason = member_of(request), form.cleaned_data["reason"]
-            run_each(self, request, targets,
-                     lambda e: moderation.event_reverse(event_id=e.pk, by=me, reason=reason), "Reversed")
-            return None
-        return confirm_page(
-            self, request, action="reverse_events", title="Reverse events", form=form,
+        form = confirm_form(ReasonForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Reversed",
+            run=lambda e, me, data: moderation.event_reverse(event_id=e.pk, by=me, reason=data["reason"]),
+            action="reverse_events", title="Reverse events",
             submit=f"Reverse {len(targets)} event(s)",
             items=[f"#{e.pk} {e.member.username}: {e.get_kind_display()} {e.amount} {e.currency} "
                    f"({e.partner.name}, {e.occurred_at:%Y-%m-%d})" for e in targets],
@@ -406,14 +416,11 @@ class EventModerationAdmin(CsvExportMixin, EventAdmin):
     @admin.action(description="Reinstate selected reversed events…", permissions=["moderate"])
     def reinstate_events(self, request: HttpRequest, queryset: QuerySet[Event]) -> HttpResponse | None:
         targets = list(queryset.filter(status=Event.Status.REVERSED).select_related("member", "partner"))
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, reason = member_of(request), form.cleaned_data["reason"]
-            run_each(self, request, targets,
-                     lambda e: moderation.event_reinstate(event_id=e.pk, by=me, reason=reason), "Reinstated")
-            return None
-        return confirm_page(
-            self, request, action="reinstate_events", title="Reinstate events", form=form,
+        form = confirm_form(ReasonForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Reinstated",
+            run=lambda e, me, data: moderation.event_reinstate(event_id=e.pk, by=me, reason=data["reason"]),
+            action="reinstate_events", title="Reinstate events",
             submit=f"Reinstate {len(targets)} event(s)",
             items=[f"#{e.pk} {e.member.username}: {e.get_kind_display()} {e.amount} {e.currency}" for e in targets],
             description="The events count again; each member is rescored and told.",
@@ -426,15 +433,13 @@ class EventModerationAdmin(CsvExportMixin, EventAdmin):
             return None
         event = queryset.select_related("member", "partner").get()
         initial = {f: getattr(event, f) for f in moderation.CORRECTABLE_FIELDS}
-        form = CorrectForm(request.POST if "confirm" in request.POST else None, initial=initial)
-        if "confirm" in request.POST and form.is_valid():
-            data = dict(form.cleaned_data)
-            reason = data.pop("reason")
-            run_each(self, request, [event], lambda e: moderation.event_correct(
-                event_id=e.pk, by=member_of(request), reason=reason, changes=data), "Corrected")
-            return None
-        return confirm_page(
-            self, request, action="correct_event", title=f"Correct event #{event.pk}", form=form, submit="Correct",
+        form = confirm_form(CorrectForm, request, initial=initial)
+        return confirm_then_run(
+            self, request, [event], form=form, done="Corrected",
+            run=lambda e, me, data: moderation.event_correct(
+                event_id=e.pk, by=me, reason=data["reason"],
+                changes={k: v for k, v in data.items() if k != "reason"}),
+            action="correct_event", title=f"Correct event #{event.pk}", submit="Correct",
             items=[f"{event.member.username}: {event.get_kind_display()} from {event.partner.name}, "
                    f"{event.occurred_at:%Y-%m-%d}, status {event.status}"],
             description="Change the facts the partner sent (a purchase has an amount only; a payment has a due "
@@ -509,14 +514,11 @@ class DisputeAdmin(QueueAdmin):
     @admin.action(description="Accept selected disputes (reverse the events)…", permissions=["change"])
     def accept_disputes(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> HttpResponse | None:
         targets = list(queryset.filter(status=Dispute.Status.OPEN).select_related("member", "event", "event__partner"))
-        form = NoteForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, note = member_of(request), form.cleaned_data["note"]
-            run_each(self, request, targets,
-                     lambda d: moderation.dispute_accept(dispute_id=d.pk, by=me, note=note), "Accepted")
-            return None
-        return confirm_page(
-            self, request, action="accept_disputes", title="Accept disputes", form=form,
+        form = confirm_form(NoteForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Accepted",
+            run=lambda d, me, data: moderation.dispute_accept(dispute_id=d.pk, by=me, note=data["note"]),
+            action="accept_disputes", title="Accept disputes",
             submit=f"Accept {len(targets)} dispute(s)",
             items=[f"#{d.pk} {d.member.username}: {d.event.get_kind_display()} {d.event.amount} "
                    f"{d.event.currency} from {d.event.partner.name} — “{d.reason}”" for d in targets],
@@ -527,14 +529,11 @@ class DisputeAdmin(QueueAdmin):
     @admin.action(description="Reject selected disputes…", permissions=["change"])
     def reject_disputes(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> HttpResponse | None:
         targets = list(queryset.filter(status=Dispute.Status.OPEN).select_related("member", "event", "event__partner"))
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, reason = member_of(request), form.cleaned_data["reason"]
-            run_each(self, request, targets,
-                     lambda d: moderation.dispute_reject(dispute_id=d.pk, by=me, reason=reason), "Rejected")
-            return None
-        return confirm_page(
-            self, request, action="reject_disputes", title="Reject disputes", form=form,
+        form = confirm_form(ReasonForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Rejected",
+            run=lambda d, me, data: moderation.dispute_reject(dispute_id=d.pk, by=me, reason=data["reason"]),
+            action="reject_disputes", title="Reject disputes",
             submit=f"Reject {len(targets)} dispute(s)",
             items=[f"#{d.pk} {d.member.username}: “{d.reason}”" for d in targets],
             description="The events keep counting. The members see your reason.",
@@ -569,15 +568,13 @@ class FlagAdmin(QueueAdmin):
 
     def _resolve(self, request: HttpRequest, queryset: QuerySet[Flag], *, uphold: bool) -> HttpResponse | None:
         targets = list(queryset.filter(status=Flag.Status.OPEN).select_related("target", "reporter"))
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        form = confirm_form(ReasonForm, request)
         verb, done = ("Uphold", "Upheld") if uphold else ("Dismiss", "Dismissed")
-        if "confirm" in request.POST and form.is_valid():
-            me, note = member_of(request), form.cleaned_data["reason"]
-            run_each(self, request, targets,
-                     lambda f: moderation.flag_resolve(flag_id=f.pk, by=me, uphold=uphold, note=note), done)
-            return None
-        return confirm_page(
-            self, request, action="uphold_flags" if uphold else "dismiss_flags", title=f"{verb} flags", form=form,
+        return confirm_then_run(
+            self, request, targets, form=form, done=done,
+            run=lambda f, me, data: moderation.flag_resolve(
+                flag_id=f.pk, by=me, uphold=uphold, note=data["reason"]),
+            action="uphold_flags" if uphold else "dismiss_flags", title=f"{verb} flags",
             submit=f"{verb} {len(targets)} flag(s)",
             items=[f"#{f.pk} {f.target.username} (flagged by {f.reporter.username}): “{f.reason}”" for f in targets],
             description="The reporters are thanked; the flagged members are not told. Upholding records the "
@@ -632,14 +629,11 @@ class AuditEntryAdmin(CsvExportMixin, admin.ModelAdmin):
     @admin.action(description="Undo selected actions…", permissions=["undo"])
     def undo_actions(self, request: HttpRequest, queryset: QuerySet[AuditEntry]) -> HttpResponse | None:
         targets = list(queryset.filter(action__in=moderation.UNDOABLE, undone_by__isnull=True).order_by("-created_at"))
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if "confirm" in request.POST and form.is_valid():
-            me, reason = member_of(request), form.cleaned_data["reason"]
-            run_each(self, request, targets,
-                     lambda a: moderation.action_undo(entry_id=a.pk, by=me, reason=reason), "Undone")
-            return None
-        return confirm_page(
-            self, request, action="undo_actions", title="Undo actions", form=form,
+        form = confirm_form(ReasonForm, request)
+        return confirm_then_run(
+            self, request, targets, form=form, done="Undone",
+            run=lambda a, me, data: moderation.action_undo(entry_id=a.pk, by=me, reason=data["reason"]),
+            action="undo_actions", title="Undo actions",
             submit=f"Undo {len(targets)} action(s)",
             items=[f"{a.created_at:%Y-%m-%d %H:%M} {a.actor_name}: {a.get_action_display()} — {a.reason}"
                    for a in targets],
