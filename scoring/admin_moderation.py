@@ -35,7 +35,7 @@ from scoring import moderation, moderation_reports, selectors
 from scoring.admin import EventAdmin
 from scoring.explain import FACTOR_LABELS
 from scoring.models import AuditEntry, Dispute, Event, Flag, ScoreChange, ScoreState
-from social.admin import CutForm, FriendshipAdmin
+from social.admin import FriendshipAdmin
 from social.models import Friendship
 
 # --- CSV export ----------------------------------------------------------------------------------
@@ -650,30 +650,8 @@ class AuditedFriendshipAdmin(CsvExportMixin, FriendshipAdmin):
 
     actions = ["cut", "export_csv"]
 
-    @admin.action(description="Cut selected friendships…", permissions=["change"])
-    def cut(self, request: HttpRequest, queryset: QuerySet[Friendship]) -> HttpResponse | None:
-        live = queryset.filter(ended_at__isnull=True).select_related("member_a", "member_b")
-        if "confirm" in request.POST:
-            form = CutForm(request.POST)
-            if form.is_valid():
-                me, reason = member_of(request), form.cleaned_data["reason"]
-                cut = sum(moderation.friendship_cut(friendship_id=f.pk, by=me, reason=reason) is not None
-                          for f in live)
-                self.message_user(request, f"Cut {cut} friendship(s).", messages.SUCCESS)
-                return None
-        else:
-            form = CutForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Cut friendships",
-            "friendships": live,
-            "form": form,
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-            "now": timezone.now(),
-        }
-        return TemplateResponse(request, "social/admin_cut_confirmation.html", context)
+    def cut_one(self, friendship: Friendship, *, by: Any, reason: str) -> bool:
+        return moderation.friendship_cut(friendship_id=friendship.pk, by=by, reason=reason) is not None
 
 
 def register(site: admin.AdminSite) -> None:

@@ -72,6 +72,10 @@ class FriendshipAdmin(ReadOnlyAdmin):
     def vests_at(self, obj: Friendship) -> Any:
         return obj.vests_at
 
+    def cut_one(self, friendship: Friendship, *, by: Any, reason: str) -> bool:
+        """Cut one friendship; True if it was still live. (The moderation admin audits it.)"""
+        return services.friendship_cut(friendship=friendship, by=by, reason=reason)
+
     @admin.action(description="Cut selected friendships…", permissions=["change"])
     def cut(self, request: HttpRequest, queryset: QuerySet[Friendship]) -> HttpResponse | None:
         live = queryset.filter(ended_at__isnull=True).select_related("member_a", "member_b")
@@ -79,10 +83,7 @@ class FriendshipAdmin(ReadOnlyAdmin):
             form = CutForm(request.POST)
             if form.is_valid():
                 moderator = member_of(request)
-                cut = sum(
-                    services.friendship_cut(friendship=f, by=moderator, reason=form.cleaned_data["reason"])
-                    for f in live
-                )
+                cut = sum(self.cut_one(f, by=moderator, reason=form.cleaned_data["reason"]) for f in live)
                 self.message_user(request, f"Cut {cut} friendship(s).", messages.SUCCESS)
                 return None
         else:
