@@ -3,7 +3,8 @@
 Loads a synthetic heavy-tailed graph (the generator of bench_contagion.py) as members with
 varied bases and contagion rows straight into PostgreSQL (COPY-speed bulk inserts, then the
 real rebuild path: ``contagion_rebuild``), then measures base changes per second through the
-real service ``contagion_bases_sync`` (the task the scoring pipeline enqueues), for batches of
+real task ``scoring.tasks.contagion_bases_sync`` (the one the scoring pipeline enqueues, run in
+this process), for batches of
 1, 100 and 1,000 changed members, and checks the error bound against an exact solve after.
 
 Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000] [--db NAME] [--reuse]
@@ -36,15 +37,18 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=2_000)
     parser.add_argument("--db", default=DB, help="database name (dropped and recreated unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
+    parser.add_argument("--batches", type=lambda v: [int(x) for x in v.split(",")], default=[1, 100, 1_000, 5_000],
+                        help="batch sizes, comma-separated")
     args = parser.parse_args()
     if not args.reuse:
         recreate_database(args.db)
     setup_django(args.db)
     from django.db import connection
-    from django.db.models import F, Q
+    from django.db.models import Q
     from django.utils import timezone
 
-    from scoring import contagion_services
+    from accounts.models import User
+    from scoring import contagion_services, tasks
     from scoring.contagion import solve
     from scoring.contagion_services import PARAMS
     from scoring.models import ContagionNode, ScoreState
@@ -96,7 +100,21 @@ def main() -> None:
         print(f"  contagion_rebuild (edges, solve, write {result['members']:,} rows) "
               f"{rebuilt:.1f} s, {result['iterations']} CG iterations")
 
+    from scoring.model import band_for, total_score
+    from scoring.signals import scores_changed
+
     calls: list[int] = []
+    receivers = [0.0]  # seconds spent in the scores_changed receivers (boards, live, badges…)
+    send = scores_changed.send
+
+    def timed_send(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return send(*args, **kwargs)
+        finally:
+            receivers[0] += time.perf_counter() - t0
+
+    scores_changed.send = timed_send  # type: ignore[method-assign]
 
     def count(execute, sql, params, many, context):  # Django's execute_wrapper protocol
         calls.append(1)
@@ -105,29 +123,40 @@ def main() -> None:
     rng = random.Random(3)
     member_ids = list(range(1, n + 1))
     done = 0
-    for batch in (1, 100, 1_000):
+    for batch in args.batches:
         rounds = max(1, min(args.changes // batch, 200 if batch == 1 else 20))
         elapsed = 0.0
+        receivers[0] = 0.0
         changed = 0
         queries = 0
         overflow = 0
         for _ in range(rounds):
             chosen = rng.sample(member_ids, batch)
             for member_id in chosen:
-                # An event moves a base by a few points (a late payment: −5 to −20; on time: +1 to +5).
-                ScoreState.objects.filter(member_id=member_id).update(base=F("base") + rng.gauss(0, 8))
+                # An event moves a base by a few points (a late payment: −5 to −20; on time: +1 to
+                # +5); the scoring batch writes the member's own new score (its publish is the
+                # scoring batch's, not the contagion's).
+                state = ScoreState.objects.get(member_id=member_id)
+                base = state.base + rng.gauss(0, 8)
+                score = total_score(base, state.social)
+                ScoreState.objects.filter(member_id=member_id).update(base=base, score=score)
+                User.objects.filter(pk=member_id).update(score=score, score_band=band_for(score))
             with connection.execute_wrapper(count):
                 t0 = time.perf_counter()
-                contagion_services.contagion_bases_sync(member_ids=chosen)
+                # The Celery task, run in this process (its pre/post-run hooks included: the
+                # task's live messages leave in one hop at its end, as in a worker).
+                tasks.contagion_bases_sync.apply(args=[chosen]).get()
                 elapsed += time.perf_counter() - t0
             queries += len(calls)
             calls.clear()
             changed += batch
             overflow += ContagionNode.objects.filter(Q(r__gt=PARAMS.eps) | Q(r__lt=-PARAMS.eps)).count()
         done += changed
+        own = elapsed - receivers[0]
         print(f"  batches of {batch:>5}: {changed:>6} base changes in {elapsed:6.2f} s = "
               f"{changed / elapsed:8,.0f} changes/s (storage included), {queries / rounds:.0f} queries a batch, "
-              f"{overflow / rounds:.0f} members above ε after a batch")
+              f"{overflow / rounds:.0f} members above ε after a batch; without the scores_changed receivers "
+              f"(boards, live, badges: {receivers[0]:.2f} s) {own:.2f} s = {changed / own:,.0f} changes/s")
 
     over = ContagionNode.objects.filter(Q(r__gt=PARAMS.eps) | Q(r__lt=-PARAMS.eps)).count()
     t0 = time.perf_counter()

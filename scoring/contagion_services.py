@@ -42,6 +42,7 @@ from scoring.contagion import (
 from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
 from scoring.contagion_store import (
     DbStore,
+    bulk_cursor,
     edges_arrays,
     edges_rebuild,
     lock_for_rebuild,
@@ -61,7 +62,9 @@ EDGE_DIFF_REBUILD_THRESHOLD = 1_000
 NEUTRAL_BASE = 650.0  # d = base − 650 (DESIGN.md §3)
 # ε = 0.1 deviation points: shown points off by at most λ·ε/(1−α) = 0.05 (DESIGN.md §3).
 # The budget (edge visits per call) keeps a hub's push cheaper than a global solve (§11).
-PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000)
+# A scoring batch that moves the bases of ≥ 0.5 % of all members is applied by one warm-started
+# global solve over the worker's cached adjacency instead of pushes (docs/benchmarks.md).
+PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000, solve_share=0.005)
 # Stored social points follow λ·s to within this (points): the dashboard shows one decimal, and
 # skipping smaller moves spares a write for most members a push touches. The displayed score is
 # always exact (a change of the rounded score is always written).
@@ -261,26 +264,32 @@ def _points_candidates(ids: list[int]) -> Iterable[tuple[int, float, float, int,
                       .values_list("member_id", "base", "social", "score"))
         signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
         return [(m, base, social, score, signal.get(m, 0.0)) for m, base, social, score in locked]
-    with connection.cursor() as cursor:
+    # Same float arithmetic as social_points/total_score; the ±1e-9 keeps it a superset.
+    candidates_sql = f"""
+        SELECT member_id, base, social, score, s FROM (
+            SELECT t.member_id, t.base, t.social, t.score, COALESCE(n.s, 0) AS s,
+                   GREATEST(-%(cap)s, LEAST(%(cap)s, %(lam)s * COALESCE(n.s, 0))) AS points
+              FROM {state} t LEFT JOIN {node} n ON n.member_id = t.member_id
+             WHERE t.member_id = ANY(%(ids)s)
+        ) c
+         WHERE abs(points - social) >= %(step)s - 1e-9
+            OR floor(base + points + 0.5 - 1e-9) <> score OR floor(base + points + 0.5 + 1e-9) <> score
+    """  # noqa: S608 - our tables, values are parameters
+    constants = {"cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP}
+    with bulk_cursor() as cursor:  # a global solve hands in 100k ids: bind them, do not quote them
+        # Unlocked first: a global solve hands in most members, few of whom need a write, and
+        # locking a row costs a write. A member left out here whose s moves later is written by
+        # whoever moves it; the candidates are locked and then filtered again, exactly.
+        cursor.execute(candidates_sql, {"ids": ids, **constants}, binary=True)
+        ids = sorted(row[0] for row in cursor.fetchall())
+        if not ids:
+            return []
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {state} WHERE member_id = ANY(%s) "  # noqa: S608 - our tables
             "ORDER BY member_id FOR UPDATE) locked",
-            [ids],
+            [ids], binary=True,
         )
-        # Same float arithmetic as social_points/total_score; the ±1e-9 keeps it a superset.
-        cursor.execute(
-            f"""
-            SELECT member_id, base, social, score, s FROM (
-                SELECT t.member_id, t.base, t.social, t.score, COALESCE(n.s, 0) AS s,
-                       GREATEST(-%(cap)s, LEAST(%(cap)s, %(lam)s * COALESCE(n.s, 0))) AS points
-                  FROM {state} t LEFT JOIN {node} n ON n.member_id = t.member_id
-                 WHERE t.member_id = ANY(%(ids)s)
-            ) c
-             WHERE abs(points - social) >= %(step)s - 1e-9
-                OR floor(base + points + 0.5 - 1e-9) <> score OR floor(base + points + 0.5 + 1e-9) <> score
-            """,  # noqa: S608 - our tables, values are parameters
-            {"ids": ids, "cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP},
-        )
+        cursor.execute(candidates_sql, {"ids": ids, **constants}, binary=True)
         return cursor.fetchall()
 
 

@@ -7,16 +7,18 @@ Works on PostgreSQL (one statement per batch, arrays) and SQLite (row by row, em
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 import numpy as np
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Q
 from numpy.typing import NDArray
 
-from scoring.contagion import Delta, EdgeFold, Expansion, NodeState, Snapshot, StaleState
-from scoring.models import ContagionEdge, ContagionNode
+from scoring.contagion import Delta, EdgeFold, Expansion, FriendGraph, NodeState, Snapshot, StaleState, build_graph
+from scoring.models import ContagionEdge, ContagionGraph, ContagionNode
 
 _CHUNK = 5000
 
@@ -75,6 +77,87 @@ _APPLY_SQL = f"""
 """  # noqa: S608 - our table, values are parameters
 _APPLY_UNGUARDED_SQL = _APPLY_SQL.replace("AND n.version = v.ver", "")
 _APPLIED_ROW = np.dtype([("id", ">i8"), ("s", ">f8"), ("r", ">f8")])
+
+# A whole-graph write (``apply_arrays``): the increments go in by binary COPY into a temporary
+# table (numpy builds the COPY stream; no Python object per value), then the same ordered locks
+# and the same version-guarded increment, joined to that table.
+_INCREMENTS = "contagion_increments"
+_INCREMENTS_SQL = f"""
+    CREATE TEMPORARY TABLE IF NOT EXISTS {_INCREMENTS}
+        (id bigint, ds float8, dr float8, dd float8, ver bigint) ON COMMIT DELETE ROWS
+"""
+_COPY_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("ds_len", ">i4"), ("ds", ">f8"),
+                      ("dr_len", ">i4"), ("dr", ">f8"), ("dd_len", ">i4"), ("dd", ">f8"), ("ver_len", ">i4"),
+                      ("ver", ">i8")])
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_LOCK_FROM_SQL = f"""
+    SELECT count(*) FROM (SELECT 1 FROM {ContagionNode._meta.db_table}
+                           WHERE member_id IN (SELECT id FROM {_INCREMENTS}) ORDER BY member_id FOR UPDATE) locked
+"""  # noqa: S608 - our tables
+_APPLY_FROM_SQL = _APPLY_SQL.replace(
+    "unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[]) AS v(id, ds, dr, dd, ver)",
+    f"{_INCREMENTS} AS v",
+)
+
+
+def _copy_stream(ids: NDArray[np.int64], ds: NDArray[np.float64], dr: NDArray[np.float64],
+                 dd: NDArray[np.float64], versions: NDArray[np.int64]) -> bytes:
+    """PostgreSQL's binary COPY format for rows (id, ds, dr, dd, ver)."""
+    rows = np.empty(ids.size, dtype=_COPY_ROW)
+    rows["fields"] = 5
+    for name, size in (("id", 8), ("ds", 8), ("dr", 8), ("dd", 8), ("ver", 8)):
+        rows[f"{name}_len"] = size
+    rows["id"], rows["ds"], rows["dr"], rows["dd"], rows["ver"] = ids, ds, dr, dd, versions
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+# The whole graph in one snapshot: the graph version, every row, and (only when this process has
+# no adjacency for that version) every friendship, as packed binary columns.
+_SNAPSHOT_ROW = np.dtype([("id", ">i8"), ("d", ">f8"), ("s", ">f8"), ("r", ">f8"), ("version", ">i8")])
+_SNAPSHOT_SQL = f"""
+    SELECT (SELECT version FROM {ContagionGraph._meta.db_table} WHERE id = 1),
+           (SELECT string_agg(int8send(member_id) || float8send(d) || float8send(s) || float8send(r)
+                              || int8send(version), ''::bytea ORDER BY member_id)
+              FROM {ContagionNode._meta.db_table})
+"""  # noqa: S608 - our tables
+_SNAPSHOT_EDGES_SQL = _SNAPSHOT_SQL + f"""
+         , (SELECT string_agg(int8send(member_a_id) || int8send(member_b_id), ''::bytea)
+              FROM {ContagionEdge._meta.db_table})
+"""  # noqa: S608 - our table
+
+
+@contextmanager
+def bulk_cursor() -> Iterator[psycopg.Cursor]:
+    """A server-side-binding psycopg cursor on Django's connection (PostgreSQL only), inside the
+    current transaction: parameters travel apart from the SQL, in binary. Django's own cursor
+    binds client-side, quoting every element of a parameter into the SQL text: seconds for the
+    100k-element arrays of a global solve's write. Django's query wrappers do not see it."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+class _GraphCache:
+    """This process's adjacency, per database: valid while the graph version read in the same
+    snapshot as the rows is the one it was built at and the member ids are the same."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, NDArray[np.int64], FriendGraph]] = {}
+
+    def get(self, database: str, version: int | None, ids: NDArray[np.int64]) -> FriendGraph | None:
+        entry = self.entries.get(database)
+        if version is None or entry is None or entry[0] != version or not np.array_equal(entry[1], ids):
+            return None
+        return entry[2]
+
+    def put(self, database: str, version: int | None, ids: NDArray[np.int64], graph: FriendGraph) -> None:
+        if version is None:  # no version row (a flushed test database): nothing to key on
+            self.entries.pop(database, None)
+            return
+        self.entries[database] = (version, ids, graph)
+
+
+_graphs = _GraphCache()
 
 
 def _expand_rows(store: DbStore, ids: NDArray[np.int64]) -> Expansion:
@@ -219,7 +302,49 @@ class DbStore:
             ContagionEdge.objects.filter(member_a_id=a, member_b_id=b).delete()
         return {i: (nodes[i].s, nodes[i].r) for i in (u, v)}
 
+    def apply_arrays(
+        self, ids: NDArray[np.int64], ds: NDArray[np.float64], dr: NDArray[np.float64], dd: NDArray[np.float64],
+        versions: NDArray[np.int64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``apply`` for aligned arrays (a global solve writes most rows): the same ordered locks
+        and version guard, no Python object per row; returns ``(s, r)`` aligned with ``ids``."""
+        if connection.vendor != "postgresql":
+            id_list = ids.tolist()
+            result = self.apply(
+                {i: Delta(a, b, c) for i, a, b, c in zip(id_list, ds.tolist(), dr.tolist(), dd.tolist(), strict=True)},
+                dict(zip(id_list, versions.tolist(), strict=True)),
+            )
+            return (np.array([result[i][0] for i in id_list], dtype=np.float64),
+                    np.array([result[i][1] for i in id_list], dtype=np.float64))
+        order = np.argsort(ids, kind="stable")
+        ids, ds, dr, dd, versions = ids[order], ds[order], dr[order], dd[order], versions[order]
+        apply_sql = _APPLY_FROM_SQL if self.check_versions else _APPLY_FROM_SQL.replace("AND n.version = v.ver", "")
+        with transaction.atomic(), bulk_cursor() as cursor:
+            cursor.execute(_INCREMENTS_SQL)
+            with cursor.copy(f"COPY {_INCREMENTS} (id, ds, dr, dd, ver) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_copy_stream(ids, ds, dr, dd, versions))
+            cursor.execute(_LOCK_FROM_SQL)
+            cursor.execute(apply_sql)
+            updated, packed = cursor.fetchone()  # type: ignore[misc]
+            cursor.execute(f"TRUNCATE {_INCREMENTS}")  # an outer transaction may write again
+            rows = np.frombuffer(packed or b"", dtype=_APPLIED_ROW)
+            if updated != ids.size:
+                raise StaleState(set(ids.tolist()) - set(rows["id"].tolist()))
+        rows = rows[np.argsort(rows["id"], kind="stable")]
+        s_out, r_out = np.empty(ids.size), np.empty(ids.size)
+        s_out[order], r_out[order] = rows["s"], rows["r"]
+        return s_out, r_out
+
+    def member_count(self) -> int:
+        return ContagionNode.objects.count()
+
     def snapshot(self) -> Snapshot:
+        """Every row and every friendship in one consistent read. On PostgreSQL: one statement
+        of packed binary columns, and the adjacency from this process's cache when the graph
+        version read with the rows says it is current (else a second statement that also reads
+        the friendships, and the cache is refilled)."""
+        if connection.vendor == "postgresql":
+            return self._snapshot_postgresql()
         rows = list(ContagionNode.objects.order_by("member_id").values_list("member_id", "d", "s", "r", "version"))
         edges = list(ContagionEdge.objects.values_list("member_a_id", "member_b_id"))
         ids = np.array([row[0] for row in rows], dtype=np.int64)
@@ -233,6 +358,27 @@ class DbStore:
             versions=np.array([row[4] for row in rows], dtype=np.int64),
             edges=(a, b),
         )
+
+    def _snapshot_postgresql(self) -> Snapshot:
+        database = str(connection.settings_dict["NAME"])
+        with connection.cursor() as cursor:
+            cursor.execute(_SNAPSHOT_SQL)
+            version, packed = cursor.fetchone()
+            rows = np.frombuffer(packed or b"", dtype=_SNAPSHOT_ROW)
+            ids = rows["id"].astype(np.int64)
+            graph = _graphs.get(database, version, ids)
+            if graph is None:
+                cursor.execute(_SNAPSHOT_EDGES_SQL)
+                version, packed, edges = cursor.fetchone()
+                rows = np.frombuffer(packed or b"", dtype=_SNAPSHOT_ROW)
+                ids = rows["id"].astype(np.int64)
+                pairs = np.frombuffer(edges or b"", dtype=">i8").reshape(-1, 2).astype(np.int64)
+                graph = build_graph(ids, (pairs[:, 0], pairs[:, 1]))
+                _graphs.put(database, version, ids, graph)
+        empty = np.empty(0, dtype=np.int64)
+        return Snapshot(ids=ids, d=rows["d"].astype(np.float64), s=rows["s"].astype(np.float64),
+                        r=rows["r"].astype(np.float64), versions=rows["version"].astype(np.int64),
+                        edges=(empty, empty), graph=graph)
 
 
 
@@ -318,16 +464,17 @@ def rows_update(table: str, key: str, columns: dict[str, type], rows: list[tuple
     if not rows:
         return
     names = list(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            sets = ", ".join(f"{n} = v.{n}" for n in names) + (f", {extra_set}" if extra_set else "")
-            arrays = ", ".join(f"%s::{_PG_TYPES[t]}[]" for t in [int, *columns.values()])
-            sql = (f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v(k, {', '.join(names)}) "  # noqa: S608
-                   f"WHERE t.{key} = v.k")
+    if connection.vendor == "postgresql":
+        sets = ", ".join(f"{n} = v.{n}" for n in names) + (f", {extra_set}" if extra_set else "")
+        arrays = ", ".join(f"%s::{_PG_TYPES[t]}[]" for t in [int, *columns.values()])
+        sql = (f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v(k, {', '.join(names)}) "  # noqa: S608
+               f"WHERE t.{key} = v.k")
+        with bulk_cursor() as bulk:
             for start in range(0, len(rows), 20_000):
                 chunk = rows[start:start + 20_000]
-                cursor.execute(sql, [list(col) for col in zip(*chunk, strict=True)])
-        else:
-            sets = ", ".join(f"{n} = %s" for n in names) + (f", {extra_set}" if extra_set else "")
-            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s",  # noqa: S608
-                               [(*row[1:], row[0]) for row in rows])
+                bulk.execute(sql, [list(col) for col in zip(*chunk, strict=True)], binary=True)
+        return
+    sets = ", ".join(f"{n} = %s" for n in names) + (f", {extra_set}" if extra_set else "")
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s",  # noqa: S608
+                           [(*row[1:], row[0]) for row in rows])

@@ -250,6 +250,21 @@ class ContagionEdge(models.Model):
         return f"{self.member_a_id}–{self.member_b_id}"
 
 
+class ContagionGraph(models.Model):
+    """One row whose ``version`` changes whenever ``ContagionEdge`` changes, in the same transaction.
+
+    On PostgreSQL a statement trigger on the edge table sets it from a sequence (migration 0005),
+    so every writer is covered — the engine, the rebuild, a cascade from a deleted member — and a
+    value is never reused, not even after a rollback. A worker keys its in-memory adjacency on it
+    (``scoring.contagion_store.DbStore.snapshot``). SQLite has no trigger and no such cache.
+    """
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"contagion graph v{self.version}"
+
+
 # --- moderation, disputes, flags and data rights (DESIGN.md §10; services in scoring.moderation) ---
 
 

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .solve import build_graph, reconcile_deltas
+from .solve import FriendGraph, build_graph, reconcile_deltas
 
 
 class NodeState(NamedTuple):
@@ -82,7 +82,8 @@ EdgeFold = Callable[[NodeState, NodeState], tuple[float, float]]
 
 
 class Snapshot(NamedTuple):
-    """Whole-graph state for the global solve; arrays are aligned with ``ids``."""
+    """Whole-graph state for the global solve; arrays are aligned with ``ids``. ``graph``: the
+    adjacency, when the store has it built already (it caches it); ``edges`` are then empty."""
 
     ids: NDArray[np.int64]
     d: NDArray[np.float64]
@@ -90,6 +91,7 @@ class Snapshot(NamedTuple):
     r: NDArray[np.float64]
     versions: NDArray[np.int64]
     edges: tuple[NDArray[np.int64], NDArray[np.int64]]
+    graph: FriendGraph | None = None
 
 
 class ContagionStore(Protocol):
@@ -119,16 +121,23 @@ class ContagionStore(Protocol):
         ...
 
 
+@runtime_checkable
 class SnapshotStore(ContagionStore, Protocol):
     def snapshot(self) -> Snapshot:
         """A consistent read of every member's row and every active friendship."""
+        ...
+
+    def member_count(self) -> int:
+        """How many members have a row (may be a recent estimate: it only picks a strategy)."""
         ...
 
 
 @dataclass(frozen=True)
 class Params:
     """Contagion constants (DESIGN §3). ``eps`` in deviation points; ``budget`` in edge visits per
-    call (a push at u costs deg(u)); ``max_conflicts`` bounds retries after ``StaleState``."""
+    call (a push at u costs deg(u)); ``max_conflicts`` bounds retries after ``StaleState``;
+    ``solve_share``: a batch of base changes for at least this share of all members is applied
+    by one warm-started global solve instead of pushes (``bases_set``; 0 disables it)."""
 
     alpha: float = 0.5
     lam: float = 0.25
@@ -136,6 +145,7 @@ class Params:
     eps: float = 0.1
     budget: int = 50_000
     max_conflicts: int = 8
+    solve_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha < 1.0:
@@ -233,6 +243,8 @@ _DENSE_IDS = 1 << 26
 # A wave is pushed in this many slices, largest residuals first: later slices push what the
 # earlier ones added too (as a FIFO queue would), which keeps the work of Gauss–Seidel order.
 _SLICES = 8
+# A batch smaller than this always pushes (no member count asked for: single changes stay cheap).
+_SOLVE_MIN_BATCH = 16
 
 
 class _IdIndex:
@@ -565,12 +577,20 @@ def bases_set(
     """``base_set`` for many members in one propagation: every d moves to its target in the
     first round, then one push wave serves them all (neighbourhoods that overlap are pushed once),
     and the batch reaches the store in as few ``apply`` calls as possible. The work budget
-    (``Params.budget``) is per base change, so it scales with the batch."""
+    (``Params.budget``) is per base change, so it scales with the batch. A batch for at least
+    ``Params.solve_share`` of all members (a ``SnapshotStore``) is one warm-started global solve
+    instead, leaving every |r| ≤ ε/10 + 1.5·ε/100 like ``reconcile``."""
     if not targets:
         return PropagationReport()
+    bases = {m: float(t) for m, t in targets.items()}
+    # Pushes from this many seeds would touch most of the graph anyway: one global solve reads
+    # and writes each row once instead of wave by wave.
+    if (params.solve_share > 0.0 and len(bases) >= _SOLVE_MIN_BATCH and isinstance(store, SnapshotStore)
+            and len(bases) >= params.solve_share * store.member_count()):
+        return _global_solve(store, params, bases)
     # The work budget is per base change: a batch may do what its changes one by one could.
     batch = replace(params, budget=params.budget * len(targets))
-    return _drive(store, batch, (), absolute=True, bases={m: float(t) for m, t in targets.items()})
+    return _drive(store, batch, (), absolute=True, bases=bases)
 
 
 def fold_edge_added(alpha: float) -> EdgeFold:
@@ -639,39 +659,85 @@ def reconcile(
     Defaults: ``tol = ε/10`` and ``drop = ε/100`` (changes of s below that are skipped), which
     leaves every |r| ≤ ε/10 + 1.5·ε/100 < ε. A final ``propagate`` mops up concurrent activity.
     """
+    return _global_solve(store, params, None, tol=tol, drop=drop)
+
+
+def _global_solve(
+    store: SnapshotStore,
+    params: Params,
+    bases: Mapping[int, float] | None,
+    *,
+    tol: float | None = None,
+    drop: float | None = None,
+) -> PropagationReport:
+    """``reconcile``, with ``bases`` (member -> target d) folded into the same solve: d moves to
+    its target and the residuals take the change as ``αP·dd`` (the invariant's own linear change),
+    every row written once, version-checked against the snapshot; a conflict redoes it all."""
     tol = params.eps / 10 if tol is None else tol
     drop = params.eps / 100 if drop is None else drop
     report = PropagationReport()
     for _ in range(params.max_conflicts + 1):
         snap = store.snapshot()
-        graph = build_graph(snap.ids, snap.edges)
+        graph = snap.graph if snap.graph is not None else build_graph(snap.ids, snap.edges)
         pos = graph.positions(snap.ids)
-        d = np.empty(graph.n)
-        d[pos] = snap.d
-        s = np.empty(graph.n)
-        s[pos] = snap.s
-        ds, dr = reconcile_deltas(graph, d, s, alpha=params.alpha, tol=tol, drop=drop)
-        changed = np.flatnonzero((ds != 0.0) | (dr != 0.0))
-        member_ids = graph.ids[changed].tolist()
-        deltas = {
-            m: Delta(a, b)
-            for m, a, b in zip(member_ids, ds[changed].tolist(), dr[changed].tolist(), strict=True)
-        }
-        version_of = dict(zip(snap.ids.tolist(), snap.versions.tolist(), strict=True))
+        d, s = np.empty(graph.n), np.empty(graph.n)
+        d[pos], s[pos] = snap.d, snap.s
+        dd = np.zeros(graph.n)
+        if bases:
+            try:
+                moved = graph.positions(np.fromiter(bases.keys(), dtype=np.int64, count=len(bases)))
+            except ValueError:
+                raise KeyError(f"no contagion row for some of members {sorted(bases)[:10]}") from None
+            dd[moved] = np.fromiter(bases.values(), dtype=np.float64, count=len(bases)) - d[moved]
+        ds, dr = reconcile_deltas(graph, d, s, alpha=params.alpha, tol=tol, drop=drop, dd=dd)
+        changed = np.flatnonzero((ds != 0.0) | (dr != 0.0) | (dd != 0.0))
+        ids = graph.ids[changed]
+        version = np.empty(graph.n, dtype=np.int64)
+        version[pos] = snap.versions
         try:
-            result = store.apply(deltas, {m: version_of[m] for m in deltas}) if deltas else {}
+            applied = _apply_arrays(store, ids, ds[changed], dr[changed], dd[changed], version[changed])
         except StaleState:
             report.conflicts += 1
             continue
-        s_before = dict(zip(snap.ids.tolist(), snap.s.tolist(), strict=True))
         report.rounds += 1
-        report.nodes_touched = len(deltas)
-        report.changes = {m: (s_before[m], result[m][0]) for m in deltas if deltas[m].ds != 0.0}
-        leftover = [m for m, (_, r) in result.items() if abs(r) > params.eps]
+        report.round_trips += 2
+        report.nodes_touched = int(ids.size)
+        report.edge_visits = int(graph.adj.nnz)
+        s_after, r_after = applied
+        moved_s = ds[changed] != 0.0
+        report.changes = dict(zip(ids[moved_s].tolist(),
+                                  zip(s[changed][moved_s].tolist(), s_after[moved_s].tolist(), strict=True),
+                                  strict=True))
+        leftover = ids[np.abs(r_after) > params.eps].tolist()
         if leftover:
             report.merge(propagate(store, leftover, params))
         return report
-    raise ContagionConflict("reconcile kept meeting concurrent friendship changes")
+    raise ContagionConflict("the global solve kept meeting concurrent friendship changes")
+
+
+def _apply_arrays(
+    store: ContagionStore,
+    ids: NDArray[np.int64],
+    ds: NDArray[np.float64],
+    dr: NDArray[np.float64],
+    dd: NDArray[np.float64],
+    versions: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``store.apply`` for aligned arrays; returns the resulting ``(s, r)`` aligned with ``ids``.
+    Stores with an ``apply_arrays`` take the arrays as they are (no object per row)."""
+    if not ids.size:
+        return np.empty(0), np.empty(0)
+    vectorised = getattr(store, "apply_arrays", None)
+    if vectorised is not None:
+        out: tuple[NDArray[np.float64], NDArray[np.float64]] = vectorised(ids, ds, dr, dd, versions)
+        return out
+    id_list = ids.tolist()
+    result = store.apply(
+        {i: Delta(a, b, c) for i, a, b, c in zip(id_list, ds.tolist(), dr.tolist(), dd.tolist(), strict=True)},
+        dict(zip(id_list, versions.tolist(), strict=True)),
+    )
+    return (np.array([result[i][0] for i in id_list], dtype=np.float64),
+            np.array([result[i][1] for i in id_list], dtype=np.float64))
 
 
 __all__ = [

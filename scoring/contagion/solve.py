@@ -383,6 +383,7 @@ def reconcile_deltas(
     alpha: float = 0.5,
     tol: float = 1e-6,
     drop: float = 0.0,
+    dd: ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Increments ``(ds, dr)`` that move a stored state to the global fixed point.
 
@@ -392,13 +393,17 @@ def reconcile_deltas(
     zeroed first (and ``dr`` computed from what is kept), so a reconciliation touches only members
     whose signal really moves; the cost is at most ``(1 + α)·drop`` of extra residual per member.
     Warm-started from ``s``, so it converges in a few iterations when ``s`` is already close.
+    ``dd``: base changes applied in the same write (``d += dd``): the target is the fixed point
+    for ``d + dd`` and ``dr`` takes their share too, ``αP·(dd + ds) − ds``.
     """
     s_arr = _check_vector(s, graph.n, "s")
-    target = solve_graph(graph, d, alpha=alpha, tol=tol, s0=s_arr).s
+    moved = np.zeros(graph.n) if dd is None else _check_vector(dd, graph.n, "dd")
+    d_new = _check_vector(d, graph.n, "d") + moved
+    target = solve_graph(graph, d_new, alpha=alpha, tol=tol, s0=s_arr).s
     ds = target - s_arr
     if drop > 0.0:
         ds[np.abs(ds) <= drop] = 0.0
-    dr = _alpha_inv_deg(graph, alpha) * (graph.adj @ ds) - ds
+    dr = _alpha_inv_deg(graph, alpha) * (graph.adj @ (moved + ds)) - ds
     return ds, dr
 
 

@@ -141,6 +141,9 @@ class MemoryStore:
             edges=(np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)),
         )
 
+    def member_count(self) -> int:
+        return len(self.s)
+
     def invariant_error(self, alpha: float = 0.5) -> float:
         """max |r − (αP(d+s) − s)| over members (deviation points), computed from scratch."""
         worst = 0.0
@@ -261,6 +264,9 @@ class ArrayStore:
             versions=self.version.copy(),
             edges=(rows[upper], cols[upper]),
         )
+
+    def member_count(self) -> int:
+        return self.n
 
 
 __all__ = ["ArrayStore", "MemoryStore"]
