@@ -163,6 +163,10 @@ def main() -> None:
     tick = contagion_services.contagion_tick()
     print(f"  residuals above ε left by exhausted budgets: {over}; contagion_tick cleared them in "
           f"{time.perf_counter() - t0:.2f} s ({'global solve' if tick['global_solve'] else 'pushes'})")
+    t0 = time.perf_counter()
+    contagion_services.contagion_tick()
+    print(f"  the next contagion_tick (the steady state every 10 s: friendships that vested since the last "
+          f"one, residuals above ε) {time.perf_counter() - t0:.3f} s")
     rows = list(ContagionNode.objects.order_by("member_id").values_list("member_id", "d", "s", "r"))
     node_ids = np.array([r[0] for r in rows])
     exact = solve(node_ids, np.array([r[1] for r in rows]), (a + 1, b + 1), alpha=PARAMS.alpha, tol=1e-9)

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ from scoring.contagion_store import (
     rows_update,
 )
 from scoring.model import band_for, total_score
-from scoring.models import ContagionEdge, ContagionNode, ScoreChange, ScoreState
+from scoring.models import ContagionEdge, ContagionGraph, ContagionNode, ScoreChange, ScoreState
 from scoring.signals import scores_announce
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000, solve_sha
 SOCIAL_WRITE_STEP = 0.01
 # Above this many members with residuals over ε, the tick runs the global solve instead of pushes.
 BACKLOG_SOLVE_THRESHOLD = 2_000
+# The tick re-checks friendships that vested this long before its last run (a late commit).
+TICK_MARGIN = timedelta(minutes=5)
 
 
 def _cause_text(member_id: int) -> str:
@@ -176,8 +178,29 @@ def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: s
 
 
 def contagion_tick() -> dict[str, int]:
-    """Periodic (every few seconds in services mode): new vested edges, then the residual backlog."""
-    edges = contagion_edges_sync(explanation="A friendship started to count")
+    """Periodic (every few seconds in services mode): new vested edges, then the residual backlog.
+
+    Vesting is a matter of time passing, so the tick looks only at friendships whose vesting
+    moment (or scheduled end) fell since the last tick (``ContagionGraph.vested_through``, minus
+    a margin for late commits); the first tick compares the whole graph. Friendships that end
+    or members who change their privacy are applied by their own ``contagion_edges_sync`` task,
+    and the nightly rebuild re-derives every edge.
+    """
+    from social.models import Friendship
+
+    now = timezone.now()
+    since = ContagionGraph.objects.filter(pk=1).values_list("vested_through", flat=True).first()
+    explanation = "A friendship started to count"
+    if since is None:
+        edges = contagion_edges_sync(explanation=explanation)
+    else:
+        start = since - TICK_MARGIN
+        vesting = settings.CONTAGION_VESTING
+        due = Friendship.objects.filter(Q(accepted_at__gt=start - vesting, accepted_at__lte=now - vesting)
+                                        | Q(ended_at__gt=start, ended_at__lte=now))
+        members = {m for pair in due.values_list("member_a_id", "member_b_id") for m in pair}
+        edges = contagion_edges_sync(members=members, explanation=explanation) if members else PropagationReport()
+    ContagionGraph.objects.update_or_create(pk=1, defaults={"vested_through": now})
     eps = PARAMS.eps
     backlog = list(
         ContagionNode.objects.filter(Q(r__gt=eps) | Q(r__lt=-eps)).values_list("member_id", flat=True)[

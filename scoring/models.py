@@ -260,6 +260,9 @@ class ContagionGraph(models.Model):
     """
 
     version = models.BigIntegerField(default=0)
+    # ``contagion_tick`` has applied every friendship that vested up to here; None: not yet
+    # (the next tick compares the whole graph).
+    vested_through = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"contagion graph v{self.version}"
