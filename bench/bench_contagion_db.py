@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import sys
 import time
 from datetime import timedelta
@@ -37,8 +38,8 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=2_000)
     parser.add_argument("--db", default=DB, help="database name (dropped and recreated unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
-    parser.add_argument("--batches", type=lambda v: [int(x) for x in v.split(",")], default=[1, 100, 1_000, 5_000],
-                        help="batch sizes, comma-separated")
+    parser.add_argument("--batches", type=lambda v: [int(x) for x in v.split(",") if x], default=[1, 100, 1_000, 5_000],
+                        help="batch sizes, comma-separated ('' for none: load and rebuild only)")
     args = parser.parse_args()
     if not args.reuse:
         recreate_database(args.db)
@@ -99,6 +100,13 @@ def main() -> None:
         print(f"  load (COPY) {loaded:.1f} s; contagion_rebuild {result['timings']}")
         print(f"  contagion_rebuild (edges, solve, write {result['members']:,} rows) "
               f"{rebuilt:.1f} s, {result['iterations']} CG iterations")
+        started = time.perf_counter()
+        again = contagion_services.contagion_rebuild(announce=False)
+        print(f"  contagion_rebuild again (the nightly case: edges and state already in place) "
+              f"{time.perf_counter() - started:.1f} s: {again['timings']}; peak memory of this process "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+        if not args.batches:
+            return
 
     from scoring.model import band_for, total_score
     from scoring.signals import scores_changed

@@ -421,12 +421,27 @@ def lock_for_rebuild() -> None:
 
 def edges_rebuild(source_sql: str, params: list) -> int:
     """Make the applied-edges table exactly the (member_a, member_b) rows of ``source_sql``, in
-    the database (one INSERT … SELECT, no round trip per edge). Inside the rebuild transaction."""
+    the database, and return how many there are. Inside the rebuild transaction. Only the
+    difference is written (two anti-joins against the source, read once into a temporary table):
+    on a nightly rebuild the edges rarely differ, and rewriting a million rows costs seconds."""
     table = ContagionEdge._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - our table
-        cursor.execute(f"INSERT INTO {table} (member_a_id, member_b_id) {source_sql}", params)
-        return cursor.rowcount
+        cursor.execute("DROP TABLE IF EXISTS contagion_desired_edges")
+        cursor.execute(f"CREATE TEMPORARY TABLE contagion_desired_edges AS {source_sql}", params)
+        cursor.execute("ANALYZE contagion_desired_edges")
+        cursor.execute(
+            f"DELETE FROM {table} AS e WHERE NOT EXISTS (SELECT 1 FROM contagion_desired_edges d "  # noqa: S608
+            "WHERE d.member_a_id = e.member_a_id AND d.member_b_id = e.member_b_id)"
+        )
+        cursor.execute(
+            f"INSERT INTO {table} (member_a_id, member_b_id) SELECT d.member_a_id, d.member_b_id "  # noqa: S608
+            f"FROM contagion_desired_edges d WHERE NOT EXISTS (SELECT 1 FROM {table} e "
+            "WHERE e.member_a_id = d.member_a_id AND e.member_b_id = d.member_b_id)"
+        )
+        cursor.execute("SELECT count(*) FROM contagion_desired_edges")
+        (count,) = cursor.fetchone()
+        cursor.execute("DROP TABLE contagion_desired_edges")
+        return int(count)
 
 
 def edges_arrays() -> tuple[np.ndarray, np.ndarray]:
