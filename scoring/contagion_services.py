@@ -104,8 +104,10 @@ def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
     points — one call per scoring batch, not per member.
 
     Members without friends in the contagion graph need no push: their d moves in one bulk
-    statement (version-checked like any write); the others go through the engine one by one.
-    Returns how many members' social signal moved.
+    statement (version-checked like any write); the others go through the engine together
+    (``bases_set``: one push wave for all, or — for ≥ ``PARAMS.solve_share`` of all members — one
+    warm-started global solve over the worker's cached adjacency). Returns how many members'
+    social signal moved.
     """
     ids = sorted(set(member_ids))
     _ensure_members(ids)
