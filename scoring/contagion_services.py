@@ -375,10 +375,14 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
     active = friendships_active_for_contagion(now=now).values_list("member_a_id", "member_b_id")
     # Members in a friendship who were never scored get their starting score first (rare).
     counted = friendships_active_for_contagion(now=now)
-    unscored = User.objects.filter(
-        Q(friendships_as_a__in=counted) | Q(friendships_as_b__in=counted), score_state__isnull=True
-    ).distinct()
-    for member in unscored:
+    # From the small side: members without a score state (rare), then their counted friendships.
+    # (A query from the friendships' side, an OR across the two joins, multiplied a hub's rows and
+    # ran PostgreSQL out of memory at a million members.)
+    unscored = set(User.objects.filter(score_state__isnull=True).values_list("pk", flat=True))
+    if unscored:
+        pairs = counted.filter(Q(member_a_id__in=unscored) | Q(member_b_id__in=unscored))
+        unscored &= {m for pair in pairs.values_list("member_a_id", "member_b_id") for m in pair}
+    for member in User.objects.filter(pk__in=unscored).order_by("pk"):
         member_state_ensure(member=member)
     known_before = set(ContagionNode.objects.values_list("member_id", flat=True))
     nodes_ensure_for_scored()

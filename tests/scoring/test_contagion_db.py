@@ -213,3 +213,16 @@ def test_many_base_changes_in_one_propagation_match_the_exact_solve(world):
     assert_matches_exact_solve()
     # Syncing again finds nothing to do (each base change is folded in exactly once).
     assert contagion_services.contagion_bases_sync(member_ids=[alice.pk, carol.pk, mallory.pk]) == 0
+
+
+def test_rebuild_gives_a_never_scored_member_in_a_friendship_their_starting_score(world):
+    alice, bob, carol, mallory = world
+    ContagionEdge.objects.all().delete()
+    ContagionNode.objects.filter(member=carol).delete()
+    ScoreState.objects.filter(member=carol).delete()  # as if carol had never been scored
+    ScoreState.objects.filter(member=mallory).delete()  # a stranger without friends stays unscored
+    result = contagion_services.contagion_rebuild()
+    assert ScoreState.objects.filter(member=carol).exists()
+    assert not ScoreState.objects.filter(member=mallory).exists()
+    assert result["edges"] == 2 and result["new_members"] == 1
+    assert_matches_exact_solve()
