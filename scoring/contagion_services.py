@@ -48,6 +48,7 @@ from scoring.contagion_store import (
     lock_for_rebuild,
     nodes_ensure,
     nodes_ensure_for_scored,
+    nodes_read_for_rebuild,
     nodes_write_absolute,
     rows_update,
 )
@@ -384,7 +385,7 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
         unscored &= {m for pair in pairs.values_list("member_a_id", "member_b_id") for m in pair}
     for member in User.objects.filter(pk__in=unscored).order_by("pk"):
         member_state_ensure(member=member)
-    known_before = set(ContagionNode.objects.values_list("member_id", flat=True))
+    known_before = np.fromiter(ContagionNode.objects.values_list("member_id", flat=True), dtype=np.int64)
     nodes_ensure_for_scored()
     lap("prepare")
     with transaction.atomic():
@@ -393,12 +394,9 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
         edges = edges_rebuild(sql, list(params))
         a, b = edges_arrays()
         lap("edges")
-        rows = list(
-            ContagionNode.objects.order_by("member_id").values_list("member_id", "s", "member__score_state__base")
-        )
-        ids = np.array([row[0] for row in rows], dtype=np.int64)
-        s_before = np.array([row[1] for row in rows], dtype=np.float64)
-        d = np.array([(row[2] if row[2] is not None else NEUTRAL_BASE) - NEUTRAL_BASE for row in rows])
+        rows = nodes_read_for_rebuild(NEUTRAL_BASE)
+        ids, s_before = rows["id"], rows["s"]
+        d = rows["base"] - NEUTRAL_BASE
         graph = build_graph(ids, (a, b))
         pos = graph.positions(ids)
         d_graph = np.empty(graph.n)
@@ -411,10 +409,15 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
         r = graph_residuals(graph, d_graph, result.s, PARAMS.alpha)
         s_after = result.s[pos]
         lap("solve")
-        nodes_write_absolute(ids, d, s_after, r[pos], graph.deg[pos].astype(np.int64))
+        deg = graph.deg[pos].astype(np.int64)
+        # Only rows that differ are written: a nightly rebuild of a sound state changes few (r is
+        # compared to within 1e-9 deviation points: increments leave float dust, ε is 0.1).
+        differs = ((d != rows["d"]) | (s_after != s_before) | (np.abs(r[pos] - rows["r"]) > 1e-9)
+                   | (deg != rows["deg"]))
+        nodes_write_absolute(ids[differs], d[differs], s_after[differs], r[pos][differs], deg[differs])
         lap("write")
     # The gap is measured where there was an incremental state: rows created just now had none.
-    known = np.fromiter((int(m) in known_before for m in ids), dtype=bool, count=ids.size)
+    known = np.isin(ids, known_before)
     gap = float(np.abs(s_after - s_before)[known].max(initial=0.0))
     changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed",
                                   announce=announce)

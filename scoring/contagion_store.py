@@ -382,6 +382,36 @@ class DbStore:
 
 
 
+_REBUILD_ROW = np.dtype([("id", ">i8"), ("d", ">f8"), ("s", ">f8"), ("r", ">f8"), ("deg", ">i8"), ("base", ">f8")])
+
+
+def nodes_read_for_rebuild(neutral_base: float) -> dict[str, np.ndarray]:
+    """Every contagion row in member order, with the member's current base (``neutral_base`` when
+    they have no score state): ``id, d, s, r, deg, base`` arrays. PostgreSQL: one packed column."""
+    node, state = ContagionNode._meta.db_table, "scoring_scorestate"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT string_agg(int8send(n.member_id) || float8send(n.d) || float8send(n.s) || float8send(n.r) "  # noqa: S608
+                f"|| int8send(n.deg::bigint) || float8send(COALESCE(t.base, %s)), ''::bytea ORDER BY n.member_id) "
+                f"FROM {node} n LEFT JOIN {state} t ON t.member_id = n.member_id",
+                [neutral_base],
+            )
+            rows = np.frombuffer(cursor.fetchone()[0] or b"", dtype=_REBUILD_ROW)
+        names = _REBUILD_ROW.names or ()
+        return {name: rows[name].astype(np.int64 if name in ("id", "deg") else np.float64) for name in names}
+    values = list(ContagionNode.objects.order_by("member_id").values_list(
+        "member_id", "d", "s", "r", "deg", "member__score_state__base"))
+    return {
+        "id": np.array([v[0] for v in values], dtype=np.int64),
+        "d": np.array([v[1] for v in values], dtype=np.float64),
+        "s": np.array([v[2] for v in values], dtype=np.float64),
+        "r": np.array([v[3] for v in values], dtype=np.float64),
+        "deg": np.array([v[4] for v in values], dtype=np.int64),
+        "base": np.array([neutral_base if v[5] is None else v[5] for v in values], dtype=np.float64),
+    }
+
+
 def nodes_write_absolute(
     ids: np.ndarray, d: np.ndarray, s: np.ndarray, r: np.ndarray, deg: np.ndarray
 ) -> None:
@@ -445,8 +475,13 @@ def edges_rebuild(source_sql: str, params: list) -> int:
 
 
 def edges_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """All applied edges as two id arrays (one query, no model instances)."""
+    """All applied edges as two id arrays (one query, no model instances; PostgreSQL: packed)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT string_agg(int8send(member_a_id) || int8send(member_b_id), ''::bytea) "  # noqa: S608
+                           f"FROM {ContagionEdge._meta.db_table}")
+            pairs = np.frombuffer(cursor.fetchone()[0] or b"", dtype=">i8").reshape(-1, 2).astype(np.int64)
+            return pairs[:, 0].copy(), pairs[:, 1].copy()
         cursor.execute(f"SELECT member_a_id, member_b_id FROM {ContagionEdge._meta.db_table}")  # noqa: S608
         rows = cursor.fetchall()
     if not rows:
