@@ -43,7 +43,6 @@ from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
 from scoring.contagion_store import (
     DbStore,
     bulk_cursor,
-    edges_arrays,
     edges_rebuild,
     lock_for_rebuild,
     nodes_ensure,
@@ -373,7 +372,7 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
         clock = now
 
     now = timezone.now()  # one moment for both reads below
-    active = friendships_active_for_contagion(now=now).values_list("member_a_id", "member_b_id")
+    active = friendships_active_for_contagion(now=now).order_by().values_list("member_a_id", "member_b_id")
     # Members in a friendship who were never scored get their starting score first (rare).
     counted = friendships_active_for_contagion(now=now)
     # From the small side: members without a score state (rare), then their counted friendships.
@@ -391,8 +390,8 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
     with transaction.atomic():
         lock_for_rebuild()
         sql, params = active.query.sql_with_params()
-        edges = edges_rebuild(sql, list(params))
-        a, b = edges_arrays()
+        a, b = edges_rebuild(sql, list(params))
+        edges = int(a.size)
         lap("edges")
         rows = nodes_read_for_rebuild(NEUTRAL_BASE)
         ids, s_before = rows["id"], rows["s"]

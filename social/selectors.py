@@ -264,16 +264,13 @@ def friendships_active_for_contagion(*, now: datetime | None = None) -> Friendsh
     Iterate ``.values_list("member_a_id", "member_b_id")`` or ``.iterator()`` for big graphs.
     """
     now = now or timezone.now()
+    # Excluding the (few) members who sit out beats joining every friendship to both members:
+    # 7 s instead of 18 s for 9M friendships on PostgreSQL.
+    out = User.objects.filter(Q(is_active=False) | Q(private_mode=True) | Q(is_frozen=True)).values("pk")
     return Friendship.objects.filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=now),
         accepted_at__lte=now - settings.CONTAGION_VESTING,
-        member_a__is_active=True,
-        member_a__private_mode=False,
-        member_a__is_frozen=False,
-        member_b__is_active=True,
-        member_b__private_mode=False,
-        member_b__is_frozen=False,
-    )
+    ).exclude(member_a__in=out).exclude(member_b__in=out)
 
 
 def vested_edges(now: datetime | None = None) -> list[tuple[int, int]]:

@@ -226,3 +226,18 @@ def test_rebuild_gives_a_never_scored_member_in_a_friendship_their_starting_scor
     assert not ScoreState.objects.filter(member=mallory).exists()
     assert result["edges"] == 2 and result["new_members"] == 1
     assert_matches_exact_solve()
+
+
+def test_rebuild_writes_only_the_edges_that_differ(world):
+    alice, bob, carol, mallory = world
+    key = (min(alice.pk, mallory.pk), max(alice.pk, mallory.pk))
+    ContagionEdge.objects.create(member_a_id=key[0], member_b_id=key[1])  # applied, but no friendship
+    ContagionEdge.objects.filter(member_a_id=min(bob.pk, carol.pk), member_b_id=max(bob.pk, carol.pk)).delete()
+    kept = ContagionEdge.objects.get(member_a_id=min(alice.pk, bob.pk), member_b_id=max(alice.pk, bob.pk)).pk
+    result = contagion_services.contagion_rebuild()
+    assert result["edges"] == 2
+    assert set(ContagionEdge.objects.values_list("member_a_id", "member_b_id")) == {
+        (min(alice.pk, bob.pk), max(alice.pk, bob.pk)), (min(bob.pk, carol.pk), max(bob.pk, carol.pk))}
+    # the edge that was right stayed as it was (same row), only the two wrong ones moved
+    assert ContagionEdge.objects.filter(pk=kept).exists()
+    assert_matches_exact_solve()
