@@ -457,8 +457,11 @@ def edges_rebuild(source_sql: str, params: list) -> tuple[np.ndarray, np.ndarray
     table = ContagionEdge._meta.db_table
     desired = _pairs_read(f"SELECT member_a_id, member_b_id FROM ({source_sql}) source", params)  # noqa: S608
     current = _pairs_read(f"SELECT member_a_id, member_b_id FROM {table}", [])  # noqa: S608 - our table
-    gone = current[~_pairs_in(current, desired)]
-    new = desired[~_pairs_in(desired, current)]
+    desired_keys, current_keys = np.sort(_pair_keys(desired)), np.sort(_pair_keys(current))
+    if np.array_equal(desired_keys, current_keys):  # the nightly case
+        return desired[:, 0].copy(), desired[:, 1].copy()
+    gone = current[~_sorted_contains(desired_keys, _pair_keys(current))]
+    new = desired[~_sorted_contains(current_keys, _pair_keys(desired))]
     with connection.cursor() as cursor:
         for pairs, sql in (
             (gone, f"DELETE FROM {table} WHERE (member_a_id, member_b_id) IN "  # noqa: S608 - our table
@@ -490,9 +493,17 @@ def _pairs_read(sql: str, params: list) -> np.ndarray:
         return np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
 
 
-def _pairs_in(pairs: np.ndarray, among: np.ndarray) -> np.ndarray:
-    """Which rows of ``pairs`` also appear in ``among`` (ids are positive and below 2**31)."""
-    return np.isin(pairs[:, 0] << 31 | pairs[:, 1], among[:, 0] << 31 | among[:, 1])
+def _pair_keys(pairs: np.ndarray) -> np.ndarray:
+    """One int64 per pair (member ids are positive and below 2**31)."""
+    return pairs[:, 0] << 31 | pairs[:, 1]
+
+
+def _sorted_contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` occur in ``sorted_keys`` (binary search: np.isin took 36 s for 9M pairs)."""
+    if not sorted_keys.size:
+        return np.zeros(keys.size, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[at] == keys
 
 
 def nodes_ensure_for_scored() -> None:
