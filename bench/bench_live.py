@@ -2,23 +2,31 @@
 
     .venv/bin/python bench/bench_live.py                       # 1,000 clients, both layers, 1 and 2 daphnes
     .venv/bin/python bench/bench_live.py --clients 200 --duration 10 --layers pubsub --procs 1
+    .venv/bin/python bench/bench_live.py --layers pubsub --procs 2 --no-batch   # one frame per row, as before
+    .venv/bin/python bench/bench_live.py --layers pubsub --procs 2 --server uvicorn
 
 1. Members and friendships: a BFS sample of ``--clients`` nodes of the real Facebook graph
    (``/work/shared/data/facebook_combined.txt``, SNAP ego-Facebook) with every friendship among
    them; one knox token each, scores in [350, 950], the Redis index rebuilt.
 2. Per (layer, processes): a parent binds ONE listening socket and starts ``daphne --fd`` that
-   many times on it (the kernel spreads the connections). ``CHANNEL_LAYER=core|pubsub`` picks
-   the layer (config/settings/base.py). Each member trades their token for a ticket
+   many times on it (the kernel spreads the connections; ``--server uvicorn``: uvicorn with
+   uvloop, as the README deploys it). ``CHANNEL_LAYER=core|pubsub`` picks the layer
+   (config/settings/base.py). Each member trades their token for a ticket
    (``POST /api/v1/ws-ticket/``, in-process through the real view) and connects with
-   ``?ticket=…&board=friends`` from this process (the ``websockets`` client library).
+   ``?ticket=…&board=friends&batch=1`` from this process (the ``websockets`` client library):
+   one ``rank.batch`` frame per coalescing tick; ``--no-batch`` drops ``batch=1`` and measures
+   the one-``rank.changed``-frame-per-row protocol.
 3. A driver process (``--driver``) moves random members' scores at a fixed rate, open loop,
    through the publish path the scoring pipeline ends in: the member's row (the truth), the
    index pipeline (``leaderboards.index.apply``) and ONE ``member.changed`` (the same message
    ``leaderboards.broadcast.member_changed`` builds), and logs when each change happened.
-4. Latency: change → a friend's socket receiving ``rank.changed`` with that member's new score
-   (wall clock, same machine). Sequence gaps are counted per socket (each answered with a
-   ``resync``: a snapshot repairs it); ``--drop-every N`` makes clients discard a message now
-   and then on purpose, to show that the resync repairs a gap.
+4. Latency: change → a friend's socket receiving the delta (a ``rank.changed``, alone or inside
+   a ``rank.batch``) with that member's new score (wall clock, same machine). Sequence gaps are
+   counted per socket from the deltas' seqs (each answered with a ``resync``: a snapshot repairs
+   it); ``--drop-every N`` makes clients discard every Nth delta on purpose (inside a batch, the
+   next delta of the same frame then shows the gap), to show that the resync repairs it.
+   Reported per rate: frames/s (every frame the servers sent: batches, rank.changed, me.changed)
+   and deltas/s, in all and per server process, and server CPU per frame and per delta.
 
 Bounded: ``--duration`` seconds per rate, every process stopped at the end, loopback only.
 Env: BENCH_PG (postgres://postgres@127.0.0.1:5432; database ``lbperf_live`` is recreated),
@@ -45,7 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _services import PG, ROOT, percentile, stop
+from _services import PG, ROOT, asgi_command, percentile, stop
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 DB = os.environ.get("BENCH_DB", "lbperf_live")
@@ -154,8 +162,10 @@ def driver(rate: float, duration: float, layer: str, seed: int) -> None:
     from leaderboards.ranking import reached_us
     from scoring.model import band_for
 
-    members = dict((pk, (name, score)) for pk, name, score in
-                   User.objects.filter(username__startswith="fb").values_list("pk", "username", "score"))
+    members: dict[int, tuple[str, int]] = {
+        pk: (name, score) for pk, name, score in
+        User.objects.filter(username__startswith="fb", score__isnull=False).values_list("pk", "username", "score")
+        if score is not None}
     ids = sorted(members)
     rng = random.Random(seed)
     layer_ = get_channel_layer()
@@ -186,6 +196,7 @@ def driver(rate: float, duration: float, layer: str, seed: int) -> None:
             "on_global": True, "weekly_points": None, "cause": "event"}))
         log.append((username, new, at))
     lag = time.monotonic() - start - duration
+    time.sleep(max(0.0, -lag))  # a phase lasts ``duration`` whatever the rate (rate 0: the idle cost)
     print(json.dumps({"log": log, "late_s": round(max(0.0, lag), 3)}))
 
 
@@ -195,7 +206,8 @@ def driver(rate: float, duration: float, layer: str, seed: int) -> None:
 @dataclass
 class Stats:
     arrivals: list[tuple[str, int, float]] = field(default_factory=list)
-    messages: int = 0
+    frames: int = 0  # every frame received
+    deltas: int = 0  # rank.changed rows, alone or in a rank.batch (those dropped on purpose excluded)
     snapshots: int = 0
     gaps: int = 0
     repaired: int = 0
@@ -214,6 +226,7 @@ async def client(url: str, stats: Stats, drop_every: int, ready: asyncio.Event, 
             seen = 0
             async for raw in ws:
                 at = time.time()
+                stats.frames += 1
                 msg = json.loads(raw)
                 kind = msg.get("type")
                 if kind == "snapshot":
@@ -226,19 +239,21 @@ async def client(url: str, stats: Stats, drop_every: int, ready: asyncio.Event, 
                         if counter[0] + stats.closed >= total:
                             ready.set()
                     last_seq = msg["seq"]
-                elif kind == "rank.changed":
-                    seen += 1
-                    if drop_every and seen % drop_every == 0:
-                        stats.dropped_on_purpose += 1
-                        continue  # as if it were lost: the next one shows a gap
-                    stats.messages += 1
-                    if msg["seq"] != last_seq + 1 and not waiting_repair:
-                        stats.gaps += 1
-                        waiting_repair = True
-                        await ws.send(json.dumps({"type": "resync", "board": "friends"}))
-                    last_seq = msg["seq"]
-                    if not msg["is_me"] and msg["new_score"] is not None and msg["old_score"] != msg["new_score"]:
-                        stats.arrivals.append((msg["username"], msg["new_score"], at))
+                elif kind in ("rank.changed", "rank.batch"):
+                    for delta in msg["deltas"] if kind == "rank.batch" else [msg]:
+                        seen += 1
+                        if drop_every and seen % drop_every == 0:
+                            stats.dropped_on_purpose += 1
+                            continue  # as if it were lost: the next one shows a gap
+                        stats.deltas += 1
+                        if delta["seq"] != last_seq + 1 and not waiting_repair:
+                            stats.gaps += 1
+                            waiting_repair = True
+                            await ws.send(json.dumps({"type": "resync", "board": "friends"}))
+                        last_seq = delta["seq"]
+                        if (not delta["is_me"] and delta["new_score"] is not None
+                                and delta["old_score"] != delta["new_score"]):
+                            stats.arrivals.append((delta["username"], delta["new_score"], at))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -260,6 +275,13 @@ def tickets(tokens: list[str]) -> list[str]:
         assert response.status_code == 201, response.content
         out.append(response.json()["ticket"])
     return out
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, all cores (Linux /proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -284,18 +306,26 @@ def latencies(changes: list[tuple[str, int, float]], arrivals: list[tuple[str, i
     return out
 
 
+def server_command(server: str, fd: int) -> list[str]:
+    """One ASGI server process serving config.asgi on the listening socket ``fd``."""
+    if server == "daphne":
+        return [str(Path(sys.executable).parent / "daphne"), "--fd", str(fd), "-v", "0",
+                "--websocket_connect_timeout", "30", "config.asgi:application"]
+    return asgi_command(server, fd)  # uvicorn, as bench/_services.py runs it for the other benchmarks
+
+
 async def scenario(layer: str, procs: int, members: list[int], tokens: list[str], rates: list[float],
-                   duration: float, drop_every: int) -> list[dict]:
+                   duration: float, drop_every: int, *, batch: bool = True, server: str = "daphne") -> list[dict]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(2048)
     port = listener.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "daphne"), "--fd", str(listener.fileno()), "-v", "0",
-               "--websocket_connect_timeout", "30", "config.asgi:application"]
+    command = server_command(server, listener.fileno())
+    mode = "batch" if batch else "nobatch"
     servers = [subprocess.Popen(command, cwd=ROOT, env=env(layer), pass_fds=[listener.fileno()],
                                 stdout=subprocess.DEVNULL,
-                                stderr=open(f"{LOGS}/daphne-{layer}-{procs}-{i}.log", "w"))  # noqa: SIM115
+                                stderr=open(f"{LOGS}/{server}-{layer}-{procs}-{mode}-{i}.log", "w"))  # noqa: SIM115
                for i in range(procs)]
     tasks: list[asyncio.Task] = []
     results = []
@@ -309,25 +339,30 @@ async def scenario(layer: str, procs: int, members: list[int], tokens: list[str]
         # and snapshots run their database work on one thread (thread-sensitive sync_to_async),
         # and a thousand at once outlast daphne's handshake timeout.
         for base in range(0, len(tokens), WAVE):
-            batch = await asyncio.to_thread(tickets, tokens[base:base + WAVE])
-            for ticket in batch:
+            wave = await asyncio.to_thread(tickets, tokens[base:base + WAVE])
+            for ticket in wave:
                 url = f"ws://127.0.0.1:{port}/ws/leaderboards/?ticket={ticket}&board=friends"
+                if batch:
+                    url += "&batch=1"
                 tasks.append(asyncio.create_task(client(url, stats, drop_every, ready, counter, len(tokens))))
             deadline = time.monotonic() + 60
-            while counter[0] + stats.closed < base + len(batch) and time.monotonic() < deadline:
+            while counter[0] + stats.closed < base + len(wave) and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
         try:
             await asyncio.wait_for(ready.wait(), timeout=180)
         except TimeoutError:
             print(f"  only {counter[0]} of {len(tokens)} clients got their snapshot")
-        print(f"{layer} layer, {procs} daphne process(es): {counter[0]} sockets connected and subscribed in "
-              f"{time.monotonic() - started:.1f} s ({stats.closed} failed)")
+        print(f"{layer} layer, {procs} {server} process(es), {'batches' if batch else 'one frame per delta'}: "
+              f"{counter[0]} sockets connected and subscribed in {time.monotonic() - started:.1f} s "
+              f"({stats.closed} failed)")
         for rate in rates:
             await asyncio.sleep(2)
             stats.arrivals.clear()
-            base_msgs, base_gaps, base_rep = stats.messages, stats.gaps, stats.repaired
+            base_frames, base_deltas, base_gaps, base_rep = stats.frames, stats.deltas, stats.gaps, stats.repaired
             cpu0 = [cpu_seconds(p.pid) for p in servers]
             me0 = resource.getrusage(resource.RUSAGE_SELF)
+            kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            busy0 = machine_busy()
             t0 = time.monotonic()
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--driver", "--rate", str(rate), "--duration", str(duration),
@@ -340,24 +375,36 @@ async def scenario(layer: str, procs: int, members: list[int], tokens: list[str]
             lat = latencies(changes, stats.arrivals)  # type: ignore[arg-type]
             cpu = [cpu_seconds(p.pid) - c for p, c in zip(servers, cpu0, strict=True)]
             me1 = resource.getrusage(resource.RUSAGE_SELF)
-            msgs = stats.messages - base_msgs
+            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the driver (waited for above)
+            busy1 = machine_busy()
+            frames, deltas = stats.frames - base_frames, stats.deltas - base_deltas
             row = {
-                "layer": layer, "procs": procs, "rate": rate, "changes": len(changes), "late_s": data["late_s"],
+                "layer": layer, "procs": procs, "server": server, "batch": batch, "rate": rate,
+                "changes": len(changes), "late_s": data["late_s"],
                 "p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
-                "matched": len(lat), "messages": msgs, "msgs_per_s": msgs / elapsed,
-                "per_proc": msgs / elapsed / procs, "server_cpu": sum(cpu) / elapsed,
-                "cpu_ms_per_msg": 1000 * sum(cpu) / msgs if msgs else float("nan"),
+                "matched": len(lat), "frames": frames, "deltas": deltas,
+                "frames_per_s": frames / elapsed, "deltas_per_s": deltas / elapsed,
+                "frames_per_proc": frames / elapsed / procs, "deltas_per_proc": deltas / elapsed / procs,
+                "server_cpu": sum(cpu) / elapsed,
+                "cpu_ms_per_frame": 1000 * sum(cpu) / frames if frames else float("nan"),
+                "cpu_ms_per_delta": 1000 * sum(cpu) / deltas if deltas else float("nan"),
                 "gen_cpu": (me1.ru_utime + me1.ru_stime - me0.ru_utime - me0.ru_stime) / elapsed,
+                "driver_cpu": (kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime) / elapsed,
+                # Everything on the machine (other people's jobs too): 100% = every core busy.
+                "machine_busy": 100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
                 "gaps": stats.gaps - base_gaps, "repaired": stats.repaired - base_rep, "closed": stats.closed,
                 "load": os.getloadavg()[0],
             }
             results.append(row)
             print(f"  {rate:5.0f} changes/s: {len(changes)} changes, {len(lat):,} friend deliveries matched; "
                   f"latency p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, p99 {row['p99']:.0f} ms; "
-                  f"{msgs:,} rank.changed ({row['msgs_per_s']:,.0f}/s, {row['per_proc']:,.0f}/s per process); "
-                  f"daphne CPU {row['server_cpu']:.2f} cores ({row['cpu_ms_per_msg']:.2f} ms/msg), "
-                  f"generator {row['gen_cpu']:.2f} cores; gaps {row['gaps']} (resync repaired "
-                  f"{row['repaired']}); driver late {data['late_s']} s; load {row['load']:.2f}")
+                  f"{frames:,} frames ({row['frames_per_s']:,.0f}/s, {row['frames_per_proc']:,.0f}/s per process) "
+                  f"carrying {deltas:,} deltas ({row['deltas_per_s']:,.0f}/s, {row['deltas_per_proc']:,.0f}/s per "
+                  f"process); {server} CPU {row['server_cpu']:.2f} cores ({row['cpu_ms_per_frame']:.2f} ms/frame, "
+                  f"{row['cpu_ms_per_delta']:.3f} ms/delta), generator {row['gen_cpu']:.2f} cores, driver "
+                  f"{row['driver_cpu']:.2f} cores, machine {row['machine_busy']:.0f}% busy; gaps "
+                  f"{row['gaps']} (resync repaired {row['repaired']}); driver late {data['late_s']} s; "
+                  f"load {row['load']:.2f}")
     finally:
         for task in tasks:
             task.cancel()
@@ -375,7 +422,10 @@ def main() -> None:
     parser.add_argument("--layers", default="core,pubsub")
     parser.add_argument("--procs", default="1,2")
     parser.add_argument("--drop-every", type=int, default=0,
-                        help="each client discards every Nth rank.changed (to show resync repairing gaps)")
+                        help="each client discards every Nth delta (to show resync repairing gaps)")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="clients do not ask for rank.batch frames: one rank.changed frame per delta")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="the ASGI server")
     parser.add_argument("--driver", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=50.0, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -388,14 +438,18 @@ def main() -> None:
     table = []
     for layer in args.layers.split(","):
         for procs in (int(p) for p in args.procs.split(",")):
-            table += asyncio.run(scenario(layer, procs, members, tokens, rates, args.duration, args.drop_every))
-    print("\n| layer | daphne procs | changes/s | p50 ms | p95 ms | p99 ms | delivered msg/s | per process | "
-          "daphne CPU ms/msg | gaps (repaired) | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+            table += asyncio.run(scenario(layer, procs, members, tokens, rates, args.duration, args.drop_every,
+                                          batch=not args.no_batch, server=args.server))
+    print("\n| layer | server procs | frames | changes/s | p50 ms | p95 ms | p99 ms | frames/s | deltas/s | "
+          "frames/s per proc | deltas/s per proc | server cores | CPU ms/frame | CPU ms/delta | driver cores | "
+          "machine busy | gaps (repaired) | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in table:
-        print(f"| {r['layer']} | {r['procs']} | {r['rate']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
-              f"{r['msgs_per_s']:,.0f} | {r['per_proc']:,.0f} | {r['cpu_ms_per_msg']:.2f} | "
-              f"{r['gaps']} ({r['repaired']}) | {r['load']:.1f} |")
+        print(f"| {r['layer']} | {r['procs']} {r['server']} | {'batch' if r['batch'] else 'per delta'} | "
+              f"{r['rate']:.0f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | {r['frames_per_s']:,.0f} | "
+              f"{r['deltas_per_s']:,.0f} | {r['frames_per_proc']:,.0f} | {r['deltas_per_proc']:,.0f} | "
+              f"{r['server_cpu']:.2f} | {r['cpu_ms_per_frame']:.2f} | {r['cpu_ms_per_delta']:.3f} | "
+              f"{r['driver_cpu']:.2f} | {r['machine_busy']:.0f}% | {r['gaps']} ({r['repaired']}) | {r['load']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -2,13 +2,24 @@
 
 Named once here and shared by the consumer, the broadcaster, the REST API and the tests.
 
-Client → server: ``{"type": "subscribe", "board": ...}`` (optional ``"around": "me"|"top"``),
-``{"type": "resync", "board": ...}``, ``{"type": "unsubscribe", "board": ...}``.
+Client → server: ``{"type": "subscribe", "board": ...}`` (optional ``"around": "me"|"top"``,
+optional ``"batch": true|false``), ``{"type": "resync", "board": ...}``,
+``{"type": "unsubscribe", "board": ...}``.
 
 Server → client: ``snapshot``, ``rank.changed``, ``error`` (see the consumer's docstring).
 Each board's ``seq`` rises by one per message sent to that client, starting at 1. Messages about
 the member themself (``notification``, ``challenge.standings``, ``me.changed``) carry no board
 and no ``seq``: they are not part of a board's state, and a page that missed one reloads it.
+
+Batches (opt-in, added later; clients that do not ask never see one): a board subscribed with
+``"batch": true`` — or any board of a socket opened with ``?batch=1`` unless its subscribe says
+``"batch": false`` — gets, per coalescing tick, ONE ``{"type": "rank.batch", "board": ...,
+"deltas": [...]}`` instead of one ``rank.changed`` frame per row. Each delta is exactly the
+``rank.changed`` message a non-batch client would have received, with its own ``seq``: seqs stay
+per board and consecutive across deltas and frames, so gap detection and ``resync`` work as
+before (the ``rank.batch`` frame itself takes no seq). A resync keeps the board's mode. A
+``batch`` that is not a JSON boolean (or ``?batch=`` other than 1/0/true/false) gets
+``{"type": "error", "code": "invalid_batch"}`` and subscribes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +28,9 @@ GLOBAL = "global"
 FRIENDS = "friends"
 WEEKLY = "weekly"
 BOARDS = (GLOBAL, FRIENDS, WEEKLY)
+
+#: ``?batch=`` on the socket URL: what turns batches on and off (anything else is an error).
+BATCH_QUERY_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
 class MessageType:
@@ -27,6 +41,7 @@ class MessageType:
     # server → client
     SNAPSHOT = "snapshot"
     RANK_CHANGED = "rank.changed"
+    RANK_BATCH = "rank.batch"  # opt-in: one tick's rank.changed deltas of one board in one frame
     ERROR = "error"
     # server → client, about the member themself (sent whatever boards they subscribed to)
     NOTIFICATION = "notification"  # a new item of their feed
@@ -62,6 +77,7 @@ class ErrorCode:
     UNKNOWN_TYPE = "unknown_type"
     UNKNOWN_BOARD = "unknown_board"
     NOT_SUBSCRIBED = "not_subscribed"
+    INVALID_BATCH = "invalid_batch"
     NOT_AUTHENTICATED = "not_authenticated"
     TICKET_INVALID = "ticket_invalid"
     INVALID_CURSOR = "invalid_cursor"

@@ -3,9 +3,11 @@
 // The socket is the page's shared one (static/js/live.js, window.CredoLive): the notification
 // bell listens on it too.
 //
-// Protocol (DESIGN.md §8): we send {"type":"subscribe"|"resync","board"}; the server sends
-// "snapshot" (the whole board), "rank.changed" (one row moved) and "error". Each board's seq
-// rises by one per message: a gap means we missed something, so we ask for a resync.
+// Protocol (DESIGN.md §8, leaderboards/protocol.py): we send {"type":"subscribe","board","batch":true}
+// and {"type":"resync","board"}; the server sends "snapshot" (the whole board), "rank.batch" (the
+// rows that moved in one tick: "deltas", each exactly a "rank.changed" message), "rank.changed"
+// (one row moved; servers that predate batches) and "error". Each board's seq rises by one per
+// snapshot and per delta: a gap means we missed something, so we ask for a resync.
 "use strict";
 (function () {
   var root = document.getElementById("leaderboard");
@@ -19,6 +21,7 @@
   var board = root.getAttribute("data-board");
   var path = root.getAttribute("data-ws-path");
   var seq = 0;
+  var resyncing = false;  // a resync is on its way: ignore deltas until its snapshot
   var toastTimer = null;
   var LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline", "logged-out": "Logged out" };
 
@@ -135,30 +138,54 @@
     toastTimer = setTimeout(function () { toast.hidden = true; }, 5000);
   }
 
-  function onRankChanged(msg) {
-    reorder(function () {
-      var li = list.querySelector('.lb-row[data-username="' + CSS.escape(msg.username) + '"]');
-      if (msg.new_rank === null) { if (li) li.remove(); return; }
-      var entry = { rank: msg.new_rank, username: msg.username, score: msg.new_score, band: msg.band, is_me: msg.is_me };
-      if (!li) {
-        var empty = list.querySelector(".lb-empty");
-        if (empty) empty.remove();
-        li = rowFor(entry);
-        list.appendChild(li);
-      } else {
-        fill(li, entry);
-      }
-      if (msg.old_rank !== null && msg.new_rank !== msg.old_rank) flash(li, msg.new_rank < msg.old_rank);
-      else if (msg.old_score !== null && msg.new_score !== msg.old_score) flash(li, msg.new_score > msg.old_score);
-    });
-    if (msg.is_me) {
+  // One moved row, inside reorder(): update, add or remove it, and flash it.
+  function applyRow(msg) {
+    var li = list.querySelector('.lb-row[data-username="' + CSS.escape(msg.username) + '"]');
+    if (msg.new_rank === null) { if (li) li.remove(); return; }
+    var entry = { rank: msg.new_rank, username: msg.username, score: msg.new_score, band: msg.band, is_me: msg.is_me };
+    if (!li) {
+      var empty = list.querySelector(".lb-empty");
+      if (empty) empty.remove();
+      li = rowFor(entry);
+      list.appendChild(li);
+    } else {
+      fill(li, entry);
+    }
+    if (msg.old_rank !== null && msg.new_rank !== msg.old_rank) flash(li, msg.new_rank < msg.old_rank);
+    else if (msg.old_score !== null && msg.new_score !== msg.old_score) flash(li, msg.new_score > msg.old_score);
+  }
+
+  // The rows of one frame (rank.changed: one; rank.batch: its deltas, in order) move together:
+  // one FLIP animation, then the summary and "passed by" toast of my own row (the last one wins).
+  function onRankChanged(deltas) {
+    reorder(function () { deltas.forEach(applyRow); });
+    deltas.forEach(function (msg) {
+      if (!msg.is_me) return;
       var total = list.querySelectorAll(".lb-row").length;
       var totalEl = summaryRank.querySelector(".lb-total");
       setSummary(msg.new_rank, totalEl ? totalEl.textContent : total);
       if (msg.passed_by && msg.passed_by.length) {
         showToast("You were passed by " + msg.passed_by.join(", ") + ": now #" + msg.new_rank + ".");
       }
+    });
+  }
+
+  // Deltas in seq order: apply those that follow on; at a gap, apply what came before it and ask
+  // for the whole board (our copy may be wrong from there on).
+  function onDeltas(deltas) {
+    if (resyncing) return;
+    var fresh = [];
+    for (var i = 0; i < deltas.length; i++) {
+      if (deltas[i].seq !== seq + 1) {
+        resyncing = true;
+        send({ type: "resync", board: board });
+        break;
+      }
+      seq = deltas[i].seq;
+      fresh.push(deltas[i]);
     }
+    root.setAttribute("data-seq", seq);
+    if (fresh.length) onRankChanged(fresh);
   }
 
   function send(message) { live.send(message); }
@@ -168,28 +195,25 @@
     if (msg.board !== board) return;
     if (msg.type === "snapshot") {
       seq = msg.seq;
+      resyncing = false;
       render(msg.entries);
       setSummary(msg.my_rank, msg.total);
       showSeason(msg.season);
       root.setAttribute("data-seq", seq);
       return;
     }
-    if (msg.type === "rank.changed") {
-      if (msg.seq !== seq + 1) {  // a gap: our copy may be wrong, ask for the whole board
-        send({ type: "resync", board: board });
-        return;
-      }
-      seq = msg.seq;
-      root.setAttribute("data-seq", seq);
-      onRankChanged(msg);
-    }
+    if (msg.type === "rank.batch") onDeltas(msg.deltas);
+    else if (msg.type === "rank.changed") onDeltas([msg]);
   }
 
   live.onStatus(function (state, extra) { if (LABELS[state]) setStatus(state, extra); });
-  live.onOpen(function () {
+  function subscribe() {
     seq = 0;
-    send({ type: "subscribe", board: board });
-  });
+    resyncing = false;
+    send({ type: "subscribe", board: board, batch: true });
+  }
+
+  live.onOpen(subscribe);
   live.on("*", onMessage);
 
   root.querySelector(".lb-tabs").addEventListener("click", function (event) {
@@ -200,13 +224,12 @@
     if (next === board) return;
     send({ type: "unsubscribe", board: board });
     board = next;
-    seq = 0;
     root.setAttribute("data-board", board);
     Array.prototype.forEach.call(root.querySelectorAll("[data-tab]"), function (t) {
       t.setAttribute("aria-selected", t === tab ? "true" : "false");
     });
     if (history.replaceState) history.replaceState(null, "", "?board=" + board);
-    send({ type: "subscribe", board: board });
+    subscribe();
   });
 
   setInterval(tickSeason, 30000);
