@@ -216,7 +216,7 @@ def test_many_base_changes_in_one_propagation_match_the_exact_solve(world):
 
 
 def test_rebuild_gives_a_never_scored_member_in_a_friendship_their_starting_score(world):
-    alice, bob, carol, mallory = world
+    _, _, carol, mallory = world
     ContagionEdge.objects.all().delete()
     ContagionNode.objects.filter(member=carol).delete()
     ScoreState.objects.filter(member=carol).delete()  # as if carol had never been scored

@@ -64,7 +64,6 @@ def test_a_tick_after_an_outage_catches_up_on_everything_that_vested_meanwhile(f
 
 
 def test_a_tick_looks_only_at_its_window(friends) -> None:
-    alice, bob, _ = friends
     # bob–alice vested at T0 + 7 days, long before the last tick: not this tick's business (the
     # friendship's own task or the nightly rebuild applies such an edge), so it is not re-read.
     ContagionGraph.objects.update_or_create(pk=1, defaults={"vested_through": T0 + timedelta(days=9)})
