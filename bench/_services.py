@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,14 +77,18 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], wait_port: int | None = None):
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def process(args: list[str], env: dict[str, str], wait_port: int | None = None, log: str | None = None):
+    """Run ``args`` until the block ends; its output goes to ``log`` (appended) or nowhere."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if log else out)
     try:
         if wait_port:
             wait_for_port(wait_port)
         yield proc
     finally:
         stop([proc])
+        if log:
+            out.close()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -122,6 +127,34 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a Celery worker's pool children and embedded beat), Linux /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (Linux /proc/stat):
+    what every process used, ours and anybody else's."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def loadavg() -> str:
     """The 1-minute load average (other work on the machine skews every figure)."""
     try:
@@ -130,41 +163,59 @@ def loadavg() -> str:
         return "?"
 
 
+def started(pids: Callable[[], list[int]], *, at_least: int = 1, timeout: float = 60.0) -> None:
+    """Wait until at least ``at_least`` processes (``pids()``, asked again each time) exist and
+    have stopped using CPU (done importing Django, forking pool children): less than 0.05 s of
+    CPU in half a second."""
+    deadline = time.monotonic() + timeout
+    used = cpu_seconds(pids())
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = pids()
+        now = cpu_seconds(current)
+        if len(current) >= at_least and now - used < 0.05:
+            return
+        used = now
+
+
 @contextmanager
 def asgi_servers(env: dict[str, str], processes: int = 1, server: str | None = None,
-                 procs_out: list[subprocess.Popen] | None = None):
-    """``processes`` ASGI servers (``server``: uvicorn or daphne; default ``ASGI_SERVER``)
-    accepting on ONE listening socket (the kernel spreads the connections), the way several
-    ASGI processes sit behind one address. Yields the port; ``procs_out`` receives the processes."""
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
-    port = listener.getsockname()[1]
-    fd = listener.fileno()
+                 procs_out: list[subprocess.Popen] | None = None, spread: str = "socket"):
+    """``processes`` ASGI servers (``server``: uvicorn or daphne; default ``ASGI_SERVER``).
+    Yields the ports to send to; ``procs_out`` receives the processes.
+
+    ``spread="socket"``: all accept on ONE listening socket (one port), the way several ASGI
+    processes share an address on one host; the kernel hands each new connection to whichever
+    process accepts first, so a few keep-alive clients connecting at once may all land on one.
+    ``spread="ports"``: one listening socket (port) per process, and the clients spread their
+    connections over them evenly, as a load balancer in front of the processes would."""
+    listeners = []
+    for _ in range(processes if spread == "ports" else 1):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        listeners.append(listener)
+    ports = [listener.getsockname()[1] for listener in listeners]
+    fds = [listeners[i % len(listeners)].fileno() for i in range(processes)]
     procs = [
         subprocess.Popen(
             asgi_command(server or ASGI_SERVER, fd),
             cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        for _ in range(processes)
+        for fd in fds
     ]
     if procs_out is not None:
         procs_out.extend(procs)
     try:
-        wait_for_port(port)
+        for port in ports:
+            wait_for_port(port)
         # The socket accepts (into its backlog) before any process is ready: wait until the
         # processes are done importing Django (their CPU use stops), so the first measured
         # requests do not queue behind start-up.
-        deadline = time.monotonic() + 60
-        used = cpu_seconds([p.pid for p in procs])
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            now = cpu_seconds([p.pid for p in procs])
-            if now - used < 0.05:
-                break
-            used = now
-        yield port
+        started(lambda: [p.pid for p in procs])
+        yield ports
     finally:
         stop(procs)
-        listener.close()
+        for listener in listeners:
+            listener.close()

@@ -2,13 +2,15 @@
 
 Measures, on this machine, in one run:
   1. events/s accepted by the signed batch API (500 events per request) through daphne;
-  2. events/s scored end to end (accepted → ledger row → score updated) with one worker;
+  2. events/s scored end to end (accepted → ledger row → score updated) with one worker, and
+     until the follow-up tasks the scoring batches enqueued (contagion, badges, perks) are done;
   3. single-event API latency p50/p95/p99 at a fixed 100 requests/s;
   4. the baseline: the raw database writes one scored event needs (event insert, ledger
      insert, score-state and member updates) done in bulk, and the ratio of 2 to it.
 
 Run: .venv/bin/python bench/bench_ingestion.py [--events 20000] [--members 1000]
-     [--server uvicorn|daphne] [--single-only] [--db NAME]   (Redis: BENCH_REDIS_URL)
+     [--server uvicorn|daphne] [--single-only | --no-single] [--db NAME] [--worker-log PATH]
+     (Redis: BENCH_REDIS_URL)
 Loopback only; bounded in count and time. Each figure is printed with the load average, and
 the single-event test also with the ASGI servers' CPU per request, which other load on the
 machine disturbs far less than latency.
@@ -34,11 +36,14 @@ from bench._services import (
     asgi_servers,
     cpu_seconds,
     loadavg,
+    machine_busy,
     percentile,
     process,
+    process_tree,
     recreate_database,
     services_env,
     setup_django,
+    started,
 )
 
 DB = "credo_bench_ingest"
@@ -74,8 +79,18 @@ def main() -> None:
                         help="ASGI server processes sharing the listening socket for the single-event test")
     parser.add_argument("--server", choices=["uvicorn", "daphne"], default=ASGI_SERVER)
     parser.add_argument("--rate", type=int, default=100, help="single-event requests per second offered")
+    parser.add_argument("--spread", choices=["socket", "ports"], default="socket",
+                        help="single-event test: the servers share one listening socket (the kernel picks a "
+                             "process per connection) or each has its own port and the client threads' "
+                             "keep-alive connections are spread over them evenly, as behind a load balancer")
     parser.add_argument("--single-only", action="store_true", help="only the single-event test (3)")
+    parser.add_argument("--no-single", action="store_true", help="skip the single-event test (3)")
+    parser.add_argument("--keep-setup-tasks", action="store_true",
+                        help="leave the tasks the setup enqueued (starting scores) for the end-to-end phase to run, "
+                             "as the benchmark did before (they are then counted in the end-to-end time)")
     parser.add_argument("--db", default=DB, help="the PostgreSQL database to (re)create")
+    parser.add_argument("--worker-log", default="",
+                        help="append the worker's log (level INFO: every task received and done, with its time) here")
     args = parser.parse_args()
     db = args.db
 
@@ -105,14 +120,41 @@ def main() -> None:
     # One worker process that also runs the beat schedule (-B): the periodic batch scorer
     # (every second) picks up the members the API queued.
     worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "--concurrency=1",
-              "--loglevel=WARNING", "--without-mingle", "--without-gossip",
+              f"--loglevel={'INFO' if args.worker_log else 'WARNING'}", "--without-mingle", "--without-gossip",
               "--schedule", str(Path(tempfile.mkdtemp()) / "beat-schedule")]
+    broker = redis.Redis.from_url(env["REDIS_URL"])
+    if not args.keep_setup_tasks:
+        # Creating 1,000 starting scores above (one member at a time) left a contagion task and a
+        # badges task per member in the queue. They are the setup's work, not the events': run
+        # them now, so the end-to-end figure below measures the events' pipeline only.
+        left = broker.llen(CELERY_QUEUE)
+        with process(worker, env, log=args.worker_log or None):
+            seconds = drained(broker, time.perf_counter() + 600)
+        print(f"  setup: the worker ran the {left} tasks creating the members' starting scores left in {seconds:.1f} s "
+              f"(not measured; --keep-setup-tasks measures them as part of the end-to-end figure)")
     if not args.single_only:
-        accept_and_score(args, env, worker, issued, usernames, now, partner)
-    single(args, env, worker, issued, usernames, now)
+        accept_and_score(args, env, worker, issued, usernames, now, partner, broker)
+    if not args.no_single:
+        single(args, env, worker, issued, usernames, now)
 
 
-def accept_and_score(args, env, worker, issued, usernames, now, partner) -> None:
+#: Celery's queue on the Redis broker, and the hash holding the tasks a worker has taken
+#: but not acknowledged yet (every task here is ``acks_late``: running ones sit there).
+CELERY_QUEUE, CELERY_UNACKED = "celery", "unacked"
+
+
+def drained(broker, deadline: float) -> float:
+    """Wait until the worker has run every queued task (the queue and the taken-but-unacknowledged
+    set both empty on three polls in a row, 0.1 s apart); return the seconds waited."""
+    started = time.perf_counter()
+    quiet = 0
+    while quiet < 3 and time.perf_counter() < deadline:
+        quiet = quiet + 1 if broker.llen(CELERY_QUEUE) == 0 and broker.hlen(CELERY_UNACKED) == 0 else 0
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def accept_and_score(args, env, worker, issued, usernames, now, partner, broker) -> None:
     from django.db import connection
 
     from accounts.models import User
@@ -121,7 +163,7 @@ def accept_and_score(args, env, worker, issued, usernames, now, partner) -> None
     # 1. Batch API acceptance, workers stopped (so the API is measured alone).
     batches = [json.dumps({"events": [event(usernames[(b * 500 + i) % args.members], i, now) for i in range(500)]}
                           ).encode() for b in range(args.events // 500)]
-    with asgi_servers(env, 1, args.server) as port:
+    with asgi_servers(env, 1, args.server) as [port]:
         lock = threading.Lock()
         queue = list(batches)
         statuses: list[int] = []
@@ -148,7 +190,7 @@ def accept_and_score(args, env, worker, issued, usernames, now, partner) -> None
           f"{accepted / accept_seconds:,.0f} events/s (statuses {sorted(set(statuses))}); load {loadavg()}")
 
     # 2. End to end: one worker drains what the API enqueued.
-    with process(worker, env):
+    with process(worker, env, log=args.worker_log or None):
         started = time.perf_counter()
         deadline = started + 600
         while time.perf_counter() < deadline:
@@ -157,9 +199,14 @@ def accept_and_score(args, env, worker, issued, usernames, now, partner) -> None
                 break
             time.sleep(0.25)
         e2e_seconds = time.perf_counter() - started
+        # What the scoring batches handed on (friend contagion, badges, perks) runs after the
+        # events are scored; a worker that cannot keep up with it falls behind for good.
+        settled_seconds = e2e_seconds + drained(broker, deadline)
     scored = ScoreChange.objects.filter(cause="event").count()
     print(f"  end to end (1 worker + beat, concurrency 1): {scored} events scored in {e2e_seconds:.2f} s = "
           f"{scored / e2e_seconds:,.0f} events/s; load {loadavg()}")
+    print(f"  ... and every follow-up task done (contagion, badges, perks: the queue empty) after "
+          f"{settled_seconds:.2f} s = {scored / settled_seconds:,.0f} events/s")
 
     # 4. Baseline: the raw writes of one scored event, in bulk, in one transaction.
     n = scored
@@ -195,16 +242,25 @@ def single(args, env, worker, issued, usernames, now) -> None:
     latencies: list[float] = []
     errors = 0
     servers: list = []
-    with asgi_servers(env, args.asgi_processes, args.server, procs_out=servers) as port, process(worker, env):
+    with asgi_servers(env, args.asgi_processes, args.server, procs_out=servers, spread=args.spread) as ports, \
+            process(worker, env, log=args.worker_log or None) as worker_proc:
         interval = 1 / args.rate
         total = args.rate * args.single_seconds
         lock = threading.Lock()
         next_index = [0]
+        # The worker running as in production: started (its pool child and beat forked) before
+        # the first request. It, and this process (the load generator), share the two cores with
+        # the servers: their CPU is printed too.
+        started(lambda: process_tree(worker_proc.pid), at_least=2)
+        worker_pids = process_tree(worker_proc.pid)
         load_before = loadavg()
         cpu_before = cpu_seconds([p.pid for p in servers])
+        each_before = [cpu_seconds([p.pid]) for p in servers]
+        worker_before, client_before = cpu_seconds(worker_pids), time.process_time()
+        busy_before, total_before = machine_busy()
         t0 = time.perf_counter()
 
-        def one_client() -> None:
+        def one_client(port: int) -> None:
             nonlocal errors
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             while True:
@@ -222,7 +278,8 @@ def single(args, env, worker, issued, usernames, now) -> None:
                 if status != 201:
                     errors += 1
 
-        threads = [threading.Thread(target=one_client) for _ in range(8)]
+        # Each client thread keeps one connection; with several ports they take turns over them.
+        threads = [threading.Thread(target=one_client, args=(ports[k % len(ports)],)) for k in range(8)]
         for t in threads:
             t.start()
         for t in threads:
@@ -230,11 +287,20 @@ def single(args, env, worker, issued, usernames, now) -> None:
         elapsed = time.perf_counter() - t0
         achieved = len(latencies) / elapsed
         server_cpu = cpu_seconds([p.pid for p in servers]) - cpu_before
-    print(f"  single-event API, {args.asgi_processes} {args.server} process(es) + 1 worker, {args.rate} req/s offered, "
+        # One process serves each keep-alive connection: how evenly the kernel spread them.
+        each = [(cpu_seconds([p.pid]) - before) / elapsed for p, before in zip(servers, each_before, strict=True)]
+        worker_cpu = cpu_seconds(worker_pids) - worker_before
+        client_cpu = time.process_time() - client_before
+        busy_after, total_after = machine_busy()
+        busy = (busy_after - busy_before) / (total_after - total_before)  # all cores, everybody's work
+    print(f"  single-event API, {args.asgi_processes} {args.server} process(es) ({args.spread}) + 1 worker, "
+          f"{args.rate} req/s offered, "
           f"achieved {achieved:.0f} req/s: p50 {percentile(latencies, 50) * 1000:.1f} ms, "
           f"p95 {percentile(latencies, 95) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
           f"{errors} errors; ASGI servers' CPU {server_cpu / max(1, len(latencies)) * 1000:.2f} ms/request "
-          f"({server_cpu / elapsed:.2f} cores); load {load_before} before, {loadavg()} after")
+          f"({server_cpu / elapsed:.2f} cores: {' + '.join(f'{c:.2f}' for c in each)}); "
+          f"worker {worker_cpu / elapsed:.2f} cores, load generator {client_cpu / elapsed:.2f} cores; "
+          f"machine {busy:.0%} busy; load {load_before} before, {loadavg()} after")
 
 
 if __name__ == "__main__":

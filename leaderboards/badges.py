@@ -15,7 +15,8 @@ commit, so the scoring pipeline pays nothing but the enqueue):
 
 * ``scores_changed`` / ``score_changed`` → band badges, only for members whose new score's band
   is above the old one's (pure Python per move; no query; one task per batch, none otherwise);
-* ``bases_changed`` (an event was scored, in batches) → streak badges, one task per batch;
+* ``bases_changed`` (an event was scored, in batches) → streak badges, one task per batch, for
+  the members whose change came with a payment that may be on time (``payments_on_time``);
 * ``friendship_started`` → first friend and invitations accepted, for both members;
 * ``dispute_decided`` → dispute resolved;
 * ``season_close`` → most improved (``badges_season_award``);
@@ -25,26 +26,29 @@ commit, so the scoring pipeline pays nothing but the enqueue):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Notification, User
-from accounts.notifications import notify
+from accounts.notifications import notify, notify_many
 from leaderboards.broadcast import member_push
 from leaderboards.models import BadgeAward, Challenge, ChallengeParticipant, SeasonEntry
 from scoring.model import PARAMS, band_bounds, band_for
 from scoring.models import Dispute, ScoreChange
 from scoring.streaks import Streak, member_streak, member_zone, members_streaks
 from social.models import Friendship, Invitation
+
+logger = logging.getLogger(__name__)
 
 # --- codes (shared by the code that awards and the tests that check) -----------------------------
 
@@ -65,6 +69,9 @@ BRONZE, SILVER, GOLD = "bronze", "silver", "gold"
 #: Which trigger re-evaluates which rules (``badges_evaluate(families=…)``).
 SOCIAL, BANDS, STREAKS, SEASONS, TENURE, DISPUTES, CHALLENGES = (
     "social", "bands", "streaks", "seasons", "tenure", "disputes", "challenges")
+
+#: Awards per INSERT statement of a batch (6 parameters each: well under SQLite's limit).
+AWARDS_PER_INSERT = 500
 
 #: Most improved of the week: final ranks up to this one (standard competition ranking, so a
 #: tie can make more than three winners), with a positive gain.
@@ -103,6 +110,8 @@ class Facts:
     def __init__(self, member: User, now: datetime | None = None) -> None:
         self.member = member
         self.now = now or timezone.now()
+        #: ``band_reached`` answers read for a whole batch at once (``_bands_prefill``), by band.
+        self.bands_reached: dict[int, tuple[datetime, int]] = {}
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -143,6 +152,8 @@ class Facts:
         """(when, score) the member first scored ``lowest`` or more; None if they never did."""
         if self.best_score < lowest:
             return None  # one cheap aggregate for every band not reached
+        if lowest in self.bands_reached:
+            return self.bands_reached[lowest]
         row = (ScoreChange.objects.filter(member_id=self.member.pk, new_score__gte=lowest)
                .order_by("created_at", "pk").values_list("created_at", "new_score").first())
         if row is None:  # no ledger row says so, but the current score does
@@ -484,6 +495,82 @@ def badge_award(*, member_id: int, badge: str, tier: str = "", key: str = "", ex
     return award
 
 
+def badges_award_many(*, due: Sequence[tuple[int, Due]], at: datetime | None = None) -> list[BadgeAward]:
+    """``badge_award`` for many ``(member_id, due)`` at once (a batch's evaluation), in order:
+    the awards not held yet are inserted by ONE ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    (the constraint ``badge_awarded_once`` decides, as in ``badge_award``: only rows this
+    statement inserted come back, so exactly one of two concurrent callers notifies), then
+    one ``notify_many`` and one ``me.changed`` push per member who got any, all in one
+    transaction. Returns the new awards. Should the database refuse a row for another reason (a
+    member deleted meanwhile), every award is retried alone through ``badge_award``, so one bad
+    row does not stop the others (when called inside a caller's transaction, a foreign key is
+    only checked at the caller's commit: that transaction fails, as with ``badge_award``)."""
+    if not due:
+        return []
+    now = timezone.now()
+    rows = []
+    for member_id, d in due:
+        definition = BY_CODE.get(d.badge)
+        if definition is None:
+            raise ValueError(f"unknown badge {d.badge!r}")
+        if d.tier not in definition.tier_names():
+            raise ValueError(f"badge {d.badge!r} has no tier {d.tier!r}")
+        rows.append(BadgeAward(member_id=member_id, badge=d.badge, tier=d.tier, key=d.key[:60],
+                               awarded_at=at or now, explanation=d.explanation[:300]))
+    try:
+        with transaction.atomic():
+            inserted = _awards_insert(rows)
+            new = [(row, d) for row, (_, d) in zip(rows, due, strict=True)
+                   if (row.member_id, row.badge, row.tier, row.key) in inserted]
+            for row, _ in new:
+                row.pk = inserted[(row.member_id, row.badge, row.tier, row.key)]
+                row._state.adding = False
+            notify_many(kind=Notification.Kind.BADGE, link=reverse("badges"),
+                        items=[(row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}.")
+                               for row, d in new])
+            for member_id in dict.fromkeys(row.member_id for row, _ in new):
+                member_push(member_id=member_id, payload={"type": "me.changed", "what": ["badges"]})
+    except IntegrityError:
+        # A row the database refuses (its member deleted meanwhile: a foreign key, checked at
+        # the INSERT or at commit): every award alone, so the others are still made.
+        logger.warning("a batch of %d badge awards was refused; awarding them one by one", len(due), exc_info=True)
+        awarded = []
+        for member_id, d in due:
+            try:
+                with transaction.atomic():
+                    award = badge_award(member_id=member_id, badge=d.badge, tier=d.tier, key=d.key,
+                                        explanation=d.explanation, at=at)
+            except IntegrityError:
+                logger.exception("badge %s not awarded to member %s", d.badge, member_id)
+                continue
+            if award is not None:
+                awarded.append(award)
+        return awarded
+    return [row for row, _ in new]
+
+
+def _awards_insert(rows: Sequence[BadgeAward]) -> dict[tuple[int, str, str, str], int]:
+    """INSERT the rows, skipping those ``badge_awarded_once`` refuses; ``{(member_id, badge,
+    tier, key): pk}`` of the rows inserted. One statement, built from the model's metadata
+    (PostgreSQL and SQLite ≥ 3.35 both have ON CONFLICT … RETURNING)."""
+    meta: Any = BadgeAward._meta
+    fields = [meta.get_field(n) for n in ("member", "badge", "tier", "key", "awarded_at", "explanation")]
+    unique = [meta.get_field(n) for n in ("member", "badge", "tier", "key")]
+    qn = connection.ops.quote_name
+    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "  # noqa: S608 - ours
+    tail = (f" ON CONFLICT ({', '.join(qn(f.column) for f in unique)}) DO NOTHING"
+            f" RETURNING {qn(meta.pk.column)}, {', '.join(qn(f.column) for f in unique)}")
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    inserted: dict[tuple[int, str, str, str], int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), AWARDS_PER_INSERT):
+            chunk = rows[start:start + AWARDS_PER_INSERT]
+            cursor.execute(head + ", ".join([row] * len(chunk)) + tail,
+                           [f.get_db_prep_save(f.pre_save(award, True), connection) for award in chunk for f in fields])
+            inserted.update({(member, badge, tier, key): pk for pk, member, badge, tier, key in cursor.fetchall()})
+    return inserted
+
+
 def badges_evaluate(*, member_id: int, families: Collection[str] | None = None,
                     now: datetime | None = None) -> list[BadgeAward]:
     """Evaluate the rules (all, or those of ``families``) for one member and award what is due.
@@ -492,10 +579,49 @@ def badges_evaluate(*, member_id: int, families: Collection[str] | None = None,
     return badges_evaluate_many(member_ids=[member_id], families=families, now=now)
 
 
+def _complete(b: Badge, mine: set[tuple[str, str, str]]) -> bool:
+    """Every tier of a one-off badge held: its rule need not run."""
+    return not b.repeatable and all((b.code, t, "") in mine for t in b.tier_names())
+
+
+def _bands_prefill(facts: Mapping[int, Facts], rules: Iterable[Badge],
+                   held: Mapping[int, set[tuple[str, str, str]]]) -> None:
+    """What the band rules read (``Facts.best_score``, ``Facts.band_reached``), for every member
+    of a batch at once: one aggregate, then one query per band some member may have reached
+    and does not hold — not one or two per member."""
+    bands = [b for b in rules if b.family == BANDS]
+    short = {pk: f for pk, f in facts.items() if any(not _complete(b, held[pk]) for b in bands)}
+    if not short:
+        return
+    best = dict(ScoreChange.objects.filter(member_id__in=list(short)).order_by().values("member_id")
+                .annotate(best=Max("new_score")).values_list("member_id", "best"))
+    for pk, f in short.items():
+        f.__dict__["best_score"] = max(best.get(pk) or 0, f.member.score or 0)  # fills the cached_property
+    for b in bands:
+        reaching = [pk for pk, f in short.items() if not _complete(b, held[pk]) and f.best_score >= b.lowest]
+        if not reaching:
+            continue
+        first = (ScoreChange.objects.filter(member_id=OuterRef("pk"), new_score__gte=b.lowest)
+                 .order_by("created_at", "pk"))
+        rows = (User.objects.filter(pk__in=reaching).order_by()
+                .annotate(first_at=Subquery(first.values("created_at")[:1]),
+                          first_score=Subquery(first.values("new_score")[:1]))
+                .values_list("pk", "first_at", "first_score"))
+        for pk, at, score in rows:
+            f = short[pk]
+            if at is None:  # no ledger row says so, but the current score does (as band_reached)
+                current = f.member.score
+                assert current is not None
+                f.bands_reached[b.lowest] = (f.member.score_reached_at or f.now, current)
+            else:
+                f.bands_reached[b.lowest] = (at, score)
+
+
 def badges_evaluate_many(*, member_ids: Collection[int], families: Collection[str] | None = None,
                          now: datetime | None = None) -> list[BadgeAward]:
-    """``badges_evaluate`` for many members (a scoring batch): the members, what they hold and —
-    for streak badges — their streaks are read with one query each for the whole batch."""
+    """``badges_evaluate`` for many members (a scoring batch): the members, what they hold, their
+    streaks (streak badges) and the ledger facts of the band badges are read with a few queries
+    for the whole batch, and what is due is awarded with one INSERT (``badges_award_many``)."""
     members = list(User.objects.filter(pk__in=list(member_ids), is_active=True).order_by("pk"))
     if not members:
         return []
@@ -504,26 +630,24 @@ def badges_evaluate_many(*, member_ids: Collection[int], families: Collection[st
             "member_id", "badge", "tier", "key"):
         held[member_id].add((badge, tier, key))
     rules = [b for b in CATALOGUE if families is None or b.family in families]
-    streaks: dict[int, Streak] = {}
+    now = now or timezone.now()
+    facts = {m.pk: Facts(m, now) for m in members}
     if any(b.family == STREAKS for b in rules):
-        streaks = members_streaks(members=members, now=now)
-    awarded = []
+        # Only for members still short of a streak tier (the rule is skipped for the others).
+        short = [m for m in members if not _complete(BY_CODE[STREAK], held[m.pk])]
+        if short:
+            for pk, streak in members_streaks(members=short, now=now).items():
+                facts[pk].__dict__["streak"] = streak  # fills the cached_property
+    _bands_prefill(facts, rules, held)
+    due: list[tuple[int, Due]] = []
     for member in members:
-        facts = Facts(member, now)
-        if member.pk in streaks:
-            facts.__dict__["streak"] = streaks[member.pk]  # fills the cached_property
         mine = held[member.pk]
         for b in rules:
-            if not b.repeatable and all((b.code, t, "") in mine for t in b.tier_names()):
+            if _complete(b, mine):
                 continue
-            for due in b.rule(b, facts):
-                if (due.badge, due.tier, due.key) in mine:
-                    continue
-                award = badge_award(member_id=member.pk, badge=due.badge, tier=due.tier, key=due.key,
-                                    explanation=due.explanation, at=now)
-                if award is not None:
-                    awarded.append(award)
-    return awarded
+            due.extend((member.pk, d) for d in b.rule(b, facts[member.pk]) if (d.badge, d.tier, d.key) not in mine)
+    # ``at=now``: the moment of the evaluation, as each award had it one at a time.
+    return badges_award_many(due=due, at=now)
 
 
 def badges_season_award(*, season_id: int) -> list[BadgeAward]:
@@ -582,10 +706,14 @@ def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwarg
         _enqueue(risen, [BANDS])
 
 
-def on_bases_changed(sender: Any, member_ids: list[int], **kwargs: Any) -> None:
-    """Events were scored (a batch): streak badges, one task for the batch."""
-    if member_ids:
-        _enqueue(sorted(set(member_ids)), [STREAKS])
+def on_bases_changed(sender: Any, member_ids: list[int], payments_on_time: list[int] | None = None,
+                     **kwargs: Any) -> None:
+    """Events were scored (a batch): streak badges, one task for the batch — for the members
+    whose change came with a payment that may be on time, when the sender says which (nothing
+    else can lengthen a streak: a starting score, a purchase, a late payment); all otherwise."""
+    candidates = member_ids if payments_on_time is None else payments_on_time
+    if candidates:
+        _enqueue(sorted(set(candidates)), [STREAKS])
 
 
 def on_friendship_started(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:

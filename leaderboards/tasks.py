@@ -74,6 +74,16 @@ def perks_sync_member(member_id: int, cause: str = "score") -> bool:
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def perks_sync_members(member_ids: list[int], cause: str = "score") -> int:
+    """These members' scores moved across a perk's line (one scoring batch): open/close their
+    grants, one member at a time. Returns how many members' perks changed. A retry re-syncs
+    everyone: ``perks_sync`` is idempotent."""
+    from leaderboards import perks
+
+    return perks.perks_sync_many(member_ids=member_ids, cause=cause)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
 def perk_members_sync(perk_id: int) -> int:
     """A perk was added, edited or (de)activated in the admin: re-sync the members it affects."""
     from leaderboards import perks

@@ -21,6 +21,7 @@ from scoring.model import BaseResult, EventFact, band_for, compute_base, describ
 from scoring.model.factors import event_quality
 from scoring.models import Event, ScoreChange, ScoreState
 from scoring.signals import bases_changed, score_changed
+from scoring.streaks import may_be_on_time
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,17 @@ def _ledger_row(
     return row, after
 
 
-def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange]) -> None:
-    """Persist the new state and its ledger rows; announce the change after commit."""
+def any_on_time(facts: Iterable[EventFact]) -> bool:
+    """Whether any of these events may be an on-time payment (``streaks.may_be_on_time``)."""
+    return any(may_be_on_time(kind=f.kind, due_date=f.due_date, paid_date=f.paid_date, missed=f.missed,
+                              amount=f.amount, amount_paid=f.amount_paid) for f in facts)
+
+
+def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange],
+                 on_time: bool | None = None) -> None:
+    """Persist the new state and its ledger rows; announce the change after commit. ``on_time``:
+    whether the change came with a payment that may be on time (None: not known), passed on
+    with ``bases_changed`` (``payments_on_time``)."""
     assert after.score is not None and after.base is not None and after.factors is not None
     ScoreChange.objects.bulk_create(rows)
     ScoreState.objects.update_or_create(
@@ -111,7 +121,9 @@ def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[
         )
     if after.base != before.base:
         member_ids = [member.pk]
-        transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=member_ids))
+        on_time_ids = None if on_time is None else member_ids if on_time else []
+        transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=member_ids,
+                                                         payments_on_time=on_time_ids))
 
 
 def _starting_explanation(result: BaseResult) -> str:
@@ -126,12 +138,12 @@ def member_state_ensure(*, member: User) -> ScoreState:
     state = ScoreState.objects.filter(member=locked).first()
     if state is not None:
         return state
-    result = compute_base(selectors.facts_of(selectors.scored_events(member_id=locked.pk)),
-                          selectors.profile_facts(member=locked))
+    facts = selectors.facts_of(selectors.scored_events(member_id=locked.pk))
+    result = compute_base(facts, selectors.profile_facts(member=locked))
     before = Snapshot.of(None)
     row, after = _ledger_row(member=locked, cause=ScoreChange.Cause.PROFILE, before=before, result=result,
                              social=0.0, explanation=_starting_explanation(result))
-    _state_write(member=locked, before=before, after=after, rows=[row])
+    _state_write(member=locked, before=before, after=after, rows=[row], on_time=any_on_time(facts))
     return ScoreState.objects.get(member=locked)
 
 
@@ -172,7 +184,8 @@ def member_score_pending(*, member_id: int) -> int:
         event.scored_at = now
         event.attempts += 1
     Event.objects.bulk_update(pending, ["status", "scored_at", "attempts"])
-    _state_write(member=member, before=before, after=current, rows=rows)
+    _state_write(member=member, before=before, after=current, rows=rows,
+                 on_time=any_on_time(facts[len(facts) - len(pending):]))
     return len(pending)
 
 

@@ -238,6 +238,19 @@ def streak_from(payments: Iterable[Payment], *, today: date, zone_name: str = "U
     )
 
 
+def may_be_on_time(*, kind: str, due_date: date | None, paid_date: date | None, missed: bool, amount: Decimal,
+                   amount_paid: Decimal | None) -> bool:
+    """Whether an event with these fields can count as an on-time payment (``Payment.on_time``):
+    the only kind of event whose scoring can lengthen a streak (a payment that is not on time
+    only spoils a month; a purchase is no payment). Without a ``paid_date`` the payment day is
+    the member's local date of ``occurred_at``, which depends on their time zone: then yes."""
+    if kind not in (Event.Kind.CARD_REPAYMENT, Event.Kind.BILL_PAYMENT) or missed:
+        return False
+    if amount_paid is not None and amount_paid < amount:
+        return False
+    return due_date is None or paid_date is None or paid_date <= due_date
+
+
 def member_payments(*, member_id: int, zone: ZoneInfo, until: datetime | None = None) -> list[Payment]:
     """The member's scored card repayments and bill payments (one query), as ``Payment``s.
 

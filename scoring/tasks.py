@@ -77,16 +77,24 @@ def contagion_reconcile() -> dict[str, float]:
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
 def score_dirty_members(seconds: float = 5.0) -> int:
     """Periodic (every second, services mode): score the members the API queued, in batches,
-    for up to ``seconds``. Returns how many events were applied."""
+    for up to ``seconds``. Returns how many events were applied.
+
+    A batch smaller than ``dirty.BATCH`` emptied the set: the tick ends there, and members
+    queued meanwhile wait for the next tick (a second) instead of being taken a few at a time
+    in a tight loop — each batch costs a fixed dozen statements, its announcements and its
+    follow-up tasks whatever its size, so a steady trickle of events is scored once a second in
+    one batch. A backlog is still taken in full batches, one after the other, until the deadline."""
     import time
 
-    from scoring.dirty import members_take
+    from scoring.dirty import BATCH, members_take
 
     applied = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        member_ids = members_take()
+        member_ids = members_take(BATCH)
         if not member_ids:
             break
         applied += services.members_score_pending(member_ids=member_ids)
+        if len(member_ids) < BATCH:
+            break
     return applied
