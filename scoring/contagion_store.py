@@ -17,7 +17,17 @@ from django.db import connection, transaction
 from django.db.models import Q
 from numpy.typing import NDArray
 
-from scoring.contagion import Delta, EdgeFold, Expansion, FriendGraph, NodeState, Snapshot, StaleState, build_graph
+from scoring.contagion import (
+    Delta,
+    EdgeFold,
+    Expansion,
+    FriendGraph,
+    NodeState,
+    Snapshot,
+    StaleState,
+    apply_rows,
+    build_graph,
+)
 from scoring.models import ContagionEdge, ContagionGraph, ContagionNode
 
 _CHUNK = 5000
@@ -309,13 +319,7 @@ class DbStore:
         """``apply`` for aligned arrays (a global solve writes most rows): the same ordered locks
         and version guard, no Python object per row; returns ``(s, r)`` aligned with ``ids``."""
         if connection.vendor != "postgresql":
-            id_list = ids.tolist()
-            result = self.apply(
-                {i: Delta(a, b, c) for i, a, b, c in zip(id_list, ds.tolist(), dr.tolist(), dd.tolist(), strict=True)},
-                dict(zip(id_list, versions.tolist(), strict=True)),
-            )
-            return (np.array([result[i][0] for i in id_list], dtype=np.float64),
-                    np.array([result[i][1] for i in id_list], dtype=np.float64))
+            return apply_rows(self, ids, ds, dr, dd, versions)
         order = np.argsort(ids, kind="stable")
         ids, ds, dr, dd, versions = ids[order], ds[order], dr[order], dd[order], versions[order]
         apply_sql = _APPLY_FROM_SQL if self.check_versions else _APPLY_FROM_SQL.replace("AND n.version = v.ver", "")

@@ -731,6 +731,19 @@ def _apply_arrays(
     if vectorised is not None:
         out: tuple[NDArray[np.float64], NDArray[np.float64]] = vectorised(ids, ds, dr, dd, versions)
         return out
+    return apply_rows(store, ids, ds, dr, dd, versions)
+
+
+def apply_rows(
+    store: ContagionStore,
+    ids: NDArray[np.int64],
+    ds: NDArray[np.float64],
+    dr: NDArray[np.float64],
+    dd: NDArray[np.float64],
+    versions: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Aligned arrays through ``store.apply`` (one ``Delta`` per row): for stores without a
+    vectorised write; returns the resulting ``(s, r)`` aligned with ``ids``."""
     id_list = ids.tolist()
     result = store.apply(
         {i: Delta(a, b, c) for i, a, b, c in zip(id_list, ds.tolist(), dr.tolist(), dd.tolist(), strict=True)},
@@ -754,6 +767,7 @@ __all__ = [
     "Snapshot",
     "SnapshotStore",
     "StaleState",
+    "apply_rows",
     "base_changed",
     "base_set",
     "bases_set",
