@@ -1,12 +1,12 @@
 """The notification feed: every app notifies a member through ``notify``.
 
 A muted kind (``NotificationMute``) is not written at all, except the kinds in ``UNMUTABLE``.
-After commit, ``accounts.signals.notification_created`` fires so the live layer (leaderboards)
+After commit, ``accounts.signals.notifications_created`` fires so the live layer (leaderboards)
 can push it to the member's open sockets.
 
 The feed is small, so its writes (``notify``, ``notifications_mark_read``,
 ``notification_mutes_set``) and its reads (``feed_page``, ``unread_count``, ``muted_kinds``,
-``live_payload``) live together in this one module, the one other apps import.
+``live_payloads``) live together in this one module, the one other apps import.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Notification, NotificationMute
-from accounts.signals import notification_created
+from accounts.signals import notifications_created
 
 Kind = Notification.Kind
 
@@ -61,18 +61,15 @@ def notify(*, member_id: int, kind: str, text: str, link: str = "") -> Notificat
     if kind not in UNMUTABLE and NotificationMute.objects.filter(member_id=member_id, kind=kind).exists():
         return None
     notification = Notification.objects.create(member_id=member_id, kind=kind, text=text[:2000], link=link[:200])
-    transaction.on_commit(
-        lambda: notification_created.send(sender=Notification, notification_id=notification.pk, member_id=member_id),
-        robust=True,
-    )
+    _announce_on_commit([notification])
     return notification
 
 
 def notify_many(*, kind: str, items: Sequence[tuple[int, str]], link: str = "") -> list[Notification]:
-    """``notify`` for many ``(member_id, text)`` of one ``kind`` at once (a batch of badges):
-    the mutes read with one query, the rows written with one INSERT, and each row announced
-    after commit (``notification_created``) exactly as ``notify`` does. Returns the rows
-    written, in order (muted members' are left out)."""
+    """``notify`` for many ``(member_id, text)`` of one ``kind`` at once (a batch of badges, the
+    friends a riser passed): the mutes read with one query, the rows written with one INSERT,
+    and announced together after commit. Returns the rows written, in order (muted members'
+    are left out)."""
     if not items:
         return []
     muted: set[int] = set()
@@ -82,14 +79,17 @@ def notify_many(*, kind: str, items: Sequence[tuple[int, str]], link: str = "") 
     rows = Notification.objects.bulk_create([Notification(member_id=member_id, kind=kind, text=text[:2000],
                                                           link=link[:200])
                                              for member_id, text in items if member_id not in muted])
-    for row in rows:
-        notification_id, member_id = row.pk, row.member_id
-        transaction.on_commit(
-            lambda notification_id=notification_id, member_id=member_id: notification_created.send(  # type: ignore[misc]
-                sender=Notification, notification_id=notification_id, member_id=member_id),
-            robust=True,
-        )
+    _announce_on_commit(rows)
     return rows
+
+
+def _announce_on_commit(rows: Sequence[Notification]) -> None:
+    """``notifications_created`` for ``rows``, once, after commit (rolled back: never)."""
+    if not rows:
+        return
+    written = [(row.pk, row.member_id) for row in rows]
+    transaction.on_commit(
+        lambda: notifications_created.send(sender=Notification, notifications=written), robust=True)
 
 
 def notifications_mark_read(*, member_id: int, ids: Iterable[int] | None = None,
@@ -181,26 +181,27 @@ def representation(n: Notification) -> dict[str, Any]:
             "read": n.read_at is not None, "read_at": n.read_at}
 
 
-def live_payload(*, notification_id: int) -> dict[str, Any] | None:
-    """The body of the live ``notification`` message (JSON-safe, without its ``type``, which
-    the live layer's protocol names), with the member's unread count; None if the row is gone
-    (deleted before the push). One statement: it runs once per notification, after every
-    commit that made one (a batch of badges makes many), so it is sent as plain SQL built
-    from the model's metadata (a raw query: the fields' own converters still apply)."""
-    rows = list(Notification.objects.raw(_live_sql(connection.alias), [notification_id]))
-    if not rows:
-        return None
-    n = rows[0]
-    return {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link,
-            "created_at": n.created_at.isoformat(), "unread_count": n.unread_count}  # type: ignore[attr-defined]
+def live_payloads(*, notification_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The bodies of the live ``notification`` messages (JSON-safe, without their ``type``,
+    which the live layer's protocol names), each with its member's unread count, by id; rows
+    deleted before the push are left out. One statement for any number of notifications: it
+    runs after every commit that wrote some, so it is sent as plain SQL built from the model's
+    metadata (a raw query: the fields' own converters still apply)."""
+    if not notification_ids:
+        return {}
+    return {n.pk: {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link,
+                   "created_at": n.created_at.isoformat(), "unread_count": n.unread_count}  # type: ignore[attr-defined]
+            for n in Notification.objects.raw(_live_sql(connection.alias, len(notification_ids)),
+                                               list(notification_ids))}
 
 
-@functools.lru_cache(maxsize=4)
-def _live_sql(alias: str) -> str:
-    """The notification and its member's unread count (``unread_count``), by id."""
+@functools.lru_cache(maxsize=64)
+def _live_sql(alias: str, count: int) -> str:
+    """The notifications with their member's unread count (``unread_count``), by ``count`` ids."""
     qn = connections[alias].ops.quote_name
     meta: Any = Notification._meta
     table, pk = qn(meta.db_table), qn(meta.pk.column)
     member, read_at = qn(meta.get_field("member").column), qn(meta.get_field("read_at").column)
+    ids = ", ".join(["%s"] * count)
     return (f"SELECT n.*, (SELECT COUNT(*) FROM {table} u WHERE u.{member} = n.{member}"  # noqa: S608 - ours
-            f" AND u.{read_at} IS NULL) AS unread_count FROM {table} n WHERE n.{pk} = %s")
+            f" AND u.{read_at} IS NULL) AS unread_count FROM {table} n WHERE n.{pk} IN ({ids})")

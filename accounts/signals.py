@@ -9,6 +9,7 @@ from django.dispatch import Signal
 
 profile_changed = Signal()
 
-#: A notification was written (sent after commit). Arguments: ``notification_id``,
-#: ``member_id`` (ints). Leaderboards pushes it to the member's open sockets.
-notification_created = Signal()
+#: Notifications were written (sent once per writing call, after commit). Argument:
+#: ``notifications``, a list of ``(notification_id, member_id)``. Leaderboards pushes each to
+#: its member's open sockets.
+notifications_created = Signal()

@@ -15,6 +15,8 @@ load and the rebuild: for comparing code changes back to back.)
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import resource
 import sys
@@ -40,6 +42,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     parser.add_argument("--batches", type=lambda v: [int(x) for x in v.split(",") if x], default=[1, 100, 1_000, 5_000],
                         help="batch sizes, comma-separated ('' for none: load and rebuild only)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the timed tasks into FILE (pstats) and print where their time went")
     args = parser.parse_args()
     if not args.reuse:
         recreate_database(args.db)
@@ -128,6 +132,7 @@ def main() -> None:
         calls.append(1)
         return execute(sql, params, many, context)
 
+    profile = cProfile.Profile() if args.profile else None
     rng = random.Random(3)
     member_ids = list(range(1, n + 1))
     done = 0
@@ -151,9 +156,13 @@ def main() -> None:
                 User.objects.filter(pk=member_id).update(score=score, score_band=band_for(score))
             with connection.execute_wrapper(count):
                 t0 = time.perf_counter()
+                if profile:
+                    profile.enable()
                 # The Celery task, run in this process (its pre/post-run hooks included: the
                 # task's live messages leave in one hop at its end, as in a worker).
                 tasks.contagion_bases_sync.apply(args=[chosen]).get()
+                if profile:
+                    profile.disable()
                 elapsed += time.perf_counter() - t0
             queries += len(calls)
             calls.clear()
@@ -165,6 +174,11 @@ def main() -> None:
               f"{changed / elapsed:8,.0f} changes/s (storage included), {queries / rounds:.0f} queries a batch, "
               f"{overflow / rounds:.0f} members above ε after a batch; without the scores_changed receivers "
               f"(boards, live, badges: {receivers[0]:.2f} s) {own:.2f} s = {changed / own:,.0f} changes/s")
+
+    if profile:
+        profile.dump_stats(args.profile)
+        print(f"  profile of the timed tasks (profiling slows them; the figures above include it): {args.profile}")
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 
     over = ContagionNode.objects.filter(Q(r__gt=PARAMS.eps) | Q(r__lt=-PARAMS.eps)).count()
     t0 = time.perf_counter()

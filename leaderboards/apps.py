@@ -15,7 +15,7 @@ class LeaderboardsConfig(AppConfig):
 
         import leaderboards.schema  # noqa: F401 - registers the OpenAPI auth extension
         from accounts.moderators import register_moderator_permissions
-        from accounts.signals import notification_created, profile_changed
+        from accounts.signals import notifications_created, profile_changed
         from leaderboards import badges, perks
         from scoring.signals import bases_changed, dispute_decided, score_changed, scores_changed
         from social.signals import friendship_ended, friendship_started
@@ -40,7 +40,7 @@ class LeaderboardsConfig(AppConfig):
         friendship_started.connect(badges.on_friendship_started, dispatch_uid="leaderboards.badges.friendship_started")
         friendship_ended.connect(_on_friendship, dispatch_uid="leaderboards.friendship_ended")
 
-        notification_created.connect(_on_notification_created, dispatch_uid="leaderboards.notification_created")
+        notifications_created.connect(_on_notifications_created, dispatch_uid="leaderboards.notifications_created")
         user_logged_out.connect(_on_logged_out, dispatch_uid="leaderboards.user_logged_out")
 
         register_moderator_permissions(
@@ -88,15 +88,18 @@ def _on_logged_out(sender: Any, user: Any = None, **kwargs: Any) -> None:
         broadcast.auth_check(member_id=user.pk)
 
 
-def _on_notification_created(sender: Any, notification_id: int, member_id: int, **kwargs: Any) -> None:
-    """Push a new notification, with the member's unread count, to their open sockets."""
-    from accounts.notifications import live_payload
+def _on_notifications_created(sender: Any, notifications: list[tuple[int, int]], **kwargs: Any) -> None:
+    """Push new notifications, each with its member's unread count, to their open sockets
+    (one query for all of them)."""
+    from accounts.notifications import live_payloads
     from leaderboards import broadcast
     from leaderboards.protocol import MessageType
 
-    payload = live_payload(notification_id=notification_id)
-    if payload is not None:
-        broadcast.member_push(member_id=member_id, payload={"type": MessageType.NOTIFICATION, **payload})
+    payloads = live_payloads(notification_ids=[notification_id for notification_id, _ in notifications])
+    for notification_id, member_id in notifications:
+        if notification_id in payloads:
+            broadcast.member_push(member_id=member_id,
+                                  payload={"type": MessageType.NOTIFICATION, **payloads[notification_id]})
 
 
 def _on_scores_changed_challenges(sender: Any, changes: list[dict[str, Any]], **kwargs: Any) -> None:

@@ -14,11 +14,13 @@ resync on a sequence gap, so a lost message costs a few seconds, never a wrong b
 Each delivery from synchronous code is one ``async_to_sync`` hop (≈ 3 ms here, far more than the
 publish itself), so code that publishes for many members wraps its work in ``batch()``: messages
 whose transaction has committed are then collected and delivered in one hop when the outermost
-``batch()`` ends, in the order they were sent. Every Celery task runs inside one (``config.celery``).
+``batch()`` ends, several groups at a time, each group's in the order they were sent. Every Celery
+task runs inside one (``config.celery``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -93,22 +95,37 @@ def send(group: str, message: dict[str, Any]) -> None:
     transaction.on_commit(deliver, robust=True)
 
 
+#: How many groups one delivery publishes to at a time (each in flight holds a Redis connection).
+DELIVERY_CONCURRENCY = 32
+
+
 def _deliver(outbox: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish ``outbox`` in one hop: groups side by side (a batch publishes for thousands of
+    members, one Redis round trip each), each group's messages in the order they were sent."""
     layer = get_channel_layer()
     if layer is None or not outbox:
         return
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in outbox:
+        by_group.setdefault(group, []).append(message)
 
-    async def publish() -> None:
-        for group, message in outbox:
-            try:
-                await layer.group_send(group, message)
-            except Exception:
-                # Live updates are best effort (consumers refresh on a timer); never fail the
-                # scoring pipeline because the channel layer hiccuped.
-                logger.exception("could not publish %s to %s", message["type"], group)
+    async def publish_all() -> None:
+        slots = asyncio.Semaphore(DELIVERY_CONCURRENCY)
+
+        async def publish(group: str, messages: list[dict[str, Any]]) -> None:
+            async with slots:
+                for message in messages:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:
+                        # Live updates are best effort (consumers refresh on a timer); never fail
+                        # the scoring pipeline because the channel layer hiccuped.
+                        logger.exception("could not publish %s to %s", message["type"], group)
+
+        await asyncio.gather(*(publish(group, messages) for group, messages in by_group.items()))
 
     try:
-        async_to_sync(publish)()
+        async_to_sync(publish_all)()
     except Exception:
         logger.exception("could not publish %d live messages", len(outbox))
 

@@ -140,25 +140,43 @@ def card_parse(raw: str) -> tuple[int, int, str, str] | None:
 
 
 def apply(states: Sequence[MemberState], *, season_id: int | None) -> int:
-    """Write these members' places in one pipeline; return the new index version."""
+    """Write these members' places in one pipeline; return the new index version.
+
+    One command per board and kind (add, remove) for the whole batch, not one per member: a
+    contagion batch moves thousands of members at once. A member given twice: the last wins.
+    """
     k = keys()
-    pipe = client().pipeline(transaction=False)
+    boards = [k.all, k.global_] + ([k.weekly(season_id)] if season_id is not None else [])
+    adds: dict[str, dict[str, float]] = {board: {} for board in boards}
+    removes: dict[str, set[str]] = {board: set() for board in boards}
+
+    def place(board: str, name: str, value: float | None) -> None:
+        if value is None:
+            adds[board].pop(name, None)
+            removes[board].add(name)
+        else:
+            removes[board].discard(name)
+            adds[board][name] = value
+
+    cards: dict[Any, str] = {}  # member key → card (Any: redis-py types its keys as a wide union)
     for state in states:
         name = member_key(state.member_id)
-        pipe.hset(k.cards, name, state.card)
-        if state.listed and state.value is not None:
-            pipe.zadd(k.all, {name: encode(state.value, state.reached)})
-        else:
-            pipe.zrem(k.all, name)
-        if state.on_global and state.value is not None:
-            pipe.zadd(k.global_, {name: encode(state.value, state.reached)})
-        else:
-            pipe.zrem(k.global_, name)
+        cards[name] = state.card
+        value = encode(state.value, state.reached) if state.value is not None else None
+        place(k.all, name, value if state.listed else None)
+        place(k.global_, name, value if state.on_global else None)
         if season_id is not None:
-            if state.on_global and state.weekly is not None and state.weekly[0] == season_id:
-                pipe.zadd(k.weekly(season_id), {name: encode(state.weekly[1], state.weekly[2])})
-            else:
-                pipe.zrem(k.weekly(season_id), name)
+            weekly = state.weekly if state.weekly is not None and state.weekly[0] == season_id else None
+            place(k.weekly(season_id), name,
+                  encode(weekly[1], weekly[2]) if state.on_global and weekly is not None else None)
+    pipe = client().pipeline(transaction=False)
+    if cards:
+        pipe.hset(k.cards, mapping=cards)
+    for board in boards:
+        if adds[board]:
+            pipe.zadd(board, adds[board])
+        if removes[board]:
+            pipe.zrem(board, *removes[board])
     pipe.incr(k.version)
     return int(pipe.execute()[-1])
 

@@ -10,13 +10,16 @@ Who is listed is decided here and nowhere else (DESIGN.md §2.5, §4, §10):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import User
 from leaderboards.models import Season, SeasonEntry
+from social.models import Friendship
 
 SEASON_LENGTH = timedelta(days=7)
 
@@ -85,3 +88,46 @@ def season_entries(*, season: Season) -> QuerySet[SeasonEntry]:
 
 def seasons_past(*, limit: int = 12) -> QuerySet[Season]:
     return Season.objects.filter(closed=True).order_by("-starts_at")[:limit]
+
+
+#: Rises per statement in ``friends_passed`` (three parameters each).
+PASSED_CHUNK = 2_000
+
+
+def friends_passed(rises: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """``(riser, friend, friend's score)`` for every listed friend whose score lies in
+    ``[old, new)`` of one of ``rises`` (``(member id, old score, new score)``): the friends the
+    riser passed on the friends board. Sorted by riser, then friend.
+
+    One statement per ``PASSED_CHUNK`` rises, returning only the passed pairs: the rises are a
+    VALUES table joined to the active friendships (either side) and to the friends, who must be
+    listed (``listed_q``, compiled by the ORM into the same statement).
+    """
+    listed_sql, listed_params = User.objects.filter(listed_q()).order_by().values("pk").query.sql_with_params()
+    qn = connection.ops.quote_name
+
+    def column(model: type[Model], field: str) -> str:
+        return qn(cast(str, model._meta.get_field(field).column))  # type: ignore[union-attr]
+
+    users, friendships = qn(User._meta.db_table), qn(Friendship._meta.db_table)
+    user_id, score = column(User, "id"), column(User, "score")
+    ended = column(Friendship, "ended_at")
+
+    def side(me: str, friend: str) -> str:
+        """The passed friends on one side of the friendship (each side has its own index)."""
+        return (f"SELECT r.member_id, f.{friend}, u.{score} FROM rises r"  # noqa: S608 - names: models' metadata
+                f" JOIN {friendships} f ON f.{me} = r.member_id AND f.{ended} IS NULL"
+                f" JOIN {users} u ON u.{user_id} = f.{friend}"
+                f" WHERE u.{score} >= r.old_score AND u.{score} < r.new_score AND u.{user_id} IN ({listed_sql})")
+
+    a, b = column(Friendship, "member_a"), column(Friendship, "member_b")
+    pairs: list[tuple[int, int, int]] = []
+    for start in range(0, len(rises), PASSED_CHUNK):
+        chunk = rises[start:start + PASSED_CHUNK]
+        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+        sql = (f"WITH rises (member_id, old_score, new_score) AS (VALUES {values})"
+               f" {side(a, b)} UNION ALL {side(b, a)}")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for rise in chunk for value in rise] + 2 * list(listed_params))
+            pairs.extend(cursor.fetchall())
+    return sorted(pairs)

@@ -21,17 +21,15 @@ from typing import Any, cast
 import redis
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.notifications import Kind, notify
+from accounts.notifications import Kind, notify_many
 from leaderboards import boards, broadcast, index, selectors
 from leaderboards.models import Season, SeasonEntry
 from leaderboards.ranking import rank_all, reached_us
 from scoring.bulk_scoring import rows_update
-from social.models import Friendship
 
 logger = logging.getLogger(__name__)
 
@@ -249,42 +247,26 @@ def _friends_passed_tell(moved: Sequence[tuple[_Row, int | None]]) -> None:
     lies in ``[old_score, row.score)`` was at or above them and is now below, and is told.
 
     This runs for every batch of score changes (hot): it costs nothing unless a listed member's
-    score rose, then ONE query for the whole batch (the risers' friendships, either side, with the
-    friend's score in the range some riser crossed); a notification only for the
-    friends actually passed. The throttle is a cache key per (passer, passed) pair (atomic
-    ``add``): losing the cache costs at most one repeated notification, never a missed score.
+    score rose, then one query for the whole batch that returns only the pairs passed
+    (``selectors.friends_passed``) and one INSERT for their notifications. The throttle is a
+    cache key per (passer, passed) pair (atomic ``add``): losing the cache costs at most one
+    repeated notification, never a missed score.
     """
-    risers = [(row, old) for row, old in moved
-              if old is not None and row.score is not None and row.score > old and row.listed]
+    risers: dict[int, tuple[_Row, int]] = {}
+    for row, old in moved:
+        if old is not None and row.score is not None and row.score > old and row.listed:
+            earlier = risers.get(row.pk)  # twice in one batch: from its lowest score
+            risers[row.pk] = (row, min(old, earlier[1]) if earlier else old)
     if not risers:
         return
-    ids = sorted({row.pk for row, _ in risers})
-    low = min(cast(int, old) for _, old in risers)
-    high = max(cast(int, row.score) for row, _ in risers)
-    friends: dict[int, list[tuple[int, int]]] = {pk: [] for pk in ids}
-    # One query: a friendship matches from either side (both, when two risers are friends).
-    sides = {side: Q(**{f"{side}_id__in": ids}) & selectors.listed_q(f"{other}__")
-             & Q(**{f"{other}__score__gte": low, f"{other}__score__lt": high})
-             for side, other in (("member_a", "member_b"), ("member_b", "member_a"))}
-    pairs = (Friendship.objects.active().filter(sides["member_a"] | sides["member_b"])
-             .annotate(a_rose=ExpressionWrapper(sides["member_a"], output_field=BooleanField()),
-                       b_rose=ExpressionWrapper(sides["member_b"], output_field=BooleanField()))
-             .values_list("member_a_id", "member_b_id", "member_a__score", "member_b__score", "a_rose", "b_rose"))
-    for a, b, a_score, b_score, a_rose, b_rose in pairs:
-        if a_rose:
-            friends[a].append((b, cast(int, b_score)))  # listed: never None
-        if b_rose:
-            friends[b].append((a, cast(int, a_score)))
-    for row, old_score in risers:
-        assert old_score is not None and row.score is not None
-        for friend_id, friend_score in sorted(friends[row.pk]):
-            if not old_score <= friend_score < row.score:
-                continue
-            if not cache.add(f"lb:passed:{row.pk}:{friend_id}", 1, timeout=PASSED_NOTICE_EVERY_SECONDS):
-                continue
-            notify(member_id=friend_id, kind=Kind.PASSED,
-                   text=f"{row.username} passed you on your friends board ({row.score} vs your {friend_score})",
-                   link=f"{reverse('leaderboard')}?board=friends")
+    rises = [(pk, old, cast(int, row.score)) for pk, (row, old) in sorted(risers.items())]
+    told: list[tuple[int, str]] = []
+    for riser_id, friend_id, friend_score in selectors.friends_passed(rises):
+        row = risers[riser_id][0]
+        if cache.add(f"lb:passed:{riser_id}:{friend_id}", 1, timeout=PASSED_NOTICE_EVERY_SECONDS):
+            told.append((friend_id, f"{row.username} passed you on your friends board"
+                                    f" ({row.score} vs your {friend_score})"))
+    notify_many(kind=Kind.PASSED, items=told, link=f"{reverse('leaderboard')}?board=friends")
 
 
 # --- rebuilding the index from the database ------------------------------------------------------

@@ -75,6 +75,32 @@ def test_a_batch_delivers_what_committed_at_its_end_in_one_hop_in_order(listener
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_batch_keeps_each_groups_order_while_groups_go_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = get_channel_layer()
+    groups = [f"{GROUP}.{n}" for n in range(5)]
+    channels = {group: async_to_sync(layer.new_channel)() for group in groups}
+    for group, channel in channels.items():
+        async_to_sync(layer.group_add)(group, channel)
+    monkeypatch.setattr(broadcast, "DELIVERY_CONCURRENCY", 2)
+    real_send = layer.group_send
+
+    async def failing_for_group_3(group: str, message: dict[str, Any]) -> None:
+        if group == groups[3] and message["n"] == 1:
+            raise ConnectionError("the layer hiccuped")
+        await real_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", failing_for_group_3)
+    with broadcast.batch():
+        for n in range(4):
+            for group in groups:
+                broadcast.send(group, {"type": "test.message", "n": n})
+    assert {group: received(channel) for group, channel in channels.items()} == {
+        groups[0]: [0, 1, 2, 3], groups[1]: [0, 1, 2, 3], groups[2]: [0, 1, 2, 3],
+        groups[3]: [0, 2, 3],  # the one that failed is lost (best effort), the rest still go
+        groups[4]: [0, 1, 2, 3]}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_what_rolled_back_never_leaves(listener: str, hops: list[int]) -> None:
     with broadcast.batch():
         with pytest.raises(RuntimeError), transaction.atomic():

@@ -285,15 +285,15 @@ def test_a_row_the_database_refuses_falls_back_to_one_award_at_a_time(postgres, 
 def test_notify_many_writes_what_notify_writes_and_announces_each_after_commit(
         alice, bob, django_capture_on_commit_callbacks):
     from accounts.notifications import notify, notify_many
-    from accounts.signals import notification_created
+    from accounts.signals import notifications_created
 
     NotificationMute.objects.create(member=bob, kind=Notification.Kind.BADGE)
-    announced: list[tuple[int, int]] = []
+    announced: list[list[tuple[int, int]]] = []
 
-    def receiver(sender, notification_id, member_id, **kwargs):  # type: ignore[no-untyped-def]
-        announced.append((notification_id, member_id))
+    def receiver(sender, notifications, **kwargs):  # type: ignore[no-untyped-def]
+        announced.append(notifications)
 
-    notification_created.connect(receiver, weak=False, dispatch_uid="test_notify_many")
+    notifications_created.connect(receiver, weak=False, dispatch_uid="test_notify_many")
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             rows = notify_many(kind=Notification.Kind.BADGE, link="/badges/",
@@ -305,31 +305,39 @@ def test_notify_many_writes_what_notify_writes_and_announces_each_after_commit(
             single = notify(member_id=alice.pk, kind=Notification.Kind.BADGE, text="one", link="/badges/")
             assert notify_many(kind=Notification.Kind.BADGE, items=[]) == []
     finally:
-        notification_created.disconnect(dispatch_uid="test_notify_many")
+        notifications_created.disconnect(dispatch_uid="test_notify_many")
     assert [(r.member_id, r.text[:3], len(r.text), r.link) for r in rows] == [
         (alice.pk, "one", 3, "/badges/"), (alice.pk, "xxx", 2000, "/badges/")]
-    assert announced == [(rows[0].pk, alice.pk), (rows[1].pk, alice.pk), (single.pk, alice.pk)]
+    # One announcement per writing call, none for an empty batch.
+    assert announced == [[(rows[0].pk, alice.pk), (rows[1].pk, alice.pk)], [(single.pk, alice.pk)]]
     # An unmutable kind reaches a member who muted everything else.
     NotificationMute.objects.create(member=bob, kind=Notification.Kind.PERK)
     [account] = notify_many(kind=Notification.Kind.ACCOUNT, items=[(bob.pk, "frozen")])
     assert (account.member_id, account.kind) == (bob.pk, Notification.Kind.ACCOUNT)
 
 
-def test_the_live_payload_is_one_statement_with_the_unread_count(alice, bob, django_assert_num_queries):
-    from accounts.notifications import live_payload, notify
+def test_the_live_payloads_are_one_statement_with_the_unread_count(alice, bob, django_assert_num_queries):
+    from accounts.notifications import live_payloads, notify
 
     first = notify(member_id=alice.pk, kind=Notification.Kind.BADGE, text="first", link="/badges/")
     second = notify(member_id=alice.pk, kind=Notification.Kind.PERK, text="second")
-    notify(member_id=bob.pk, kind=Notification.Kind.PERK, text="bob's")
-    assert first is not None and second is not None
+    bobs = notify(member_id=bob.pk, kind=Notification.Kind.PERK, text="bob's")
+    assert first is not None and second is not None and bobs is not None
     Notification.objects.filter(pk=first.pk).update(read_at=first.created_at)
     with django_assert_num_queries(1):
-        payload = live_payload(notification_id=second.pk)
-    assert payload == {"id": second.pk, "kind": "perk", "text": "second", "link": "",
-                       "created_at": second.created_at.isoformat(), "unread_count": 1}
-    assert live_payload(notification_id=first.pk)["unread_count"] == 1  # type: ignore[index]
+        payloads = live_payloads(notification_ids=[second.pk, bobs.pk, first.pk])
+    assert payloads == {
+        second.pk: {"id": second.pk, "kind": "perk", "text": "second", "link": "",
+                    "created_at": second.created_at.isoformat(), "unread_count": 1},
+        bobs.pk: {"id": bobs.pk, "kind": "perk", "text": "bob's", "link": "",
+                  "created_at": bobs.created_at.isoformat(), "unread_count": 1},
+        first.pk: {"id": first.pk, "kind": "badge", "text": "first", "link": "/badges/",
+                   "created_at": first.created_at.isoformat(), "unread_count": 1},
+    }
     Notification.objects.filter(pk=second.pk).delete()
-    assert live_payload(notification_id=second.pk) is None
+    assert list(live_payloads(notification_ids=[second.pk, bobs.pk])) == [bobs.pk]  # gone: left out
+    with django_assert_num_queries(0):
+        assert live_payloads(notification_ids=[]) == {}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -105,11 +105,16 @@ def test_a_riser_in_a_batch_tells_the_friends_it_passed_and_nobody_else(django_c
     # m002 passes nobody (m000 is no friend of theirs, m001 is above).
     ContagionNode.objects.filter(member=members[2]).update(s=20.0)
     ContagionNode.objects.filter(member=members[0]).update(s=0.0)
-    with django_capture_on_commit_callbacks(execute=True):
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         contagion_services.social_points_write(member_ids=[m.pk for m in members], explanation="Friends")
     told = sorted(Notification.objects.filter(kind=Notification.Kind.PASSED).values_list("member_id", "text"))
     assert told == [(members[0].pk, "m001 passed you on your friends board (610 vs your 600)"),
                     (members[2].pk, "m001 passed you on your friends board (610 vs your 605)")]
+    # Both written by one INSERT (beside the perks' own); one read for the live push per INSERT.
+    table = Notification._meta.db_table
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f'INSERT INTO "{table}"')]
+    assert [sql.count("passed you") for sql in inserts if "passed you" in sql] == [2]
+    assert sum(f'FROM "{table}" n WHERE' in q["sql"] for q in queries.captured_queries) == len(inserts)
 
 
 def test_band_badges_take_one_task_for_the_batch(monkeypatch, django_capture_on_commit_callbacks):

@@ -24,6 +24,7 @@ from django.core.management import call_command
 
 from accounts.models import User
 from leaderboards import boards, index, protocol, services
+from leaderboards.ranking import encode as ranking_encode
 from leaderboards.ranking import member_key
 from tests.leaderboards.conftest import befriend, member, scored
 
@@ -92,6 +93,41 @@ def test_writes_are_pipelined_in_one_round_trip(redis_index, monkeypatch):
     scored(alice, 610)
     assert calls == ["execute"]
     assert index.client().zscore(index.keys().global_, member_key(alice.pk)) is not None
+
+
+def test_a_batch_is_written_with_one_command_per_board_and_kind(redis_index):
+    r, k = index.client(), index.keys()
+    season_id = 7
+    index.apply([index.MemberState(1, 700, 10, True, True, (season_id, 12, 10), username="ann", band="Good"),
+                 index.MemberState(2, 650, 20, True, True, (season_id, 5, 20), username="bo", band="Fair")],
+                season_id=season_id)
+    sent: list[tuple[str, ...]] = []
+    real = redis.client.Pipeline.pipeline_execute_command
+
+    def recorded(self, *args, **options):  # type: ignore[no-untyped-def]
+        sent.append(tuple(str(a) for a in args[:2]))
+        return real(self, *args, **options)
+
+    states = [
+        index.MemberState(1, 710, 30, True, False, (season_id, 22, 30), username="ann", band="Good"),  # off global
+        index.MemberState(2, 650, 20, False, False, None, username="bo", band="Fair"),  # private mode
+        index.MemberState(3, None, 0, False, False, None, username="cy"),  # no score yet
+        index.MemberState(4, 600, 40, True, True, (season_id, 0, 40), username="di", band="Fair"),
+        index.MemberState(4, 605, 50, True, True, (season_id, 5, 50), username="di", band="Fair"),  # twice: last wins
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.client.Pipeline, "pipeline_execute_command", recorded)
+        version = index.apply(states, season_id=season_id)
+    assert sent == [("HSET", k.cards), ("ZADD", k.all), ("ZREM", k.all), ("ZADD", k.global_),
+                    ("ZREM", k.global_), ("ZADD", k.weekly(season_id)), ("ZREM", k.weekly(season_id)),
+                    ("INCRBY", k.version)]
+    assert version == int(r.get(k.version))
+    names = [member_key(n).encode() for n in (1, 2, 3, 4)]
+    assert r.zrevrange(k.all, 0, -1, withscores=True) == [
+        (names[0], ranking_encode(710, 30)), (names[3], ranking_encode(605, 50))]
+    assert r.zrevrange(k.global_, 0, -1, withscores=True) == [(names[3], ranking_encode(605, 50))]
+    assert r.zrevrange(k.weekly(season_id), 0, -1, withscores=True) == [(names[3], ranking_encode(5, 50))]
+    assert r.hmget(k.cards, names) == [b"710:30:Good:ann", b"650:20:Fair:bo", b"", b"605:50:Fair:di"]
 
 
 def test_channels_redis_layer_has_the_settings_design_asks_for(redis_url):
