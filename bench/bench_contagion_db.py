@@ -4,12 +4,16 @@ Loads a synthetic heavy-tailed graph (the generator of bench_contagion.py) as me
 varied bases and contagion rows straight into PostgreSQL (COPY-speed bulk inserts, then the
 real rebuild path: ``contagion_rebuild``), then measures base changes per second through the
 real task ``scoring.tasks.contagion_bases_sync`` (the one the scoring pipeline enqueues, run in
-this process), for batches of
-1, 100 and 1,000 changed members, and checks the error bound against an exact solve after.
+this process): for fixed batch sizes (``--batches``, default 1, 100, 1,000 and 5,000 changed
+members), and for a backlog of scoring batches of 500 run by one worker in order (``--backlog``:
+the first task takes every queued member, scoring/dirty.py). Checks the error bound against an
+exact solve after.
 
 Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000] [--db NAME] [--reuse]
+     [--changes N] [--batches 1000,5000] [--backlog 20000] [--profile FILE]
 (``--reuse`` keeps a database this script loaded before, with the same --members, and skips the
-load and the rebuild: for comparing code changes back to back.)
+load and the rebuild: for comparing code changes back to back. ``--profile`` writes a cProfile
+of the timed tasks.)
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     parser.add_argument("--batches", type=lambda v: [int(x) for x in v.split(",") if x], default=[1, 100, 1_000, 5_000],
                         help="batch sizes, comma-separated ('' for none: load and rebuild only)")
+    parser.add_argument("--backlog", type=lambda v: [int(x) for x in v.split(",") if x], default=[],
+                        help="base changes queued as scoring batches of 500 before one worker runs their "
+                             "tasks, comma-separated (services mode: the first task takes the whole backlog)")
     parser.add_argument("--profile", metavar="FILE",
                         help="cProfile the timed tasks into FILE (pstats) and print where their time went")
     args = parser.parse_args()
@@ -53,7 +60,7 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from scoring import contagion_services, tasks
+    from scoring import contagion_services, dirty, tasks
     from scoring.contagion import solve
     from scoring.contagion_services import PARAMS
     from scoring.models import ContagionNode, ScoreState
@@ -109,7 +116,7 @@ def main() -> None:
         print(f"  contagion_rebuild again (the nightly case: edges and state already in place) "
               f"{time.perf_counter() - started:.1f} s: {again['timings']}; peak memory of this process "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
-        if not args.batches:
+        if not args.batches and not args.backlog:
             return
 
     from scoring.model import band_for, total_score
@@ -136,6 +143,34 @@ def main() -> None:
     rng = random.Random(3)
     member_ids = list(range(1, n + 1))
     done = 0
+
+    def bases_move(chosen: list[int]) -> None:
+        for member_id in chosen:
+            # An event moves a base by a few points (a late payment: −5 to −20; on time: +1 to
+            # +5); the scoring batch writes the member's own new score (its publish is the
+            # scoring batch's, not the contagion's).
+            state = ScoreState.objects.get(member_id=member_id)
+            base = state.base + rng.gauss(0, 8)
+            score = total_score(base, state.social)
+            ScoreState.objects.filter(member_id=member_id).update(base=base, score=score)
+            User.objects.filter(pk=member_id).update(score=score, score_band=band_for(score))
+
+    for backlog in args.backlog:
+        # A worker that fell behind: scoring batches of dirty.BATCH members each queued their task
+        # (and marked their members, as scoring.apps does after commit); it then runs them in order.
+        queued = [rng.sample(member_ids, dirty.BATCH) for _ in range(max(1, backlog // dirty.BATCH))]
+        for chosen in queued:
+            bases_move(chosen)
+            dirty.contagion_mark(chosen)
+        receivers[0] = 0.0
+        t0 = time.perf_counter()
+        moved = [tasks.contagion_bases_sync.apply(args=[chosen]).get() for chosen in queued]
+        elapsed = time.perf_counter() - t0
+        changed = len(queued) * dirty.BATCH
+        done += changed
+        print(f"  a backlog of {len(queued)} scoring batches of {dirty.BATCH} ({changed:,} base changes) run by one "
+              f"worker: {elapsed:.2f} s = {changed / elapsed:,.0f} changes/s (storage and receivers included; "
+              f"receivers {receivers[0]:.2f} s); members moved per task: {moved[:3]}{' …' if len(moved) > 3 else ''}")
     for batch in args.batches:
         rounds = max(1, min(args.changes // batch, 200 if batch == 1 else 20))
         elapsed = 0.0
@@ -145,15 +180,7 @@ def main() -> None:
         overflow = 0
         for _ in range(rounds):
             chosen = rng.sample(member_ids, batch)
-            for member_id in chosen:
-                # An event moves a base by a few points (a late payment: −5 to −20; on time: +1 to
-                # +5); the scoring batch writes the member's own new score (its publish is the
-                # scoring batch's, not the contagion's).
-                state = ScoreState.objects.get(member_id=member_id)
-                base = state.base + rng.gauss(0, 8)
-                score = total_score(base, state.social)
-                ScoreState.objects.filter(member_id=member_id).update(base=base, score=score)
-                User.objects.filter(pk=member_id).update(score=score, score_band=band_for(score))
+            bases_move(chosen)
             with connection.execute_wrapper(count):
                 t0 = time.perf_counter()
                 if profile:

@@ -47,10 +47,18 @@ def _on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: 
 
 
 def _on_bases_changed(sender: Any, member_ids: list[int], **kwargs: Any) -> None:
+    from django.conf import settings
+    from django.db import transaction
+
     from config.queue import enqueue_on_commit
     from scoring.tasks import contagion_bases_sync
 
-    enqueue_on_commit(contagion_bases_sync, list(member_ids))
+    ids = list(member_ids)
+    if settings.SERVICES_MODE:  # a worker that fell behind takes them all at once (scoring/dirty.py)
+        from scoring.dirty import contagion_mark
+
+        transaction.on_commit(lambda: contagion_mark(ids), robust=True)
+    enqueue_on_commit(contagion_bases_sync, ids)
 
 
 def _on_friendship_changed(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:

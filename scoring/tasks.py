@@ -40,9 +40,17 @@ def rescore_profile(member_id: int) -> bool:
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
 def contagion_bases_sync(member_ids: list[int]) -> int:
     """These members' bases moved (one scoring batch): fold them into friend contagion in one
-    propagation. Returns how many members' social signal moved."""
+    propagation, together with every member other tasks queued meanwhile (services mode,
+    ``dirty.contagion_take``: a backlog becomes one batch). Returns how many members' social
+    signal moved."""
+    from django.conf import settings
+
     from scoring import contagion_services
 
+    if settings.SERVICES_MODE:
+        from scoring.dirty import contagion_take
+
+        member_ids = sorted(set(member_ids).union(contagion_take()))
     return contagion_services.contagion_bases_sync(member_ids=member_ids)
 
 
