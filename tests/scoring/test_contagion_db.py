@@ -241,3 +241,30 @@ def test_rebuild_writes_only_the_edges_that_differ(world):
     # the edge that was right stayed as it was (same row), only the two wrong ones moved
     assert ContagionEdge.objects.filter(pk=kept).exists()
     assert_matches_exact_solve()
+
+
+def test_rebuild_rewrites_drifted_rows_with_the_exact_solve_and_new_versions(world):
+    alice, bob, carol, mallory = world
+    before = {m: (d, deg, version) for m, d, deg, version in
+              ContagionNode.objects.values_list("member_id", "d", "deg", "version")}
+    ContagionNode.objects.filter(member_id__in=[alice.pk, carol.pk]).update(s=123.0, r=-4.0, deg=7)
+    contagion_services.contagion_rebuild()
+    after = {m: (d, deg, version) for m, d, deg, version in
+             ContagionNode.objects.values_list("member_id", "d", "deg", "version")}
+    assert {m: (d, deg) for m, (d, deg, _) in after.items()} == {m: (d, deg) for m, (d, deg, _) in before.items()}
+    # Rewritten rows get version + 1 (a push that read them retries): the drifted two, and bob,
+    # whose solved s moved too (the solve starts from the stored, drifted values); mallory, who
+    # has no friends, kept her row.
+    assert {m: after[m][2] - before[m][2] for m in after} == {alice.pk: 1, bob.pk: 1, carol.pk: 1, mallory.pk: 0}
+    exact = exact_s()
+    stored = ContagionNode.objects.values_list("member_id", "s")
+    assert all(abs(s - exact.get(m, 0.0)) <= PARAMS.eps / 10 for m, s in stored)
+    assert_matches_exact_solve()
+
+
+def test_contagion_rows_leave_room_for_in_place_updates(postgres):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'scoring_contagionnode'")
+        assert cursor.fetchone()[0] == ["fillfactor=50"]
