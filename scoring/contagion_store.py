@@ -477,23 +477,24 @@ def edges_rebuild(source_sql: str, params: list) -> tuple[np.ndarray, np.ndarray
         return desired[:, 0].copy(), desired[:, 1].copy()
     gone = current[~_sorted_contains(desired_keys, _pair_keys(current))]
     new = desired[~_sorted_contains(current_keys, _pair_keys(desired))]
-    with connection.cursor() as cursor:
-        for pairs, sql in (
-            (gone, f"DELETE FROM {table} WHERE (member_a_id, member_b_id) IN "  # noqa: S608 - our table
-                   "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"),
-            (new, f"INSERT INTO {table} (member_a_id, member_b_id) "  # noqa: S608 - our table
-                  "SELECT * FROM unnest(%s::bigint[], %s::bigint[])"),
-        ):
-            for start in range(0, len(pairs), 50_000):
-                chunk = pairs[start:start + 50_000]
-                if connection.vendor == "postgresql":
-                    cursor.execute(sql, [chunk[:, 0].tolist(), chunk[:, 1].tolist()])
-                elif sql.startswith("DELETE"):
-                    cursor.executemany(f"DELETE FROM {table} WHERE member_a_id = %s AND member_b_id = %s",  # noqa: S608
-                                       chunk.tolist())
-                else:
-                    cursor.executemany(f"INSERT INTO {table} (member_a_id, member_b_id) VALUES (%s, %s)",  # noqa: S608
-                                       chunk.tolist())
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.executemany(f"DELETE FROM {table} WHERE member_a_id = %s AND member_b_id = %s",  # noqa: S608
+                               gone.tolist())
+            cursor.executemany(f"INSERT INTO {table} (member_a_id, member_b_id) VALUES (%s, %s)",  # noqa: S608
+                               new.tolist())
+        return desired[:, 0].copy(), desired[:, 1].copy()
+    with bulk_cursor() as bulk:
+        for start in range(0, len(gone), 50_000):
+            chunk = gone[start:start + 50_000]
+            bulk.execute(f"DELETE FROM {table} WHERE (member_a_id, member_b_id) IN "  # noqa: S608 - our table
+                         "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
+                         [chunk[:, 0].tolist(), chunk[:, 1].tolist()])
+        if len(new):
+            # By binary COPY: a first rebuild inserts millions (COPY fires the statement trigger
+            # that moves the graph version, like any INSERT).
+            with bulk.copy(f"COPY {table} (member_a_id, member_b_id) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_binary_copy_stream({"a": new[:, 0].astype(np.int64), "b": new[:, 1].astype(np.int64)}))
     return desired[:, 0].copy(), desired[:, 1].copy()
 
 
