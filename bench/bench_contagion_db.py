@@ -10,7 +10,7 @@ the first task takes every queued member, scoring/dirty.py). Checks the error bo
 exact solve after.
 
 Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000] [--db NAME] [--reuse]
-     [--changes N] [--batches 1000,5000] [--backlog 20000] [--profile FILE]
+     [--changes N] [--batches 1000,5000] [--backlog 20000] [--rebuilds] [--profile FILE]
 (``--reuse`` keeps a database this script loaded before, with the same --members, and skips the
 load and the rebuild: for comparing code changes back to back. ``--profile`` writes a cProfile
 of the timed tasks.)
@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--backlog", type=lambda v: [int(x) for x in v.split(",") if x], default=[],
                         help="base changes queued as scoring batches of 500 before one worker runs their "
                              "tasks, comma-separated (services mode: the first task takes the whole backlog)")
+    parser.add_argument("--rebuilds", action="store_true",
+                        help="time contagion_rebuild twice: nightly (nothing to write), then with every row drifted")
     parser.add_argument("--profile", metavar="FILE",
                         help="cProfile the timed tasks into FILE (pstats) and print where their time went")
     args = parser.parse_args()
@@ -116,8 +118,19 @@ def main() -> None:
         print(f"  contagion_rebuild again (the nightly case: edges and state already in place) "
               f"{time.perf_counter() - started:.1f} s: {again['timings']}; peak memory of this process "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
-        if not args.batches and not args.backlog:
-            return
+    if args.rebuilds:
+        for label, drift in (("nightly, stored state consistent", False),
+                             ("every contagion row drifted (s + 1e-4, r − 1e-4), so all are rewritten", True)):
+            if drift:
+                with connection.cursor() as cursor:
+                    cursor.execute("UPDATE scoring_contagionnode SET s = s + 0.0001, r = r - 0.0001")
+            started = time.perf_counter()
+            result = contagion_services.contagion_rebuild(announce=False)
+            timings = ", ".join(f"{name} {seconds:.2f}" for name, seconds in result["timings"].items())
+            print(f"  contagion_rebuild, {label}: {time.perf_counter() - started:.1f} s ({timings}); peak memory "
+                  f"of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    if not args.batches and not args.backlog:
+        return
 
     from scoring.model import band_for, total_score
     from scoring.signals import scores_changed
