@@ -178,6 +178,19 @@ def started(pids: Callable[[], list[int]], *, at_least: int = 1, timeout: float 
         used = now
 
 
+def nodelay_for_accepted(listener: socket.socket) -> None:
+    """Turn Nagle's algorithm off for every connection ``listener`` accepts (Linux copies
+    TCP_NODELAY from the listening socket to the accepted ones).
+
+    A server given a listening socket by ``--fd`` cannot always tell it is TCP: uvicorn wraps
+    the descriptor as AF_UNIX (``socket.fromfd(fd, AF_UNIX, …)``), so uvloop never sets
+    TCP_NODELAY on its connections, as it does when uvicorn binds the port itself (``--port``,
+    ``--workers``: the README's services mode). Its response is two writes (status line and
+    headers, then the body); with Nagle on, the body waits for the client's delayed ACK of the
+    first: ≈ 40 ms added to every request, a trivial 404 included (docs/benchmarks.md)."""
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 @contextmanager
 def asgi_servers(env: dict[str, str], processes: int = 1, server: str | None = None,
                  procs_out: list[subprocess.Popen] | None = None, spread: str = "socket"):
@@ -193,6 +206,7 @@ def asgi_servers(env: dict[str, str], processes: int = 1, server: str | None = N
     for _ in range(processes if spread == "ports" else 1):
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        nodelay_for_accepted(listener)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1024)
         listeners.append(listener)
