@@ -53,7 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _services import PG, ROOT, asgi_command, percentile, stop
+from _services import PG, ROOT, asgi_command, nodelay_for_accepted, percentile, stop
 
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 DB = os.environ.get("BENCH_DB", "lbperf_live")
@@ -318,6 +318,7 @@ async def scenario(layer: str, procs: int, members: list[int], tokens: list[str]
                    duration: float, drop_every: int, *, batch: bool = True, server: str = "daphne") -> list[dict]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    nodelay_for_accepted(listener)  # uvicorn --fd does not set TCP_NODELAY itself (daphne does)
     listener.bind(("127.0.0.1", 0))
     listener.listen(2048)
     port = listener.getsockname()[1]
