@@ -3,8 +3,9 @@
 Messages are JSON-safe dicts with a ``type`` (``leaderboards.protocol.InternalType``), sent
 after the current transaction commits, to groups named here and nowhere else:
 
-* ``lb.member.<id>``: one publish per changed member; every consumer showing that member
-  (friends' consumers, and global/weekly consumers whose window shows them) joins it.
+* ``lb.member.<id>``: one publish per changed member; each ASGI process's live feed
+  (``consumers.MemberFeed``) joins it once while any of its sockets shows that member (friends
+  boards, global/weekly windows) and hands the change to those sockets.
 * ``lb.user.<id>``: the member's own sockets only (their friendships changed, they logged out,
   news about them: ``member_push``).
 
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -116,7 +118,12 @@ def _deliver(outbox: list[tuple[str, dict[str, Any]]]) -> None:
             async with slots:
                 for message in messages:
                     try:
-                        await layer.group_send(group, message)
+                        try:
+                            await layer.group_send(group, message)
+                        except (ConnectionError, redis.ConnectionError):
+                            # A pooled connection from before a Redis restart fails once; a
+                            # second try takes a fresh one.
+                            await layer.group_send(group, message)
                     except Exception:
                         # Live updates are best effort (consumers refresh on a timer); never fail
                         # the scoring pipeline because the channel layer hiccuped.
