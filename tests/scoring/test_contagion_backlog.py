@@ -53,9 +53,9 @@ def test_the_first_task_takes_the_backlog_and_the_ones_behind_it_only_their_own(
     dirty.contagion_mark([1, 2])  # three scoring batches whose tasks wait in the queue
     dirty.contagion_mark([3, 4])
     dirty.contagion_mark([5])
-    tasks.contagion_bases_sync.apply(args=[[1, 2]]).get()
-    tasks.contagion_bases_sync.apply(args=[[3, 4]]).get()
-    tasks.contagion_bases_sync.apply(args=[[5]]).get()
+    tasks.contagion_bases_sync.apply(args=[[1, 2]], throw=True)
+    tasks.contagion_bases_sync.apply(args=[[3, 4]], throw=True)
+    tasks.contagion_bases_sync.apply(args=[[5]], throw=True)
     assert folded == [[1, 2, 3, 4, 5], [3, 4], [5]]  # the later ones: already folded in, nothing to do
     assert backlog.scard(dirty.CONTAGION_KEY) == 0
 
@@ -63,7 +63,7 @@ def test_the_first_task_takes_the_backlog_and_the_ones_behind_it_only_their_own(
 def test_a_batch_takes_at_most_contagion_batch_members(backlog, folded, monkeypatch):
     monkeypatch.setattr(dirty, "CONTAGION_BATCH", 3)
     dirty.contagion_mark(range(1, 8))
-    tasks.contagion_bases_sync.apply(args=[[9]]).get()
+    tasks.contagion_bases_sync.apply(args=[[9]], throw=True)
     assert len(folded[0]) == 4 and 9 in folded[0]
     assert backlog.scard(dirty.CONTAGION_KEY) == 4
 
@@ -74,7 +74,7 @@ def test_redis_down_folds_in_the_tasks_own_members(settings, folded):
     dirty._client = None
     try:
         dirty.contagion_mark([1, 2])  # logged, not raised
-        tasks.contagion_bases_sync.apply(args=[[2, 1]]).get()
+        tasks.contagion_bases_sync.apply(args=[[2, 1]], throw=True)
     finally:
         dirty._client = None
     assert folded == [[1, 2]]
