@@ -181,18 +181,24 @@ def representation(n: Notification) -> dict[str, Any]:
             "read": n.read_at is not None, "read_at": n.read_at}
 
 
+#: Notifications per statement in ``live_payloads`` (SQLite allows 999 parameters by default).
+LIVE_CHUNK = 500
+
+
 def live_payloads(*, notification_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The bodies of the live ``notification`` messages (JSON-safe, without their ``type``,
     which the live layer's protocol names), each with its member's unread count, by id; rows
-    deleted before the push are left out. One statement for any number of notifications: it
+    deleted before the push are left out. One statement per ``LIVE_CHUNK`` notifications: it
     runs after every commit that wrote some, so it is sent as plain SQL built from the model's
     metadata (a raw query: the fields' own converters still apply)."""
-    if not notification_ids:
-        return {}
-    return {n.pk: {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link,
-                   "created_at": n.created_at.isoformat(), "unread_count": n.unread_count}  # type: ignore[attr-defined]
-            for n in Notification.objects.raw(_live_sql(connection.alias, len(notification_ids)),
-                                               list(notification_ids))}
+    payloads: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(notification_ids), LIVE_CHUNK):
+        chunk = list(notification_ids[start:start + LIVE_CHUNK])
+        for n in Notification.objects.raw(_live_sql(connection.alias, len(chunk)), chunk):
+            payloads[n.pk] = {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link,
+                              "created_at": n.created_at.isoformat(),
+                              "unread_count": n.unread_count}  # type: ignore[attr-defined]
+    return payloads
 
 
 @functools.lru_cache(maxsize=64)

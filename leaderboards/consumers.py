@@ -58,6 +58,10 @@ ME_CHANGED_SCORE = encode({"type": MessageType.ME_CHANGED, "what": ["score"]})
 
 #: Errors of a channel layer whose Redis is unreachable (restarting): wait and retry, never die.
 LAYER_DOWN = (OSError, RedisError)
+#: The feed's pause after any other error of a receive (it logs it and goes on).
+FEED_ERROR_PAUSE_SECONDS = 0.5
+#: Group joins the feed sends at once (each is one or two Redis round trips).
+GROUP_ADDS_AT_ONCE = 100
 
 
 def retrying(receive: Callable[[], Any]) -> Callable[[], Any]:
@@ -175,8 +179,8 @@ class MemberFeed:
     """The members that one process's live sockets show, received ONCE per process.
 
     A change of a member with 24 online friends used to be 24 channel messages — one per friend's
-    socket, each received, unpacked and dispatched by that socket's own task (≈ 90 µs of CPU
-    each, the bulk of a busy ASGI process; docs/benchmarks.md). The feed joins each watched
+    socket, each received, unpacked and dispatched by that socket's own task (≈ 30 µs of CPU
+    each, a quarter of a busy ASGI process; docs/benchmarks.md). The feed joins each watched
     member's group (``lb.member.<id>``) once on its own channel, reads each ``member.changed``
     once (``Change``) and hands it to every socket showing that member with a plain call. Offline
     members still cost nothing: a group is left as soon as no socket of the process shows its
@@ -277,9 +281,14 @@ class MemberFeed:
             if self.channel is None or self.stopped:
                 return
             try:
-                for member_id in sorted(set(self.watchers) if readd else set(self.watchers) - self.joined):
-                    await self.layer.group_add(broadcast.member_group(member_id), self.channel)
-                    self.joined.add(member_id)
+                # Side by side, a chunk at a time: a process may watch thousands of members, and
+                # subscribes wait on this lock while a periodic re-add runs.
+                adds = sorted(set(self.watchers) if readd else set(self.watchers) - self.joined)
+                for start in range(0, len(adds), GROUP_ADDS_AT_ONCE):
+                    chunk = adds[start:start + GROUP_ADDS_AT_ONCE]
+                    await asyncio.gather(*(self.layer.group_add(broadcast.member_group(member_id), self.channel)
+                                           for member_id in chunk))
+                    self.joined.update(chunk)
                 for member_id in sorted(self.joined - set(self.watchers)):  # as of now: the adds took a while
                     self.joined.discard(member_id)
                     await self.layer.group_discard(broadcast.member_group(member_id), self.channel)
@@ -318,7 +327,14 @@ class MemberFeed:
         channel = self.channel
         receive = retrying(lambda: self.layer.receive(channel))
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except Exception:
+                # Anything else the layer raises (a message it cannot decode, a bug of its own)
+                # must not end the loop: every socket of the process would stop hearing changes.
+                logger.exception("live leaderboard feed: the channel layer failed a receive; going on")
+                await asyncio.sleep(FEED_ERROR_PAUSE_SECONDS)
+                continue
             if message.get("type") != InternalType.MEMBER_CHANGED:  # the only message sent to lb.member.<id>
                 logger.warning("live leaderboard feed: unexpected %r", message.get("type"))
                 continue
@@ -563,9 +579,12 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
     # --- loading boards ---------------------------------------------------------------------------
 
     async def _load(self, name: str) -> Live:
-        """The board ``name`` as the index has it now, plus the changes that came while it was
-        read (each read could have missed them; taking one it already has again is harmless).
-        Such changes leave it dirty, and due for a flush, with the deltas after its snapshot."""
+        """The board ``name`` as the index has it now; a friends board also takes the changes
+        that came while it was read (the read could have missed them; taking one it already has
+        again is harmless), which leave it dirty and due for a flush, with the deltas after its
+        snapshot. A global/weekly window does not (it would have to be read again): like a
+        member that a new subscription starts to show before its group is joined, it catches up
+        at the member's next change or the refresh timer."""
         arrived: list[Change] = []
         self.loading[name] = arrived
         try:
@@ -573,6 +592,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         finally:
             del self.loading[name]
         me = self.member.pk
+        # A list, not a generator: every arrived change must be taken, not just up to the first.
         if fresh.board is not None and any([fresh.take(change, me=me) for change in arrived]):
             self._schedule_flush()
         return fresh

@@ -431,6 +431,7 @@ def nodes_write_absolute(
     bumped so any push that read the old rows retries from fresh reads."""
     table = ContagionNode._meta.db_table
     if connection.vendor == "postgresql":
+        assert connection.in_atomic_block, "the temporary table empties at every commit: call inside the rebuild's"
         # Binary COPY into a temporary table, then one UPDATE joined to it (a million rows: the
         # text form of the same values as array parameters took seconds of Python).
         with bulk_cursor() as cursor:

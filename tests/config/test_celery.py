@@ -67,3 +67,23 @@ def test_celerys_own_fixup_still_closes_the_pool_at_every_task(postgres):
 
     assert pool.closed
     assert current_pool() is not pool
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_at_the_next_task(postgres):
+    """The kept pool must survive a PostgreSQL restart: with ``CONN_HEALTH_CHECKS`` (settings)
+    Django's pool checks each connection as it leaves the pool, so a dead one is replaced, not
+    handed to the next task."""
+    import psycopg
+
+    fixup = PoolKeepingWorkerFixup(app)
+    fixup.worker = PREFORK_WORKER
+    run_one_task(fixup)  # its connection waits in the pool
+    db = connection.settings_dict
+    with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
+                         autocommit=True) as admin:  # what a restart does to every idle connection
+        terminated = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'").fetchone()
+    assert terminated is not None and terminated[0] >= 1
+    run_one_task(fixup)  # no OperationalError: the pool handed out a live connection

@@ -340,6 +340,17 @@ def test_the_live_payloads_are_one_statement_with_the_unread_count(alice, bob, d
         assert live_payloads(notification_ids=[]) == {}
 
 
+def test_many_live_payloads_are_read_in_chunks(alice, monkeypatch, django_assert_num_queries):
+    from accounts import notifications
+
+    rows = notifications.notify_many(kind=Notification.Kind.BADGE, items=[(alice.pk, f"n{i}") for i in range(5)])
+    monkeypatch.setattr(notifications, "LIVE_CHUNK", 2)
+    with django_assert_num_queries(3):
+        payloads = notifications.live_payloads(notification_ids=[row.pk for row in rows])
+    assert [(payloads[row.pk]["text"], payloads[row.pk]["unread_count"]) for row in rows] == [
+        ("n0", 5), ("n1", 5), ("n2", 5), ("n3", 5), ("n4", 5)]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_batches_award_once_and_notify_once(postgres, monkeypatch):
     """Both batches read "not held" before either commits; each holds its transaction open

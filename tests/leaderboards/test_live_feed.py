@@ -276,3 +276,32 @@ async def test_a_token_revoked_without_auth_check_closes_its_socket_at_the_proce
     assert checked_alone == ["bob"]
     await bob.disconnect()
     await carol.disconnect()
+
+
+async def test_a_receive_that_fails_does_not_silence_the_process(cast, monkeypatch):
+    """Anything the layer raises on a receive (not only Redis being down) is logged and the feed
+    goes on: otherwise every socket of the process would stop hearing changes."""
+    monkeypatch.setattr("leaderboards.consumers.FEED_ERROR_PAUSE_SECONDS", 0.01)
+    layer = get_channel_layer()
+    real_receive = layer.receive
+    failures: list[str] = []
+
+    async def failing_once(channel: str) -> dict[str, Any]:
+        if channel == MemberFeed.for_layer(layer).channel and not failures:
+            failures.append(channel)
+            raise ValueError("could not unpack a message")
+        return await real_receive(channel)
+
+    monkeypatch.setattr(layer, "receive", failing_once)
+    alice = await connect(cast["alice"])
+    await subscribe(alice)
+    await joined(broadcast.member_group(cast["bob"].pk))
+    for _ in range(100):
+        if failures:
+            break
+        await asyncio.sleep(0.02)
+    assert failures  # the feed's receive failed once ...
+    await publish_score(cast["bob"], 650, 720, reached=10**15)
+    moved = await alice.receive_json_from(timeout=3)  # ... and the change still arrives
+    assert (moved["username"], moved["old_rank"], moved["new_rank"]) == ("bob", 2, 1)
+    await alice.disconnect()

@@ -45,3 +45,10 @@ def test_the_range_is_half_open_and_works_in_chunks(cast_of_friends, monkeypatch
         (p["bob"].pk, p["dee"].pk, 705), (p["cy"].pk, p["ann"].pk, 700)]
     assert selectors.friends_passed([(p["cy"].pk, 701, 702)]) == []
     assert selectors.friends_passed([]) == []
+
+
+def test_a_riser_on_either_side_of_the_friendship_is_found(cast_of_friends):
+    p = cast_of_friends
+    # ann was created after bob and cy, so she is their friendships' member_b. Rising from 690 to
+    # 710 she passed cy (702), not bob (712).
+    assert selectors.friends_passed([(p["ann"].pk, 690, 710)]) == [(p["ann"].pk, p["cy"].pk, 702)]

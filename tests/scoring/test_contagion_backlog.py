@@ -43,10 +43,14 @@ def test_a_scoring_batch_queues_its_members_after_commit_and_enqueues_its_own_ta
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         bases_changed.send(sender=None, member_ids=[3, 1, 2])
     assert backlog.scard(dirty.CONTAGION_KEY) == 0  # nothing before commit
+    after_each: list[tuple[int, int]] = []  # (members in the set, tasks run) after each callback
     for callback in callbacks:
-        callback()  # the mark, then the task (run in-process here)
+        callback()  # the task runs in-process here
+        after_each.append((backlog.scard(dirty.CONTAGION_KEY), len(folded)))
+    # The mark came first (3 queued, no task yet), then the task, which took them back out.
+    assert (3, 0) in after_each and after_each[-1] == (0, 1)
+    assert after_each.index((3, 0)) < after_each.index((0, 1))
     assert folded == [[1, 2, 3]]
-    assert backlog.scard(dirty.CONTAGION_KEY) == 0  # the task took its own members back out
 
 
 def test_the_first_task_takes_the_backlog_and_the_ones_behind_it_only_their_own(backlog, folded):

@@ -34,9 +34,8 @@ EVENTS = "/api/v1/events/"
 @pytest.fixture(autouse=True)
 def _fresh_pool_after():  # type: ignore[no-untyped-def]
     yield
-    # Requests served here leave their threads' pooled connections checked out (the stock
-    # ASGIHandler too: Django closes connections at request_finished in another context than
-    # the view's). Start the next test with a fresh pool, so none of them sees a short one.
+    # The requests here run in asgiref's threads, whose connections these tests do not close:
+    # start the next test with a fresh pool (tests/config/test_celery.py counts its connections).
     connection.close()
     if connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("pool"):
         connection.close_pool()
