@@ -121,8 +121,11 @@ def _deliver(outbox: list[tuple[str, dict[str, Any]]]) -> None:
                         try:
                             await layer.group_send(group, message)
                         except (ConnectionError, redis.ConnectionError):
-                            # A pooled connection from before a Redis restart fails once; a
-                            # second try takes a fresh one.
+                            # A pooled connection from before a Redis restart (a long-lived
+                            # event loop's: an ASGI process) fails once; a second try takes a
+                            # fresh one. Should the first have reached Redis after all, the
+                            # message arrives twice: harmless for a rank (the same state), a
+                            # pushed notification shows twice until the next refresh.
                             await layer.group_send(group, message)
                     except Exception:
                         # Live updates are best effort (consumers refresh on a timer); never fail
