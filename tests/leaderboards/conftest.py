@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -68,3 +69,68 @@ def backend(request) -> str:  # type: ignore[no-untyped-def]
     if request.param == "redis":
         request.getfixturevalue("redis_index")
     return request.param
+
+
+# --- live sockets (the WebSocket tests) ------------------------------------------------------------
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+@pytest.fixture
+async def quick_ticks(settings):  # type: ignore[no-untyped-def]
+    """Live flushes every 50 ms instead of 250; the in-memory channel layer emptied afterwards."""
+    settings.LEADERBOARDS_LIVE_TICK_SECONDS = 0.05
+    yield
+    from channels.layers import get_channel_layer
+
+    await get_channel_layer().flush()
+
+
+@pytest.fixture
+async def cast():  # type: ignore[no-untyped-def]
+    """alice 700, bob 650, carol 600, mallory 500 (a stranger); alice–bob and bob–carol are friends."""
+    from channels.db import database_sync_to_async
+
+    def make():  # type: ignore[no-untyped-def]
+        alice, bob, carol, mallory = member("alice", 700), member("bob", 650), member("carol", 600), member(
+            "mallory", 500)
+        befriend(alice, bob)
+        befriend(bob, carol)
+        return {"alice": alice, "bob": bob, "carol": carol, "mallory": mallory}
+
+    return await database_sync_to_async(make)()
+
+
+def session_cookie(user: User) -> bytes:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def connect(user: User, path: str = "/ws/leaderboards/") -> Any:
+    """A signed-in browser's socket to ``path`` (a connected ``WebsocketCommunicator``)."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    cookie = await database_sync_to_async(session_cookie)(user)
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def subscribe(communicator: Any, board: str = "friends", **options: Any) -> dict[str, Any]:
+    """Subscribe to ``board`` (with protocol ``options``, e.g. ``batch=True``); returns the snapshot."""
+    await communicator.send_json_to({"type": "subscribe", "board": board, **options})
+    snapshot = await communicator.receive_json_from(timeout=3)
+    assert snapshot["type"] == "snapshot", snapshot
+    return snapshot
+
+
+def rows(entries: list[dict]) -> list[tuple[int, str, int]]:
+    """(rank, username, score) of a snapshot's entries."""
+    return [(e["rank"], e["username"], e["score"]) for e in entries]

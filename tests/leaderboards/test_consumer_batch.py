@@ -11,16 +11,12 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
-from config.asgi import application
 from leaderboards.protocol import ErrorCode
-from tests.leaderboards.conftest import befriend, member, scored
+from tests.leaderboards.conftest import connect, rows, scored, subscribe
 
-pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://testserver")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_ticks")]
 MEMBER_NEWS = {"notification", "me.changed"}  # other features' messages on the same socket
 
 BOB_PASSES_ALICE = [
@@ -30,46 +26,6 @@ BOB_PASSES_ALICE = [
      "old_score": 700, "new_score": 700, "band": "Excellent", "is_me": True, "cause": "shift",
      "passed_by": ["bob"]},
 ]
-
-
-@pytest.fixture(autouse=True)
-async def _quick_ticks(settings):  # type: ignore[no-untyped-def]
-    settings.LEADERBOARDS_LIVE_TICK_SECONDS = 0.05
-    yield
-    await get_channel_layer().flush()
-
-
-@pytest.fixture
-async def cast():  # type: ignore[no-untyped-def]
-    def make():  # type: ignore[no-untyped-def]
-        alice, bob, carol, mallory = member("alice", 700), member("bob", 650), member("carol", 600), member(
-            "mallory", 500)
-        befriend(alice, bob)
-        befriend(bob, carol)
-        return {"alice": alice, "bob": bob, "carol": carol, "mallory": mallory}
-
-    return await database_sync_to_async(make)()
-
-
-def _cookie(user) -> bytes:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-async def connect(user, path: str = "/ws/leaderboards/") -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
-    cookie = await database_sync_to_async(_cookie)(user)
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, (b"cookie", cookie)])
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def subscribe(communicator: WebsocketCommunicator, board: str, **options: Any) -> dict[str, Any]:
-    await communicator.send_json_to({"type": "subscribe", "board": board, **options})
-    snapshot = await communicator.receive_json_from(timeout=3)
-    assert snapshot["type"] == "snapshot", snapshot
-    return snapshot
 
 
 async def board_messages(communicator: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
@@ -91,10 +47,6 @@ async def quiet(communicator: WebsocketCommunicator, timeout: float = 0.4) -> li
         if message["type"] not in MEMBER_NEWS:
             out.append(message)
     return out
-
-
-def rows(entries: list[dict]) -> list[tuple[int, str, int]]:
-    return [(e["rank"], e["username"], e["score"]) for e in entries]
 
 
 async def test_a_batched_client_gets_one_frame_with_the_deltas_a_plain_client_gets_one_by_one(cast):

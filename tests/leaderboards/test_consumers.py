@@ -7,7 +7,6 @@ synchronous setup runs through ``database_sync_to_async``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -18,7 +17,7 @@ from django.test import Client
 from config.asgi import application
 from leaderboards.protocol import CloseCode
 from social import services as social_services
-from tests.leaderboards.conftest import befriend, member, scored
+from tests.leaderboards.conftest import befriend, member, rows, scored, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://testserver")
@@ -48,17 +47,6 @@ async def connect(user=None, *, path: str = "/ws/leaderboards/", origin: bool = 
     connected, _ = await communicator.connect()
     assert connected
     return communicator
-
-
-async def subscribe(communicator: WebsocketCommunicator, board: str) -> dict[str, Any]:
-    await communicator.send_json_to({"type": "subscribe", "board": board})
-    snapshot = await communicator.receive_json_from(timeout=3)
-    assert snapshot["type"] == "snapshot", snapshot
-    return snapshot
-
-
-def rows(entries: list[dict]) -> list[tuple[int, str, int]]:
-    return [(e["rank"], e["username"], e["score"]) for e in entries]
 
 
 @pytest.fixture

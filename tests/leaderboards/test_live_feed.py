@@ -16,60 +16,14 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from config.asgi import application
 from leaderboards import broadcast
 from leaderboards.consumers import LeaderboardConsumer, MemberFeed
 from leaderboards.protocol import InternalType
-from tests.leaderboards.conftest import befriend, member
+from tests.leaderboards.conftest import connect, rows, subscribe
 
-pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://testserver")
-
-
-@pytest.fixture(autouse=True)
-async def _quick_ticks(settings):  # type: ignore[no-untyped-def]
-    settings.LEADERBOARDS_LIVE_TICK_SECONDS = 0.05
-    yield
-    await get_channel_layer().flush()
-
-
-@pytest.fixture
-async def cast():  # type: ignore[no-untyped-def]
-    def make():  # type: ignore[no-untyped-def]
-        alice, bob, carol, mallory = member("alice", 700), member("bob", 650), member("carol", 600), member(
-            "mallory", 500)
-        befriend(alice, bob)
-        befriend(bob, carol)
-        return {"alice": alice, "bob": bob, "carol": carol, "mallory": mallory}
-
-    return await database_sync_to_async(make)()
-
-
-def _cookie(user) -> bytes:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-async def connect(user, path: str = "/ws/leaderboards/") -> WebsocketCommunicator:  # type: ignore[no-untyped-def]
-    cookie = await database_sync_to_async(_cookie)(user)
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, (b"cookie", cookie)])
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def subscribe(communicator: WebsocketCommunicator, board: str = "friends") -> dict[str, Any]:
-    await communicator.send_json_to({"type": "subscribe", "board": board})
-    snapshot = await communicator.receive_json_from(timeout=3)
-    assert snapshot["type"] == "snapshot", snapshot
-    return snapshot
-
-
-def rows(entries: list[dict]) -> list[tuple[int, str, int]]:
-    return [(e["rank"], e["username"], e["score"]) for e in entries]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_ticks")]
 
 
 async def publish_score(user, old: int, new: int, *, reached: int) -> None:  # type: ignore[no-untyped-def]
