@@ -233,9 +233,9 @@ class MemberFeed:
         if consumer not in self.watching:
             return
         self._forget(consumer, self.watching.pop(consumer))
-        if self.watching or self.stopped:
+        if self.watching:
             await self._sync_groups()
-        else:
+        elif not self.stopped:
             await self._stop()
 
     def _forget(self, consumer: LeaderboardConsumer, members: Iterable[int]) -> None:
@@ -306,8 +306,9 @@ class MemberFeed:
 
     async def _recheck_loop(self) -> None:
         """Re-check every socket's credentials each ``LEADERBOARDS_AUTH_RECHECK_SECONDS`` (a
-        logout whose ``auth.check`` was lost): a few queries for the whole process, not two per
-        socket; a socket whose credentials do not pass checks itself (``auth_check``) and closes."""
+        logout whose ``auth.check`` was lost): two queries for all token and ticket sockets of the
+        process; a session socket, or one whose credentials do not pass, checks itself
+        (``auth_check``: its session read) and closes if they fail."""
         every = float(settings.LEADERBOARDS_AUTH_RECHECK_SECONDS)
         while True:
             await asyncio.sleep(every)
@@ -359,8 +360,9 @@ class MemberFeed:
 def credentials_pass(sockets: list[tuple[int, dict[str, Any]]]) -> list[bool]:
     """For each ``(member id, scope["lb_auth"])``: True if the member is active and the token
     behind the socket is still valid — or the socket came with a ticket that had neither token
-    nor session (``LeaderboardConsumer._credentials_valid``'s rules, for many sockets in two
-    queries). A session socket does not pass: it checks its session itself."""
+    nor session. The rules for token and ticket sockets, for many sockets in two queries; a
+    session socket does not pass here: ``LeaderboardConsumer._credentials_valid`` reads its
+    session."""
     from django.db.models import Q
     from django.utils import timezone
     from knox.models import AuthToken
@@ -796,19 +798,11 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         from importlib import import_module
 
         from django.contrib.auth import SESSION_KEY
-        from django.utils import timezone
 
+        session_key = self.auth.get("session_key")
+        if self.auth.get("token_key") or not session_key:
+            return credentials_pass([(self.member.pk, self.auth)])[0]
         if not User.objects.filter(pk=self.member.pk, is_active=True).exists():
             return False
-        token_key = self.auth.get("token_key")
-        if token_key:
-            from django.db.models import Q
-            from knox.models import AuthToken
-
-            return AuthToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()),
-                                            token_key=token_key, user_id=self.member.pk).exists()
-        session_key = self.auth.get("session_key")
-        if not session_key:
-            return self.auth.get("via") == "ticket"
         store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
         return str(store.get(SESSION_KEY)) == str(self.member.pk)

@@ -93,10 +93,14 @@ _APPLIED_ROW = np.dtype([("id", ">i8"), ("s", ">f8"), ("r", ">f8")])
 # table (numpy builds the COPY stream; no Python object per value), then the same ordered locks
 # and the same version-guarded increment, joined to that table.
 _INCREMENTS = "contagion_increments"
-_REBUILT = "contagion_rebuilt"  # the rebuild's rows (nodes_write_absolute), the same way
 _INCREMENTS_SQL = f"""
     CREATE TEMPORARY TABLE IF NOT EXISTS {_INCREMENTS}
         (id bigint, ds float8, dr float8, dd float8, ver bigint) ON COMMIT DELETE ROWS
+"""
+_REBUILT = "contagion_rebuilt"  # the rebuild's rows (``nodes_write_absolute``), the same way
+_REBUILT_SQL = f"""
+    CREATE TEMPORARY TABLE IF NOT EXISTS {_REBUILT}
+        (id bigint, d float8, s float8, r float8, deg int) ON COMMIT DELETE ROWS
 """
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
@@ -108,12 +112,6 @@ _APPLY_FROM_SQL = _APPLY_SQL.replace(
     "unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[]) AS v(id, ds, dr, dd, ver)",
     f"{_INCREMENTS} AS v",
 )
-
-
-def _copy_stream(ids: NDArray[np.int64], ds: NDArray[np.float64], dr: NDArray[np.float64],
-                 dd: NDArray[np.float64], versions: NDArray[np.int64]) -> bytes:
-    """PostgreSQL's binary COPY format for rows (id, ds, dr, dd, ver)."""
-    return _binary_copy_stream({"id": ids, "ds": ds, "dr": dr, "dd": dd, "ver": versions})
 
 
 def _binary_copy_stream(columns: dict[str, NDArray[Any]]) -> bytes:
@@ -334,7 +332,7 @@ class DbStore:
         with transaction.atomic(), bulk_cursor() as cursor:
             cursor.execute(_INCREMENTS_SQL)
             with cursor.copy(f"COPY {_INCREMENTS} (id, ds, dr, dd, ver) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(_copy_stream(ids, ds, dr, dd, versions))
+                copy.write(_binary_copy_stream({"id": ids, "ds": ds, "dr": dr, "dd": dd, "ver": versions}))
             cursor.execute(_LOCK_FROM_SQL)
             cursor.execute(apply_sql)
             updated, packed = cursor.fetchone()  # type: ignore[misc]
@@ -435,8 +433,7 @@ def nodes_write_absolute(
         # Binary COPY into a temporary table, then one UPDATE joined to it (a million rows: the
         # text form of the same values as array parameters took seconds of Python).
         with bulk_cursor() as cursor:
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_REBUILT} "
-                           "(id bigint, d float8, s float8, r float8, deg int) ON COMMIT DELETE ROWS")
+            cursor.execute(_REBUILT_SQL)
             with cursor.copy(f"COPY {_REBUILT} (id, d, s, r, deg) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(_binary_copy_stream({"id": ids.astype(np.int64), "d": d.astype(np.float64),
                                                 "s": s.astype(np.float64), "r": r.astype(np.float64),

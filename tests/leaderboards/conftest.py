@@ -1,12 +1,18 @@
-"""Leaderboard fixtures: scoring members the way the pipeline does, and the two backends."""
+"""Leaderboard fixtures: scoring members the way the pipeline does, the two backends, live sockets,
+and a Redis of the test's own."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 import pytest
+import redis
 from django.utils import timezone
 
 from accounts.models import User
@@ -134,3 +140,57 @@ async def subscribe(communicator: Any, board: str = "friends", **options: Any) -
 def rows(entries: list[dict]) -> list[tuple[int, str, int]]:
     """(rank, username, score) of a snapshot's entries."""
     return [(e["rank"], e["username"], e["score"]) for e in entries]
+
+
+# --- a Redis of the test's own, to stop and start ---------------------------------------------------
+
+def _free_port(preferred: int = 6395) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+class PrivateRedis:
+    """A throwaway redis-server we may stop and start (the shared one stays up)."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port), "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis(redis_url):  # type: ignore[no-untyped-def]
+    """A ``PrivateRedis``, started (requires the shared Redis like every services test)."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed to restart a private Redis")
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()

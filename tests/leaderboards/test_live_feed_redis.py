@@ -22,14 +22,13 @@ from leaderboards import broadcast, index
 from leaderboards.consumers import MemberFeed
 from leaderboards.protocol import InternalType
 from tests.leaderboards.conftest import befriend, member, scored
-from tests.leaderboards.test_services_redis import private_redis  # noqa: F401 - a fixture, used by name
 
 pytestmark = pytest.mark.services
 LAYERS = {"core": "channels_redis.core.RedisChannelLayer", "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer"}
 
 
 @pytest.fixture(params=sorted(LAYERS))
-def live_redis(request, private_redis, settings):  # type: ignore[no-untyped-def]  # noqa: F811
+def live_redis(request, private_redis, settings):  # type: ignore[no-untyped-def]
     """Services mode on a private Redis, with the layer of ``request.param``."""
     settings.SERVICES_MODE = True
     settings.LEADERBOARDS_REDIS_URL = private_redis.url
