@@ -3,11 +3,13 @@ and a Redis of the test's own."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +129,16 @@ async def connect(user: User, path: str = "/ws/leaderboards/") -> Any:
     connected, _ = await communicator.connect()
     assert connected
     return communicator
+
+
+@contextlib.asynccontextmanager
+async def live_socket(user: User, path: str = "/ws/leaderboards/") -> AsyncIterator[Any]:
+    """``connect``, disconnected at the end of the block whatever happens in it."""
+    communicator = await connect(user, path)
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect()
 
 
 async def subscribe(communicator: Any, board: str = "friends", **options: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from leaderboards.protocol import ErrorCode
-from tests.leaderboards.conftest import connect, rows, scored, subscribe
+from tests.leaderboards.conftest import connect, live_socket, rows, scored, subscribe
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_ticks")]
 MEMBER_NEWS = {"notification", "me.changed"}  # other features' messages on the same socket
@@ -73,8 +73,7 @@ async def test_a_batched_client_gets_one_frame_with_the_deltas_a_plain_client_ge
 
 async def test_batch_on_the_socket_url_and_seqs_stay_consecutive_across_frames(cast, settings):
     settings.LEADERBOARDS_LIVE_TICK_SECONDS = 0.5
-    alice = await connect(cast["alice"], "/ws/leaderboards/?board=friends&batch=1")
-    try:
+    async with live_socket(cast["alice"], "/ws/leaderboards/?board=friends&batch=1") as alice:
         snapshot = await alice.receive_json_from(timeout=3)
         assert (snapshot["type"], snapshot["seq"], rows(snapshot["entries"])) == (
             "snapshot", 1, [(1, "alice", 700), (2, "bob", 650)])
@@ -92,13 +91,10 @@ async def test_batch_on_the_socket_url_and_seqs_stay_consecutive_across_frames(c
         assert [(d["seq"], d["username"], d["old_rank"], d["new_rank"], d["new_score"]) for d in rest["deltas"]] == [
             (3, "bob", 2, 1, 720), (4, "alice", 1, 2, 700)]
         assert await quiet(alice, timeout=0.8) == []
-    finally:
-        await alice.disconnect()
 
 
 async def test_a_gap_inside_a_batch_is_repaired_by_resync_and_the_board_stays_batched(cast):
-    alice = await connect(cast["alice"])
-    try:
+    async with live_socket(cast["alice"]) as alice:
         await subscribe(alice, "friends", batch=True)
         await database_sync_to_async(scored)(cast["bob"], 720)
         [frame] = await board_messages(alice, 1)
@@ -116,13 +112,10 @@ async def test_a_gap_inside_a_batch_is_repaired_by_resync_and_the_board_stays_ba
         assert frame == {"type": "rank.batch", "board": "friends", "deltas": [
             {"type": "rank.changed", "board": "friends", "seq": 5, "username": "bob", "old_rank": 1, "new_rank": 1,
              "old_score": 720, "new_score": 730, "band": "Excellent", "is_me": False, "cause": "event"}]}
-    finally:
-        await alice.disconnect()
 
 
 async def test_a_global_window_comes_batched_too(cast):
-    alice = await connect(cast["alice"])
-    try:
+    async with live_socket(cast["alice"]) as alice:
         await subscribe(alice, "global", batch=True)
         await database_sync_to_async(scored)(cast["mallory"], 710)
         [frame] = await board_messages(alice, 1)
@@ -130,26 +123,20 @@ async def test_a_global_window_comes_batched_too(cast):
         assert [(d["seq"], d["username"], d["old_rank"], d["new_rank"]) for d in frame["deltas"]] == [
             (2, "mallory", 4, 1), (3, "alice", 1, 2), (4, "bob", 2, 3), (5, "carol", 3, 4)]
         assert frame["deltas"][1]["passed_by"] == ["mallory"]
-    finally:
-        await alice.disconnect()
 
 
 async def test_subscribing_again_without_batch_switches_back_to_one_frame_per_row(cast):
-    alice = await connect(cast["alice"])
-    try:
+    async with live_socket(cast["alice"]) as alice:
         await subscribe(alice, "friends", batch=True)
         assert (await subscribe(alice, "friends", batch=False))["seq"] == 2
         await database_sync_to_async(scored)(cast["bob"], 720)
         assert [(m["type"], m["seq"]) for m in await board_messages(alice, 2)] == [
             ("rank.changed", 3), ("rank.changed", 4)]
-    finally:
-        await alice.disconnect()
 
 
 @pytest.mark.parametrize("value", ["yes", 1, 0, None, [], {}])
 async def test_a_batch_that_is_not_a_boolean_is_an_error_and_subscribes_nothing(cast, value):
-    alice = await connect(cast["alice"])
-    try:
+    async with live_socket(cast["alice"]) as alice:
         await alice.send_json_to({"type": "subscribe", "board": "friends", "batch": value})
         error = await alice.receive_json_from(timeout=3)
         assert error["type"] == "error" and error["code"] == ErrorCode.INVALID_BATCH == "invalid_batch"
@@ -158,17 +145,12 @@ async def test_a_batch_that_is_not_a_boolean_is_an_error_and_subscribes_nothing(
         assert await quiet(alice) == []  # not subscribed: bob's change is not sent
         # Still alive and well.
         assert (await subscribe(alice, "friends", batch=True))["seq"] == 1
-    finally:
-        await alice.disconnect()
 
 
 async def test_a_bad_batch_on_the_socket_url_is_an_error_and_subscribes_nothing(cast):
-    alice = await connect(cast["alice"], "/ws/leaderboards/?board=friends&batch=maybe")
-    try:
+    async with live_socket(cast["alice"], "/ws/leaderboards/?board=friends&batch=maybe") as alice:
         error = await alice.receive_json_from(timeout=3)
         assert (error["type"], error["code"]) == ("error", "invalid_batch")
         assert "maybe" in error["detail"]
         assert await quiet(alice) == []
         assert (await subscribe(alice, "friends"))["seq"] == 1
-    finally:
-        await alice.disconnect()
