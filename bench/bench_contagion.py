@@ -24,14 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scoring.contagion import (
-    ArrayStore,
-    Params,
-    base_changed,
-    build_graph,
-    solve_graph,
-)
-from scoring.contagion.solve import baseline_iterate, baseline_matrix
+from scoring.contagion.engine import Params, base_changed
+from scoring.contagion.solve import baseline_iterate, baseline_matrix, build_graph, solve_graph
+from scoring.contagion.stores import ArrayStore
 
 AVG_DEGREE = 20
 

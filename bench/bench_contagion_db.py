@@ -62,11 +62,14 @@ def main() -> None:
     from django.db.models import Q
     from django.utils import timezone
 
-    from accounts.models import User
-    from scoring import contagion_services, dirty, tasks
-    from scoring.contagion import solve
-    from scoring.contagion_services import PARAMS
-    from scoring.models import ContagionEdge, ContagionNode, ScoreState
+    from accounts.members.models import User
+    from scoring.contagion import services as contagion_services
+    from scoring.contagion import tasks
+    from scoring.contagion.models import ContagionEdge, ContagionNode
+    from scoring.contagion.services import PARAMS
+    from scoring.contagion.solve import solve
+    from scoring.ingestion import dirty
+    from scoring.ledger.models import ScoreState
 
     n = args.members
 
@@ -142,8 +145,8 @@ def main() -> None:
     if not args.batches and not args.backlog:
         return
 
+    from scoring.ledger.signals import scores_changed
     from scoring.model import band_for, total_score
-    from scoring.signals import scores_changed
 
     calls: list[int] = []
     receivers = [0.0]  # seconds spent in the scores_changed receivers (boards, live, badges…)

@@ -58,7 +58,7 @@ def event(member: str, n: int, now: datetime) -> dict:
 
 
 def post(conn: http.client.HTTPConnection, path: str, body: bytes, key, secret) -> tuple[int, float]:
-    from scoring.partners import sign
+    from scoring.ingestion.partners import sign
 
     ts = int(time.time())
     headers = {"Content-Type": "application/json", "X-Credo-Key": key, "X-Credo-Timestamp": str(ts),
@@ -98,11 +98,11 @@ def main() -> None:
     setup_django(db)
     import redis
 
-    from accounts.models import User
-    from scoring.consent import consent_grant
-    from scoring.models import Partner
-    from scoring.partners import partner_create
-    from scoring.services import member_state_ensure
+    from accounts.members.models import User
+    from scoring.ingestion.consent import consent_grant
+    from scoring.ingestion.models import Partner
+    from scoring.ingestion.partners import partner_create
+    from scoring.ledger.services import member_state_ensure
 
     redis.Redis.from_url(services_env(db)["REDIS_URL"]).flushdb()
     issued = partner_create(name="Bench Bank", slug="bench")
@@ -157,8 +157,9 @@ def drained(broker, deadline: float) -> float:
 def accept_and_score(args, env, worker, issued, usernames, now, partner, broker) -> None:
     from django.db import connection
 
-    from accounts.models import User
-    from scoring.models import Event, ScoreChange
+    from accounts.members.models import User
+    from scoring.ingestion.models import Event
+    from scoring.ledger.models import ScoreChange
 
     # 1. Batch API acceptance, workers stopped (so the API is measured alone).
     batches = [json.dumps({"events": [event(usernames[(b * 500 + i) % args.members], i, now) for i in range(500)]}

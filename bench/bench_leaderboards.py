@@ -75,11 +75,11 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
     from knox.models import AuthToken
     from rest_framework.test import APIClient
 
-    from accounts.models import User
-    from leaderboards import index, services
-    from leaderboards.ranking import member_key
+    from accounts.members.models import User
+    from leaderboards.boards import index, services
+    from leaderboards.boards.ranking import member_key
     from scoring.model import band_for
-    from social.models import Friendship
+    from social.graph.models import Friendship
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     rng = random.Random(1)
@@ -133,8 +133,8 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(90)
 
-    from leaderboards import boards
-    from social.selectors import friend_ids
+    from leaderboards.boards import backends
+    from social.graph.selectors import friend_ids
 
     r = index.client()
     names = [member_key(o.pk) for o in others]
@@ -158,7 +158,7 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
         read_script(keys=read_keys, args=[me_name])
 
     def board() -> None:
-        boards.board_for("friends", viewer=me).view(viewer_id=me.pk, limit=50, around_me=True)
+        backends.board_for("friends", viewer=me).view(viewer_id=me.pk, limit=50, around_me=True)
 
     def cold_board() -> None:
         index.friends_forget([me.pk])
@@ -195,8 +195,8 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
 
 
 def global_around_me(members: int, n: int) -> None:
-    from leaderboards import boards, index
-    from leaderboards.ranking import EPOCH_MS, encode, member_key
+    from leaderboards.boards import backends, index
+    from leaderboards.boards.ranking import EPOCH_MS, encode, member_key
 
     r = index.client()
     key = f"{PREFIX}:bench-global"
@@ -212,7 +212,7 @@ def global_around_me(members: int, n: int) -> None:
     pipe.execute()
     print(f"\nglobal board, {r.zcard(key):,} members loaded in {time.perf_counter() - start:.1f} s "
           f"(EPOCH_MS {EPOCH_MS})")
-    board = boards.RankedBoard("global", index.RedisSource(key))  # verify=False: these ids are not in the DB
+    board = backends.RankedBoard("global", index.RedisSource(key))  # verify=False: these ids are not in the DB
     ids = [rng.randint(1, members) for _ in range(n + 20)]
     it = iter(ids)
     view = timed(lambda: board.view(viewer_id=next(it), limit=25, around_me=True), n)
@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--skip-global", action="store_true")
     args = parser.parse_args()
     setup()
-    from leaderboards import index
+    from leaderboards.boards import index
 
     try:
         friends_board(args.friends, args.n, strangers=args.strangers, profile=args.profile)

@@ -118,10 +118,10 @@ def populate(n: int) -> tuple[list[int], dict[int, set[int]], list[str]]:
     setup_django()
     from knox.models import AuthToken
 
-    from accounts.models import User
-    from leaderboards import services
+    from accounts.members.models import User
+    from leaderboards.boards import services
     from scoring.model import band_for
-    from social.models import Friendship
+    from social.graph.models import Friendship
 
     nodes, edges = bfs_sample(n)
     rng = random.Random(7)
@@ -156,10 +156,11 @@ def driver(rate: float, duration: float, layer: str, seed: int) -> None:
     from channels.layers import get_channel_layer
     from django.utils import timezone
 
-    from accounts.models import User
-    from leaderboards import broadcast, index
-    from leaderboards.protocol import InternalType
-    from leaderboards.ranking import reached_us
+    from accounts.members.models import User
+    from leaderboards.boards import index
+    from leaderboards.boards.ranking import reached_us
+    from leaderboards.live import broadcast
+    from leaderboards.live.protocol import InternalType
     from scoring.model import band_for
 
     members: dict[int, tuple[str, int]] = {

@@ -41,13 +41,13 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.models import User  # noqa: E402
+from accounts.members.models import User  # noqa: E402
 from config.celery import app  # noqa: E402
-from leaderboards import broadcast  # noqa: E402
-from scoring import services  # noqa: E402
-from scoring.ingestion import events_store  # noqa: E402
-from scoring.models import Partner, PartnerConsent  # noqa: E402
-from scoring.partners import partner_create  # noqa: E402
+from leaderboards.live import broadcast  # noqa: E402
+from scoring.ingestion.models import Partner, PartnerConsent  # noqa: E402
+from scoring.ingestion.partners import partner_create  # noqa: E402
+from scoring.ingestion.services import events_store  # noqa: E402
+from scoring.ledger import services  # noqa: E402
 
 # The follow-up tasks run here, after each commit, in services mode too.
 app.conf.task_always_eager = True
@@ -57,7 +57,7 @@ def store(partner: Partner, items: list[dict[str, Any]]) -> None:
     """Store pending events without enqueuing their scoring (we score them by hand below)."""
     mode = settings.SERVICES_MODE
     settings.SERVICES_MODE = True  # events_store then only marks members in Redis: patched out
-    with mock.patch("scoring.dirty.members_mark"):
+    with mock.patch("scoring.ingestion.dirty.members_mark"):
         events_store(partner=partner, items=items)
     settings.SERVICES_MODE = mode
 

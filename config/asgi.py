@@ -41,7 +41,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.ws import origin_checked  # noqa: E402
-from leaderboards.routing import websocket_urlpatterns  # noqa: E402
+from leaderboards.sockets.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -6,7 +6,6 @@ from typing import Any
 
 from celery import Celery
 from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
-from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -49,20 +48,5 @@ def credo_django_fixup(app: Celery) -> DjangoFixup:
 
 app = Celery("credo", fixups=["config.celery:credo_django_fixup"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-
-
-# Each task's live messages leave in one hop at its end (leaderboards.broadcast.batch): a scoring
-# or contagion batch publishes for hundreds of members.
-@task_prerun.connect
-def _broadcast_batch_open(**_: object) -> None:
-    from leaderboards import broadcast
-
-    broadcast.batch_open()
-
-
-@task_postrun.connect
-def _broadcast_batch_close(**_: object) -> None:
-    from leaderboards import broadcast
-
-    broadcast.batch_close()
+# Tasks live with their concern (``scoring.ledger.tasks``, ``leaderboards.gamification.tasks``, …):
+# each app's ``AppConfig.ready`` imports its tasks modules, so no autodiscovery is needed.

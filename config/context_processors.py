@@ -24,6 +24,6 @@ def notifications(request: HttpRequest) -> dict[str, int]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from accounts.notifications import unread_count
+    from accounts.notifications.feed import unread_count
 
     return {"unread_notifications": unread_count(member_id=user.pk)}

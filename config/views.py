@@ -6,15 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.selectors import profile_completeness
-from config.api_errors import api_not_found, api_server_error
-from config.typing import member_of
-from leaderboards.badges_views import badges_context
-from leaderboards.challenges_views import challenges_context
-from leaderboards.perks_views import perks_context
-from scoring.moderation_views import moderation_context
-from scoring.progress_views import progress_context, streak_context
-from scoring.views import score_context
+from accounts.auth.access import member_of
+from accounts.members.selectors import profile_completeness
+from config.kernel.errors import api_not_found, api_server_error
+from leaderboards.gamification.views import badges_context, challenges_context, perks_context
+from scoring.explain.views import score_context
+from scoring.moderation.views import moderation_context
+from scoring.progress.views import progress_context, streak_context
 
 
 def _live_context(request: HttpRequest) -> dict:

@@ -1,87 +1,13 @@
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+"""The scoring app's admin, one module per concern (Django's admin autodiscovery reads this one).
 
-from scoring import services
-from scoring.models import Event, Partner, PartnerConsent, PartnerKey, ScoreChange, ScoreState
+The moderators' admin comes last: it replaces the admins of members, events and friendships that
+the other apps (loaded earlier) registered.
+"""
 
+from django.contrib import admin
 
-class PartnerKeyInline(admin.TabularInline):
-    model = PartnerKey
-    fields = ("key_id", "created_at", "revoked_at", "last_used_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+from scoring.ingestion import admin as ingestion_admin  # noqa: F401
+from scoring.ledger import admin as ledger_admin  # noqa: F401
+from scoring.moderation import admin as moderation_admin
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # keys are issued by `manage.py partner_create` / rotation, secret shown once
-
-
-@admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_active", "created_at"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    inlines = [PartnerKeyInline]
-
-
-@admin.register(PartnerConsent)
-class PartnerConsentAdmin(admin.ModelAdmin):
-    list_display = ["member", "partner", "created_at", "revoked_at"]
-    list_filter = ["partner"]
-    search_fields = ["member__username"]
-    raw_id_fields = ["member"]
-
-
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    list_display = ["id", "member", "partner", "kind", "amount", "currency", "occurred_at", "status", "attempts"]
-    list_filter = ["status", "kind", "partner"]
-    search_fields = ["member__username", "external_id"]
-    raw_id_fields = ["member"]
-    readonly_fields = [f.name for f in Event._meta.fields]
-    actions = ["retry_failed"]
-    date_hierarchy = "occurred_at"
-
-    @admin.action(description="Retry scoring of the selected failed events", permissions=["change"])
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        count = services.events_retry(event_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{count} failed event(s) queued for scoring again.", messages.SUCCESS)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # events come from partners, through the signed API
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # never lost: reversals are recorded, rows are not deleted
-
-
-@admin.register(ScoreChange)
-class ScoreChangeAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "member", "cause", "old_score", "new_score", "explanation"]
-    list_filter = ["cause"]
-    search_fields = ["member__username"]
-    raw_id_fields = ["member", "event"]
-    readonly_fields = [f.name for f in ScoreChange._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-
-@admin.register(ScoreState)
-class ScoreStateAdmin(admin.ModelAdmin):
-    list_display = ["member", "score", "base", "social", "updated_at"]
-    search_fields = ["member__username"]
-    readonly_fields = ["member", "score", "base", "social", "factors", "updated_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
-# Moderation (DESIGN.md §10): the member page, queues, audit log; replaces the Event, User and
-# Friendship admins with subclasses that add the audited moderator actions.
-from scoring import admin_moderation  # noqa: E402
-
-admin_moderation.register(admin.site)
+moderation_admin.register(admin.site)

@@ -16,11 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_errors import ApiError
-from config.typing import member_of
-from social import selectors, services
-from social.errors import SocialError
-from social.models import FriendRequest
+from accounts.auth.access import member_of
+from config.kernel.errors import ApiError
+from social.graph import selectors, services
+from social.graph.errors import SocialError
+from social.graph.models import FriendRequest
+from social.invitations import selectors as invitations_selectors
+from social.invitations import services as invitations_services
 from social.serializers import (
     BlockCreateSerializer,
     BlockSerializer,
@@ -157,14 +159,14 @@ class BlockDetailView(SocialAPIView):
 class InvitationsView(SocialAPIView):
     @extend_schema(responses=InvitationSerializer(many=True))
     def get(self, request: Request) -> Response:
-        invitations = selectors.invitations_of(member=member_of(request))
+        invitations = invitations_selectors.invitations_of(member=member_of(request))
         return Response(InvitationSerializer(invitations, many=True).data)
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationCreatedSerializer})
     def post(self, request: Request) -> Response:
         serializer = InvitationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = services.invitation_create(
+        created = invitations_services.invitation_create(
             inviter=member_of(request),
             email=serializer.validated_data["email"],
             url_for=lambda token: request.build_absolute_uri(reverse("invitation", args=[token])),
@@ -176,6 +178,6 @@ class InvitationAcceptView(SocialAPIView):
     @extend_schema(request=None, responses=InvitationAcceptedSerializer)
     def post(self, request: Request, token: str) -> Response:
         me = member_of(request)
-        friendship = services.invitation_accept(token=token, user=me)
+        friendship = invitations_services.invitation_accept(token=token, user=me)
         inviter = friendship.member_a if friendship.member_b_id == me.pk else friendship.member_b
         return Response({"friend": _friend(me, inviter.username)})

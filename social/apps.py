@@ -6,10 +6,8 @@ class SocialConfig(AppConfig):
     verbose_name = "Friends"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
-
-        from accounts.moderators import register_moderator_permissions
-        from social.receivers import accept_pending_invitation
+        from accounts.members.moderators import register_moderator_permissions
+        from social.invitations import receivers  # noqa: F401  (connects the receivers)
 
         # Moderators review the friend graph and cut fraudulent friendships (DESIGN.md §10):
         # "change" on Friendship is what the admin's cut action requires. Nothing is ever
@@ -21,4 +19,3 @@ class SocialConfig(AppConfig):
             "social.view_block",
             "social.view_invitation",
         )
-        user_logged_in.connect(accept_pending_invitation, dispatch_uid="social.accept_pending_invitation")

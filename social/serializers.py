@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from config.serializers import StrictSerializer
-from social.selectors import outgoing_status
+from config.kernel.serializers import StrictSerializer
+from social.graph.selectors import outgoing_status
 
 
 class FriendSerializer(serializers.Serializer):

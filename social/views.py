@@ -15,13 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
-from config.typing import member_of
-from social import selectors, services
-from social.errors import InvitationGone, NotFound, SocialError
+from accounts.auth.access import member_of
+from accounts.members.models import User
 from social.forms import InvitationForm, UsernameForm
-from social.limits import INVITATION_TTL, MAX_OPEN_INVITATIONS
-from social.receivers import INVITATION_SESSION_KEY
+from social.graph import selectors, services
+from social.graph.errors import InvitationGone, NotFound, SocialError
+from social.graph.limits import INVITATION_TTL, MAX_OPEN_INVITATIONS
+from social.invitations import selectors as invitations_selectors
+from social.invitations import services as invitations_services
+from social.invitations.receivers import INVITATION_SESSION_KEY
 
 #: The link of an invitation just created, shown once on the next page view.
 NEW_INVITATION_SESSION_KEY = "social:new_invitation"
@@ -60,7 +62,7 @@ def _new_invitation(request: HttpRequest) -> dict | None:
 def friends_page(request: HttpRequest) -> HttpResponse:
     me = member_of(request)
     now = timezone.now()
-    invitations = list(selectors.invitations_of(member=me)[:20])
+    invitations = list(invitations_selectors.invitations_of(member=me)[:20])
     context = {
         "friends": selectors.friends_of(member=me),
         "incoming": selectors.incoming_requests(member=me),
@@ -68,7 +70,7 @@ def friends_page(request: HttpRequest) -> HttpResponse:
         "suggestions": selectors.suggestions_for(member=me),
         "blocks": selectors.blocks_of(member=me),
         "invitations": [(inv, inv.status_at(now)) for inv in invitations],
-        "open_invitations": selectors.open_invitation_count(member_id=me.pk, now=now),
+        "open_invitations": invitations_selectors.open_invitation_count(member_id=me.pk, now=now),
         "max_open_invitations": MAX_OPEN_INVITATIONS,
         "new_invitation": _new_invitation(request),
         "invitation_days": INVITATION_TTL.days,
@@ -176,7 +178,7 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
         return _done(request)
     email = form.cleaned_data["email"]
     try:
-        created = services.invitation_create(
+        created = invitations_services.invitation_create(
             inviter=member_of(request),
             email=email,
             url_for=lambda token: request.build_absolute_uri(reverse("invitation", args=[token])),
@@ -204,7 +206,7 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
     """The link in an invitation. GET shows it (and, signed out, keeps the token in the
     session so it completes right after sign-up or log-in); POST accepts it."""
     try:
-        invitation = selectors.invitation_by_token(token=token)
+        invitation = invitations_selectors.invitation_by_token(token=token)
     except NotFound:
         return _unknown(request)
     user = request.user
@@ -213,7 +215,7 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
             return redirect(f"{reverse('account_login')}?next={request.path}")
         me = member_of(request)
         try:
-            services.invitation_accept(token=token, user=me)
+            invitations_services.invitation_accept(token=token, user=me)
         except InvitationGone:
             return _gone(request)
         except SocialError as exc:

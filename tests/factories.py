@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from allauth.account.models import EmailAddress
 
-from accounts.models import User
+from accounts.members.models import User
 
 PASSWORD = "correct horse battery"
 

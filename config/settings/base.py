@@ -16,7 +16,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.kernel.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "accounts.middleware.FrozenMemberMiddleware",  # a frozen member's web posts: 403 (DESIGN §10)
+    "accounts.auth.middleware.FrozenMemberMiddleware",  # a frozen member's web posts: 403 (DESIGN §10)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
@@ -120,7 +120,7 @@ AUTH_PASSWORD_VALIDATORS = [
      "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "accounts.validators.MaximumLengthValidator"},
+    {"NAME": "accounts.members.validators.MaximumLengthValidator"},
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -183,8 +183,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
-AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
+AXES_USERNAME_CALLABLE = "accounts.auth.security.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.auth.security.lockout_response"
 
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -194,11 +194,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "accounts.permissions.NotFrozen",  # a frozen member reads but never writes (DESIGN §10)
+        "accounts.auth.permissions.NotFrozen",  # a frozen member reads but never writes (DESIGN §10)
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "config.kernel.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -216,7 +216,7 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": True,
     "TOKEN_LIMIT_PER_USER": 20,
-    "USER_SERIALIZER": "accounts.serializers.UserSerializer",
+    "USER_SERIALIZER": "accounts.members.serializers.UserSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credo API",
@@ -317,12 +317,12 @@ CREDO_SECRETS_KEY = env_str("CREDO_SECRETS_KEY", "")
 PARTNER_SIGNATURE_TOLERANCE_SECONDS = env_int("PARTNER_SIGNATURE_TOLERANCE_SECONDS", 300)
 
 CELERY_BEAT_SCHEDULE["scoring-sweep-pending"] = {
-    "task": "scoring.tasks.sweep_pending_events",
+    "task": "scoring.ledger.tasks.sweep_pending_events",
     "schedule": 30.0,
 }
-CELERY_BEAT_SCHEDULE["scoring-contagion-tick"] = {"task": "scoring.tasks.contagion_tick", "schedule": 10.0}
+CELERY_BEAT_SCHEDULE["scoring-contagion-tick"] = {"task": "scoring.contagion.tasks.contagion_tick", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
-    "task": "scoring.tasks.contagion_reconcile",
+    "task": "scoring.contagion.tasks.contagion_reconcile",
     "schedule": 24 * 3600.0,
 }
 
@@ -341,27 +341,27 @@ LEADERBOARDS_GROUP_REFRESH_SECONDS = 30.0
 LEADERBOARDS_AUTH_RECHECK_SECONDS = 30.0
 LEADERBOARDS_WS_TICKET_SECONDS = 60
 CELERY_BEAT_SCHEDULE["leaderboards-season-rollover"] = {
-    "task": "leaderboards.tasks.season_rollover",
+    "task": "leaderboards.boards.tasks.season_rollover",
     "schedule": 300.0,
 }
 # Challenges between friends: finish those whose end passed (pages also finish them when read).
 CELERY_BEAT_SCHEDULE["leaderboards-challenges-finish"] = {
-    "task": "leaderboards.tasks.challenges_finish_due",
+    "task": "leaderboards.gamification.tasks.challenges_finish_due",
     "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["leaderboards-badges-anniversaries"] = {  # "one year a member", daily
-    "task": "leaderboards.tasks.award_anniversary_badges",
+    "task": "leaderboards.gamification.tasks.award_anniversary_badges",
     "schedule": 24 * 3600.0,
 }
 
 # --- moderation and data rights (DESIGN.md §10) ---------------------------------------------------
 CELERY_BEAT_SCHEDULE["scoring-unfreeze-expired"] = {
-    "task": "scoring.moderation_tasks.members_unfreeze_expired",
+    "task": "scoring.moderation.tasks.members_unfreeze_expired",
     "schedule": 300.0,
 }
 CELERY_BEAT_SCHEDULE["scoring-exports-expire"] = {
-    "task": "scoring.moderation_tasks.data_exports_expire",
+    "task": "accounts.privacy.tasks.data_exports_expire",
     "schedule": 3600.0,
 }
 # Services mode: events accepted by the API are scored in batches every second (scoring/dirty.py).
-CELERY_BEAT_SCHEDULE["scoring-score-dirty"] = {"task": "scoring.tasks.score_dirty_members", "schedule": 1.0}
+CELERY_BEAT_SCHEDULE["scoring-score-dirty"] = {"task": "scoring.ledger.tasks.score_dirty_members", "schedule": 1.0}

@@ -1,6 +1,6 @@
 """Development on a laptop: the embedded default unless DATABASE_URL / REDIS_URL say otherwise."""
 
-from config.env import env_bool
+from config.kernel.env import env_bool
 from config.settings.base import *  # noqa: F403
 
 DEBUG = env_bool("DEBUG", True)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.db.models import QuerySet
 
-from accounts.models import User
+from accounts.members.models import User
 
 
 def add_member_argument(parser: Any) -> None:

@@ -1,83 +1,8 @@
-"""Friend contagion (DESIGN §3): the incremental push engine and the global iterative solve.
+"""Friend contagion (DESIGN §3), in one place.
 
-Pure Python + numpy/scipy, no Django: the database store that implements ``ContagionStore`` lives
-with the models. See ``engine`` for the invariant and the concurrency contract, ``solve`` for the
-full fixed point, ``stores`` for the in-process reference stores.
+The math is pure Python + numpy/scipy, no Django: ``engine`` (the incremental push engine, its
+invariant and concurrency contract), ``solve`` (the full fixed point) and ``stores`` (in-process
+reference stores for tests and benchmarks). Wired to the database: ``models`` (nodes, edges, the
+graph version), ``db_store`` (the engine's store on PostgreSQL/SQLite), ``services`` (base and
+friendship changes, social points, the rebuild), ``tasks`` and ``receivers``.
 """
-
-from .engine import (
-    DEFAULT_PARAMS,
-    ContagionConflict,
-    ContagionStore,
-    Delta,
-    EdgeFold,
-    ExpandingStore,
-    Expansion,
-    NodeState,
-    Params,
-    PropagationReport,
-    Snapshot,
-    SnapshotStore,
-    StaleState,
-    apply_rows,
-    base_changed,
-    base_set,
-    bases_set,
-    edge_added,
-    edge_removed,
-    fold_edge_added,
-    fold_edge_removed,
-    propagate,
-    reconcile,
-    social_points,
-)
-from .solve import (
-    FriendGraph,
-    SolveResult,
-    baseline_jacobi,
-    build_graph,
-    graph_residuals,
-    reconcile_deltas,
-    residuals,
-    solve,
-    solve_graph,
-)
-from .stores import ArrayStore, MemoryStore
-
-__all__ = [
-    "DEFAULT_PARAMS",
-    "ArrayStore",
-    "ContagionConflict",
-    "ContagionStore",
-    "Delta",
-    "EdgeFold",
-    "ExpandingStore",
-    "Expansion",
-    "FriendGraph",
-    "MemoryStore",
-    "NodeState",
-    "Params",
-    "PropagationReport",
-    "Snapshot",
-    "SnapshotStore",
-    "SolveResult",
-    "StaleState",
-    "apply_rows",
-    "base_changed",
-    "base_set",
-    "baseline_jacobi",
-    "bases_set",
-    "build_graph",
-    "edge_added",
-    "edge_removed",
-    "fold_edge_added",
-    "fold_edge_removed",
-    "graph_residuals",
-    "propagate",
-    "reconcile",
-    "reconcile_deltas",
-    "residuals",
-    "social_points",
-    "solve",
-    "solve_graph",
-]

@@ -19,11 +19,11 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.test import Client
 
-from accounts.models import User
+from accounts.members.models import User
 from config.asgi import SyncStackASGIHandler, application, django_asgi_app
-from scoring.consent import consent_grant
-from scoring.models import Event, IdempotencyRecord, Partner
-from scoring.partners import IssuedKey, partner_create, sign
+from scoring.ingestion.consent import consent_grant
+from scoring.ingestion.models import Event, IdempotencyRecord, Partner
+from scoring.ingestion.partners import IssuedKey, partner_create, sign
 from tests.scoring.conftest import card_event
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,12 +7,12 @@ import json
 
 from django.test import Client
 
-from accounts.models import User
-from scoring import services
-from scoring.consent import consent_grant
-from scoring.models import Partner
-from scoring.partners import partner_create
-from social.models import Friendship, ordered_pair
+from accounts.members.models import User
+from scoring.ingestion.consent import consent_grant
+from scoring.ingestion.models import Partner
+from scoring.ingestion.partners import partner_create
+from scoring.ledger import services
+from social.graph.models import Friendship, ordered_pair
 
 alice = User.objects.create_user(username="alice", email="alice@example.com", password="correct horse battery")
 bob = User.objects.create_user(username="bob", email="bob@example.com", password="correct horse battery")

@@ -17,11 +17,11 @@ import pytest
 import redis
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.members.models import User
+from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.signals import score_changed
 from scoring.model import band_for
-from scoring.models import ScoreChange, ScoreState
-from scoring.signals import score_changed
-from social.models import Friendship, ordered_pair
+from social.graph.models import Friendship, ordered_pair
 from tests.factories import UserFactory
 
 
@@ -60,7 +60,7 @@ def befriend(first: User, second: User, *, at: datetime | None = None) -> Friend
 @pytest.fixture
 def redis_index(redis_url, settings):  # type: ignore[no-untyped-def]
     """Services mode for the boards: a private key prefix on the test Redis, dropped afterwards."""
-    from leaderboards import index
+    from leaderboards.boards import index
 
     settings.SERVICES_MODE = True
     settings.LEADERBOARDS_REDIS_URL = redis_url

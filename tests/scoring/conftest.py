@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from scoring.consent import consent_grant
-from scoring.models import Partner
-from scoring.partners import IssuedKey, partner_create, sign
+from scoring.ingestion.consent import consent_grant
+from scoring.ingestion.models import Partner
+from scoring.ingestion.partners import IssuedKey, partner_create, sign
 
 
 @dataclass

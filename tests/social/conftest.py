@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from accounts.models import User
-from social import services
-from social.models import Friendship
+from accounts.members.models import User
+from social.graph import services
+from social.graph.models import Friendship
 
 
 def befriend(first: User, second: User) -> Friendship:
@@ -36,7 +36,7 @@ def world(alice, bob, carol, mallory) -> World:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def signals_log():  # type: ignore[no-untyped-def]
     """Every friendship_started / friendship_ended sent, as (name, kwargs) in order."""
-    from social.signals import friendship_ended, friendship_started
+    from social.graph.signals import friendship_ended, friendship_started
 
     log: list[tuple[str, dict]] = []
 

@@ -6,8 +6,10 @@ import pytest
 import time_machine
 from django.core import mail
 
-from social import services
-from social.models import Block, FriendRequest, Friendship, Invitation
+from social.graph import services
+from social.graph.models import Block, FriendRequest, Friendship
+from social.invitations import services as invitations_services
+from social.invitations.models import Invitation
 from tests.social.conftest import befriend
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +140,7 @@ def test_invite_from_the_page_shows_a_copyable_link_once(as_alice, django_captur
 
 def test_invite_caps_show_as_a_message(as_alice, world):
     for _ in range(20):
-        services.invitation_create(inviter=world.alice, url_for=lambda t: t)
+        invitations_services.invitation_create(inviter=world.alice, url_for=lambda t: t)
     response = as_alice.post("/friends/invitations/", {"email": ""}, follow=True)
     assert messages_of(response) == [
         "You already have 20 open invitations: wait until some are used or expire."

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.demo import DEMO_PASSWORD, demo_accounts_ensure
+from accounts.members.demo import DEMO_PASSWORD, demo_accounts_ensure
 
 
 class Command(BaseCommand):

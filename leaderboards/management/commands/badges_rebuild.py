@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from leaderboards.badges import badges_evaluate
+from leaderboards.gamification.badges import badges_evaluate
 from leaderboards.management.members import add_member_argument, members_selected
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboards import index, services
+from leaderboards.boards import index, services
 
 
 class Command(BaseCommand):

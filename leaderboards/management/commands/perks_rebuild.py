@@ -9,8 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from leaderboards.gamification.perks import perks_sync
 from leaderboards.management.members import add_member_argument, members_selected
-from leaderboards.perks import perks_sync
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from scoring.contagion import social_points
-from scoring.contagion_services import PARAMS
-from scoring.models import ContagionEdge, ContagionNode
+from scoring.contagion.engine import social_points
+from scoring.contagion.models import ContagionEdge, ContagionNode
+from scoring.contagion.services import PARAMS
 
 
 class Command(BaseCommand):

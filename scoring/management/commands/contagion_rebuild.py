@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from scoring import contagion_services
+from scoring.contagion import services
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         with tqdm(total=1, desc="contagion rebuild", unit="solve") as bar:
-            result = contagion_services.contagion_rebuild()
+            result = services.contagion_rebuild()
             bar.update(1)
         elapsed = time.perf_counter() - started
         within = "within" if result["largest_gap"] <= result["bound"] else "OUTSIDE"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.demo_world import DEFAULT_SEED
+from scoring.demo.world import DEFAULT_SEED
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from scoring.evaluation import evaluate
+from scoring.demo.evaluation import evaluate
 from scoring.model.params import PARAMS
 
 

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from scoring.partners import partner_create
+from scoring.ingestion.partners import partner_create
 
 
 class Command(BaseCommand):

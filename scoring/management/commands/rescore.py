@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.models import User
-from scoring.rebuild import member_rebuild
+from accounts.members.models import User
+from scoring.ledger.rebuild import member_rebuild
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_PASSWORD
-from scoring.demo_world import DEFAULT_CREDIT, DEFAULT_GRAPH, DEFAULT_SEED, world_build
+from accounts.members.demo import DEMO_PASSWORD
+from scoring.demo.world import DEFAULT_CREDIT, DEFAULT_GRAPH, DEFAULT_SEED, world_build
 
 
 class Command(BaseCommand):
@@ -55,7 +55,7 @@ class Command(BaseCommand):
             # The world was loaded in bulk, without signals: derive what depends on it now.
             from django.conf import settings
 
-            from scoring.contagion_services import contagion_rebuild
+            from scoring.contagion.services import contagion_rebuild
 
             started = time.perf_counter()
             result = contagion_rebuild(announce=False)

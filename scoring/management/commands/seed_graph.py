@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from accounts.models import User
+from accounts.members.models import User
+from scoring.ledger.models import ScoreState
 from scoring.model import band_for, total_score
-from scoring.models import ScoreState
-from social.models import Friendship
+from social.graph.models import Friendship
 
 
 class Command(BaseCommand):

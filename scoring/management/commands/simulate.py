@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.demo_world import DEFAULT_CREDIT, default_partners_file
-from scoring.simulate import run
+from scoring.demo.simulator import run
+from scoring.demo.world import DEFAULT_CREDIT, default_partners_file
 
 
 class Command(BaseCommand):

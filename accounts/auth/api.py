@@ -1,0 +1,89 @@
+"""Members' REST API: register, log in / out (per-device knox tokens), ``me/``."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from knox.models import AuthToken
+from knox.views import LogoutAllView as KnoxLogoutAllView
+from knox.views import LogoutView as KnoxLogoutView
+from rest_framework import permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth.access import member_of
+from accounts.members import services
+from accounts.members.serializers import LoginSerializer, MeSerializer, RegisterSerializer, UserSerializer
+from config.kernel.errors import ApiError
+
+
+class AuthCode:
+    USERNAME_TAKEN = "username_taken"
+    INVALID_CREDENTIALS = "invalid_credentials"
+
+
+def _token_response(user, status_code: int) -> Response:  # type: ignore[no-untyped-def]
+    instance, token = AuthToken.objects.create(user)
+    return Response(
+        {"user": UserSerializer(user).data, "token": token, "expiry": instance.expiry},
+        status=status_code,
+    )
+
+
+class RegisterView(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "auth"
+
+    @extend_schema(request=RegisterSerializer, responses={201: None})
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.user_register(request=request._request, **serializer.validated_data)
+        except services.UsernameTaken as exc:
+            raise ApiError(400, AuthCode.USERNAME_TAKEN, "username: That username is taken.") from exc
+        return _token_response(user, status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    """Exchange a username and password for a new per-device token."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "auth"
+
+    @extend_schema(request=LoginSerializer, responses={200: None})
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # The Django request, so django-axes can count failures per (username, IP).
+        user = authenticate(request._request, **serializer.validated_data)
+        if user is None or not user.is_active:
+            raise ApiError(400, AuthCode.INVALID_CREDENTIALS, "Wrong username or password.")
+        return _token_response(user, status.HTTP_200_OK)
+
+
+@extend_schema_view(post=extend_schema(request=None, responses={204: None}))
+class LogoutView(KnoxLogoutView):
+    """Revoke the token this request was made with."""
+
+
+@extend_schema_view(post=extend_schema(request=None, responses={204: None}))
+class LogoutAllView(KnoxLogoutAllView):
+    """Revoke every token of mine ("log out everywhere")."""
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    def patch(self, request: Request) -> Response:
+        me = member_of(request)
+        serializer = MeSerializer(me, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update_profile(user=me, data=serializer.validated_data)
+        return Response(MeSerializer(user).data)

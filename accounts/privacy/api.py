@@ -1,0 +1,98 @@
+"""Members' side of moderation and data rights in the REST API (DESIGN.md §8, §10).
+
+``POST me/events/{id}/dispute/`` · ``GET me/disputes/`` · ``GET me/notices/`` ·
+``POST me/notices/read/`` (the moderation kinds of the notification feed,
+``accounts.notifications_api``) · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
+``GET me/export/{id}/`` · ``GET me/export/{id}/download/?sig=`` · ``POST me/delete/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.auth.access import member_of
+from accounts.privacy import services as privacy
+from accounts.privacy.models import DataExport
+from config.kernel.errors import ApiError
+from config.kernel.serializers import StrictSerializer
+from scoring.moderation import services as moderation
+from scoring.moderation.api import call
+
+
+def export_representation(request: Request, export: DataExport) -> dict[str, Any]:
+    url = None
+    if export.status == DataExport.Status.READY and export.expires_at and export.expires_at > timezone.now():
+        path = reverse("api-my-export-download", args=[export.pk])
+        url = request.build_absolute_uri(f"{path}?sig={privacy.data_export_signature(export)}")
+    return {"id": export.pk, "status": export.status, "created_at": export.created_at,
+            "ready_at": export.ready_at, "expires_at": export.expires_at, "size": export.size, "url": url}
+
+
+class MyExportsView(APIView):
+    # A frozen member may still take their data with them.
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request) -> Response:
+        export = call(privacy.data_export_request, member=member_of(request))
+        return Response({"id": export.pk, "status": export.status}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="me_export_list", responses={200: None})
+    def get(self, request: Request) -> Response:
+        return Response({"results": [export_representation(request, e)
+                                     for e in privacy.exports_of(member=member_of(request))]})
+
+
+class MyExportView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request, export_id: int) -> Response:
+        export = DataExport.objects.filter(pk=export_id, member=member_of(request)).first()
+        if export is None:
+            raise ApiError(404, moderation.ModerationCode.NOT_FOUND, "Not found.")
+        return Response(export_representation(request, export))
+
+
+class MyExportDownloadView(APIView):
+    """The file itself: the owner only, with a signed link younger than a day."""
+
+    @extend_schema(responses={(200, "application/json"): None})
+    def get(self, request: Request, export_id: int) -> FileResponse:
+        export, handle = call(privacy.data_export_open, export_id=export_id, member=member_of(request),
+                              signature=request.query_params.get("sig", ""))
+        response = FileResponse(handle, as_attachment=True, filename=f"credo-export-{export.pk}.json",
+                                content_type="application/json")
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class DeleteSerializer(StrictSerializer):
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    confirm = serializers.BooleanField()
+
+
+class MyAccountDeleteView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"  # a password check: throttled like log-in
+
+    @extend_schema(request=DeleteSerializer, responses={200: None})
+    def post(self, request: Request) -> Response:
+        serializer = DeleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = call(privacy.member_delete, member=member_of(request), **serializer.validated_data)
+        return Response(result)
+
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        """What deletion removes and what it keeps (and why), before you confirm."""
+        return Response({"removed": privacy.REMOVED, "kept": privacy.KEPT})
+

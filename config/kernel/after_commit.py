@@ -1,0 +1,53 @@
+"""Work that must wait until the current transaction commits.
+
+A task sent from inside an open transaction can run before the rows it needs are visible, or
+after they were rolled back; a signal sent inside one tells listeners about rows that may never
+exist. Everything here defers to ``transaction.on_commit`` with ``robust=True``: a callback that
+fails is logged and never fails the request that already committed, nor the callbacks after it.
+Work that must not be lost besides has its own record in the same transaction (the event outbox,
+the dirty-member sets) that a sweeper re-sends.
+
+Tasks are named, not imported: a service that hands work to a task never imports the tasks
+module that calls it back. Each app's ``AppConfig.ready`` imports its tasks modules, so every name
+is registered by then, and an unknown name fails at once, in the caller. In embedded mode (no
+REDIS_URL) Celery runs the task eagerly, i.e. in-process right after the commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+
+from config.celery import app
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(task_name: str, *args: Any, **kwargs: Any) -> None:
+    """Send the Celery task ``task_name`` (its module path and function name) after commit."""
+    task = app.tasks[task_name]  # KeyError now, in the caller, for a name nobody registered
+
+    def send() -> None:
+        try:
+            task.apply_async(args=args, kwargs=kwargs)
+        except Exception:
+            # The broker is down. Nothing is lost: the row that asked for this work is the
+            # outbox, and a periodic sweeper re-sends what is still pending.
+            logger.exception("could not enqueue %s; the sweeper will retry", task_name)
+
+    transaction.on_commit(send, robust=True)
+
+
+def call_on_commit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Call ``fn(*args, **kwargs)`` after commit (robust: a failure is logged, not raised)."""
+    transaction.on_commit(functools.partial(fn, *args, **kwargs), robust=True)
+
+
+def send_on_commit(signal: Signal, /, *, sender: Any, **kwargs: Any) -> None:
+    """Send a domain signal after commit (robust: a failing receiver is logged, not raised)."""
+    transaction.on_commit(functools.partial(signal.send, sender=sender, **kwargs), robust=True)

@@ -1,0 +1,81 @@
+"""The leaderboards' REST API (DESIGN.md §8).
+
+``GET leaderboards/{global|friends|weekly}/?around=me&limit=&cursor=&season=``
+→ ``{board, seq, season?, entries: [{rank, username, score, band, is_me}], next, total, my_rank,
+my_score, percentile}``. ``next`` is the cursor of the following page (or null); ``percentile``
+is the share of the board strictly below me (%). ``season`` (weekly only): ``{id, starts_at,
+ends_at, closed, time_left}`` (seconds); ``?season=<id>`` reads a past season's final standings.
+
+``POST ws-ticket/`` → 201 ``{ticket, expires_in}``: single use, for ``/ws/leaderboards/?ticket=``.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth.access import member_of
+from config.kernel.errors import ApiError
+from config.kernel.serializers import StrictSerializer
+from leaderboards.boards import backends
+from leaderboards.boards.models import Season
+from leaderboards.boards.ranking import Cursor, InvalidCursor
+from leaderboards.live import protocol
+from leaderboards.live.protocol import ErrorCode
+from leaderboards.sockets import tickets
+
+
+class BoardQuerySerializer(StrictSerializer):
+    around = serializers.ChoiceField(choices=["me"], required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=backends.MAX_LIMIT, default=backends.DEFAULT_LIMIT)
+    cursor = serializers.CharField(required=False, max_length=200)
+    season = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs: dict) -> dict:
+        if "around" in attrs and "cursor" in attrs:
+            raise serializers.ValidationError("Use either around or cursor, not both.", code="invalid")
+        return attrs
+
+
+class LeaderboardView(APIView):
+    # The hottest read: one query for the token, not two (see BoardTokenAuthentication).
+    authentication_classes = [tickets.BoardTokenAuthentication, SessionAuthentication]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("board", str, OpenApiParameter.PATH, enum=list(protocol.BOARDS)),
+            OpenApiParameter("around", str, enum=["me"]),
+            OpenApiParameter("limit", int, description=f"1-{backends.MAX_LIMIT}, default {backends.DEFAULT_LIMIT}"),
+            OpenApiParameter("cursor", str, description="`next` of the previous page"),
+            OpenApiParameter("season", int, description="weekly only: a past season's id"),
+        ],
+        responses={200: None},
+    )
+    def get(self, request: Request, board: str) -> Response:
+        if board not in protocol.BOARDS:
+            raise ApiError(status.HTTP_404_NOT_FOUND, ErrorCode.UNKNOWN_BOARD,
+                           f"Unknown board: use one of {', '.join(protocol.BOARDS)}.")
+        query = BoardQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        try:
+            cursor = Cursor.decode(params["cursor"]) if "cursor" in params else None
+        except InvalidCursor:
+            raise ApiError(status.HTTP_400_BAD_REQUEST, ErrorCode.INVALID_CURSOR,
+                           "cursor: not a cursor this API gave out.") from None
+        season = None
+        if "season" in params:
+            if board != protocol.WEEKLY:
+                raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "season: only the weekly board has seasons.")
+            season = Season.objects.filter(pk=params["season"]).first()
+            if season is None:
+                raise ApiError(status.HTTP_404_NOT_FOUND, ErrorCode.UNKNOWN_SEASON, "No such season.")
+        me = member_of(request)
+        view = backends.board_for(board, viewer=me, season=season).view(
+            viewer_id=me.pk, limit=params["limit"], cursor=cursor, around_me=params.get("around") == "me")
+        return Response(view.as_dict(viewer_id=me.pk))
+

@@ -1,8 +1,0 @@
-"""OpenAPI: the boards' token authentication (knox's, with a lighter token check) documented."""
-
-from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
-
-
-class BoardTokenScheme(KnoxTokenScheme):
-    target_class = "leaderboards.auth.BoardTokenAuthentication"
-    name = "knoxApiTokenBoards"

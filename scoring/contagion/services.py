@@ -1,0 +1,427 @@
+"""Friend contagion, wired to the database: base changes, friendship changes, social points.
+
+The engine (scoring.contagion) keeps s within ε/(1−α) of the fixed point; this module decides
+*when* it runs and turns its output into members' social points, scores and ledger rows:
+
+* members' bases moved → ``contagion_bases_sync`` (folds d = base − 650 in, pushes);
+* a friendship ended, or a member entered/left private mode → ``contagion_edges_sync`` for the
+  pairs concerned; friendships that vested are picked up by the periodic ``contagion_tick``;
+* residuals left above ε (a push that ran out of budget at a hub) wait in the table and are
+  cleared by ``contagion_tick`` (a bounded push, or the batched global solve when large).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.members.models import User
+from scoring.contagion.db_store import (
+    DbStore,
+    bulk_cursor,
+    edges_rebuild,
+    lock_for_rebuild,
+    nodes_ensure,
+    nodes_ensure_for_scored,
+    nodes_read_for_rebuild,
+    nodes_write_absolute,
+    rows_update,
+)
+from scoring.contagion.engine import (
+    Delta,
+    Params,
+    PropagationReport,
+    StaleState,
+    base_set,
+    bases_set,
+    edge_added,
+    edge_removed,
+    propagate,
+    reconcile,
+    social_points,
+)
+from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
+from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
+from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.signals import scores_announce
+from scoring.model import band_for, total_score
+
+logger = logging.getLogger(__name__)
+
+# An edge diff larger than this is applied by the rebuild (one solve) instead of edge by edge.
+EDGE_DIFF_REBUILD_THRESHOLD = 1_000
+NEUTRAL_BASE = 650.0  # d = base − 650 (DESIGN.md §3)
+# ε = 0.1 deviation points: shown points off by at most λ·ε/(1−α) = 0.05 (DESIGN.md §3).
+# The budget (edge visits per call) keeps a hub's push cheaper than a global solve (§11).
+# A scoring batch that moves the bases of ≥ 0.5 % of all members is applied by one warm-started
+# global solve over the worker's cached adjacency instead of pushes (docs/benchmarks.md).
+PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000, solve_share=0.005)
+# Stored social points follow λ·s to within this (points): the dashboard shows one decimal, and
+# skipping smaller moves spares a write for most members a push touches. The displayed score is
+# always exact (a change of the rounded score is always written).
+SOCIAL_WRITE_STEP = 0.01
+# Above this many members with residuals over ε, the tick runs the global solve instead of pushes.
+BACKLOG_SOLVE_THRESHOLD = 2_000
+# The tick re-checks friendships that vested this long before its last run (a late commit).
+TICK_MARGIN = timedelta(minutes=5)
+
+
+def _cause_text(member_id: int) -> str:
+    """"bob: Bill payment to CityPower 30 days late" from the member's latest ledger row."""
+    row = ScoreChange.objects.filter(member_id=member_id).select_related("member").first()
+    if row is None:
+        return ""
+    text = row.explanation.rsplit(": ", 1)[0] if ": " in row.explanation else row.explanation
+    return f"{row.member.username}: {text}"
+
+
+def _ensure_members(ids: Iterable[int]) -> None:
+    """Contagion rows for these members, with their base folded in."""
+    from scoring.ledger.services import member_state_ensure
+
+    missing = sorted(nodes_ensure(ids))
+    if not missing:
+        return
+    with_state = set(ScoreState.objects.filter(member_id__in=missing).values_list("member_id", flat=True))
+    for member in User.objects.filter(pk__in=[i for i in missing if i not in with_state]):
+        member_state_ensure(member=member)
+    store = DbStore()
+    for member_id, base in ScoreState.objects.filter(member_id__in=missing).values_list("member_id", "base"):
+        base_set(store, member_id, base - NEUTRAL_BASE, PARAMS)
+
+
+def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
+    """Fold these members' current bases into the contagion state and move their friends'
+    points — one call per scoring batch, not per member.
+
+    Members without friends in the contagion graph need no push: their d moves in one bulk
+    statement (version-checked like any write); the others go through the engine together
+    (``bases_set``: one push wave for all, or — for ≥ ``PARAMS.solve_share`` of all members — one
+    warm-started global solve over the worker's cached adjacency). Returns how many members'
+    social signal moved.
+    """
+    ids = sorted(set(member_ids))
+    _ensure_members(ids)
+    bases = dict(ScoreState.objects.filter(member_id__in=ids).values_list("member_id", "base"))
+    nodes = {m: (d, deg, version) for m, d, deg, version in
+             ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "d", "deg", "version")}
+    loners: dict[int, tuple[float, int]] = {}
+    social: list[int] = []
+    for member_id in ids:
+        if member_id not in bases or member_id not in nodes:
+            continue
+        d, deg, version = nodes[member_id]
+        target = bases[member_id] - NEUTRAL_BASE
+        if target == d:
+            continue
+        if deg == 0:
+            loners[member_id] = (target - d, version)
+        else:
+            social.append(member_id)
+    if loners:
+        try:
+            DbStore().apply({m: Delta(dd=dd) for m, (dd, _) in loners.items()}, {m: v for m, (_, v) in loners.items()})
+        except StaleState:
+            social.extend(loners)  # someone befriended them meanwhile: take the engine's path
+    if not social:
+        return 0
+    targets = {m: bases[m] - NEUTRAL_BASE for m in social}
+    report = bases_set(DbStore(), targets, PARAMS)
+    _settle(report, _cause_text(social[0]) if len(social) == 1 else "Your friends' payments")
+    return len(report.changes)
+
+
+def _pairs_of(member_ids: Iterable[int]) -> Q:
+    ids = list(member_ids)
+    return Q(member_a_id__in=ids) | Q(member_b_id__in=ids)
+
+
+def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: str = "") -> PropagationReport:
+    """Make the applied edges equal the social graph's contagion edges (``vested_edges``).
+
+    ``members`` limits the work to friendships of those members; None checks every edge.
+    """
+    from social.graph.selectors import friendships_active_for_contagion
+
+    now = timezone.now()
+    desired_qs = friendships_active_for_contagion(now=now)
+    current_qs = ContagionEdge.objects.all()
+    if members is not None:
+        ids = sorted(set(members))
+        desired_qs = desired_qs.filter(_pairs_of(ids))
+        current_qs = current_qs.filter(_pairs_of(ids))
+    desired = set(desired_qs.values_list("member_a_id", "member_b_id"))
+    current = set(current_qs.values_list("member_a_id", "member_b_id"))
+    to_add, to_remove = sorted(desired - current), sorted(current - desired)
+    report = PropagationReport()
+    if not to_add and not to_remove:
+        return report
+    if len(to_add) + len(to_remove) > EDGE_DIFF_REBUILD_THRESHOLD:
+        # Cheaper as one solve than edge by edge (a bulk load, a long outage of the tick).
+        contagion_rebuild()
+        return report
+    _ensure_members({m for pair in to_add for m in pair})
+    store = DbStore()
+    for a, b in to_remove:
+        report.merge(edge_removed(store, a, b, PARAMS))
+    for a, b in to_add:
+        report.merge(edge_added(store, a, b, PARAMS))
+    _settle(report, explanation or "Your friends changed")
+    return report
+
+
+def contagion_tick() -> dict[str, int]:
+    """Periodic (every few seconds in services mode): new vested edges, then the residual backlog.
+
+    Vesting is a matter of time passing, so the tick looks only at friendships whose vesting
+    moment (or scheduled end) fell since the last tick (``ContagionGraph.vested_through``, minus
+    a margin for late commits); the first tick compares the whole graph. Friendships that end
+    or members who change their privacy are applied by their own ``contagion_edges_sync`` task,
+    and the nightly rebuild re-derives every edge.
+    """
+    from social.graph.models import Friendship
+
+    now = timezone.now()
+    since = ContagionGraph.objects.filter(pk=1).values_list("vested_through", flat=True).first()
+    explanation = "A friendship started to count"
+    if since is None:
+        edges = contagion_edges_sync(explanation=explanation)
+    else:
+        start = since - TICK_MARGIN
+        vesting = settings.CONTAGION_VESTING
+        due = Friendship.objects.filter(Q(accepted_at__gt=start - vesting, accepted_at__lte=now - vesting)
+                                        | Q(ended_at__gt=start, ended_at__lte=now))
+        members = {m for pair in due.values_list("member_a_id", "member_b_id") for m in pair}
+        edges = contagion_edges_sync(members=members, explanation=explanation) if members else PropagationReport()
+    ContagionGraph.objects.update_or_create(pk=1, defaults={"vested_through": now})
+    eps = PARAMS.eps
+    backlog = list(
+        ContagionNode.objects.filter(Q(r__gt=eps) | Q(r__lt=-eps)).values_list("member_id", flat=True)[
+            : BACKLOG_SOLVE_THRESHOLD + 1
+        ]
+    )
+    solved = 0
+    if len(backlog) > BACKLOG_SOLVE_THRESHOLD:
+        report = reconcile(DbStore(), PARAMS)
+        solved = 1
+    elif backlog:
+        report = propagate(DbStore(), backlog, PARAMS)
+    else:
+        report = PropagationReport()
+    _settle(report, "Your friends' scores moved")
+    return {"edges_changed": len(edges.changes), "backlog": len(backlog), "global_solve": solved}
+
+
+def _settle(report: PropagationReport, explanation: str) -> None:
+    """Write the social points the engine moved; clear a budget overflow at once when cheap."""
+    if report.overflow and not settings.SERVICES_MODE:
+        # Embedded mode has no periodic tick: run the batched global solve now (small graphs).
+        report.merge(reconcile(DbStore(), PARAMS))
+    if report.changes:
+        social_points_write(member_ids=report.changes.keys(), explanation=explanation)
+
+
+def social_points_write(*, member_ids: Iterable[int], explanation: str, announce: bool = True) -> int:
+    """Copy clamp(λ·s) into members' score states; a ledger row where the shown score moved.
+
+    Set-based (a rebuild touches every member): the states are locked in one statement, then
+    only the members whose stored points are off by ``SOCIAL_WRITE_STEP`` or whose shown score
+    moves are read and written back in bulk. ``s`` is read *after* the lock: a worker whose push
+    lands later writes its own points after ours, so the last write follows the latest ``s``.
+    Announces the moved scores with ONE ``scores_changed`` after commit; ``announce=False``
+    skips it (a bulk load whose boards are rebuilt afterwards). Returns how many displayed scores changed.
+    """
+    from scoring.ledger.services import format_points
+
+    ids = sorted(set(member_ids))
+    if not ids:
+        return 0
+    now = timezone.now()
+    social_rows: list[tuple[int, float, int]] = []
+    moves: list[tuple[int, int, int, float, float, float]] = []  # id, old/new score, base, old/new social
+    with transaction.atomic():
+        for member_id, base, old_social, old_score, s in _points_candidates(ids):
+            new_social = social_points(s, PARAMS)
+            new_score = total_score(base, new_social)
+            if new_score == old_score and abs(new_social - old_social) < SOCIAL_WRITE_STEP:
+                continue  # below what anyone is shown (points with one decimal)
+            social_rows.append((member_id, new_social, new_score))
+            if new_score != old_score:
+                moves.append((member_id, old_score, new_score, base, old_social, new_social))
+        factors = dict(ScoreState.objects.filter(member_id__in=[m[0] for m in moves])
+                       .values_list("member_id", "factors")) if moves else {}
+        ScoreChange.objects.bulk_create([
+            ScoreChange(
+                member_id=member_id, cause=ScoreChange.Cause.CONTAGION,
+                old_score=old_score, new_score=new_score, old_base=base, new_base=base,
+                old_social=old_social, new_social=new_social,
+                old_factors=factors[member_id], new_factors=factors[member_id],
+                explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
+            )
+            for member_id, old_score, new_score, base, old_social, new_social in moves
+        ], batch_size=2000)
+        rows_update(ScoreState._meta.db_table, "member_id", {"social": float, "score": int}, social_rows,
+                    extra_set="updated_at = CURRENT_TIMESTAMP")
+        rows_update(User._meta.db_table, "id", {"score": int, "score_band": str, "score_reached_at": datetime},
+                    [(m[0], m[2], band_for(m[2]), now) for m in moves])
+        if announce:
+            scores_announce([{"member_id": member_id, "old_score": old, "new_score": new,
+                              "cause": ScoreChange.Cause.CONTAGION.value, "explanation": explanation}
+                             for member_id, old, new, *_ in moves], sender=ScoreState)
+    return len(moves)
+
+
+def _points_candidates(ids: list[int]) -> Iterable[tuple[int, float, float, int, float]]:
+    """``(member_id, base, social, score, s)`` for these members, score states locked (ascending);
+    on PostgreSQL only rows that may need a write (a superset, filtered exactly by the caller)."""
+    state, node = ScoreState._meta.db_table, ContagionNode._meta.db_table
+    if connection.vendor != "postgresql":
+        locked = list(ScoreState.objects.select_for_update().filter(member_id__in=ids).order_by("member_id")
+                      .values_list("member_id", "base", "social", "score"))
+        signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
+        return [(m, base, social, score, signal.get(m, 0.0)) for m, base, social, score in locked]
+    # Same float arithmetic as social_points/total_score; the ±1e-9 keeps it a superset.
+    candidates_sql = f"""
+        SELECT member_id, base, social, score, s FROM (
+            SELECT t.member_id, t.base, t.social, t.score, COALESCE(n.s, 0) AS s,
+                   GREATEST(-%(cap)s, LEAST(%(cap)s, %(lam)s * COALESCE(n.s, 0))) AS points
+              FROM {state} t LEFT JOIN {node} n ON n.member_id = t.member_id
+             WHERE t.member_id = ANY(%(ids)s)
+        ) c
+         WHERE abs(points - social) >= %(step)s - 1e-9
+            OR floor(base + points + 0.5 - 1e-9) <> score OR floor(base + points + 0.5 + 1e-9) <> score
+    """  # noqa: S608 - our tables, values are parameters
+    constants = {"cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP}
+    with bulk_cursor() as cursor:  # a global solve hands in 100k ids: bind them, do not quote them
+        # Unlocked first: a global solve hands in most members, few of whom need a write, and
+        # locking a row costs a write. A member left out here whose s moves later is written by
+        # whoever moves it; the candidates are locked and then filtered again, exactly.
+        cursor.execute(candidates_sql, {"ids": ids, **constants}, binary=True)
+        ids = sorted(row[0] for row in cursor.fetchall())
+        if not ids:
+            return []
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {state} WHERE member_id = ANY(%s) "  # noqa: S608 - our tables
+            "ORDER BY member_id FOR UPDATE) locked",
+            [ids], binary=True,
+        )
+        cursor.execute(candidates_sql, {"ids": ids, **constants}, binary=True)
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One friend's share of a member's social points (points, before the ±C clamp)."""
+
+    username: str
+    own: float  # from the friend's own behaviour (their base)
+    friends: float  # from the friend's friends (their social signal)
+
+    @property
+    def total(self) -> float:
+        return self.own + self.friends
+
+
+def contagion_breakdown(*, member: User) -> list[Contribution]:
+    """Who moves the member's social points and by how much, largest first.
+
+    s_u ≈ α/k Σ_w (d_w + s_w), so friend w contributes λ·α/k·d_w ("their own behaviour") and
+    λ·α/k·s_w ("their friends"). The sum equals λ·s_u up to the engine's error bound.
+    """
+    edges = ContagionEdge.objects.filter(Q(member_a=member) | Q(member_b=member)).values_list(
+        "member_a_id", "member_b_id"
+    )
+    friend_ids = [b if a == member.pk else a for a, b in edges]
+    if not friend_ids:
+        return []
+    k = len(friend_ids)
+    share = PARAMS.lam * PARAMS.alpha / k
+    rows = ContagionNode.objects.filter(member_id__in=friend_ids).values_list("member__username", "d", "s")
+    contributions = [Contribution(username=u, own=share * d, friends=share * s) for u, d, s in rows]
+    return sorted(contributions, key=lambda c: (-abs(c.total), c.username))
+
+
+def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
+    """The rebuild path (nightly reconciliation, ``manage.py contagion_rebuild``).
+
+    Under the table lock: the applied edges become the social graph's contagion edges (one
+    INSERT … SELECT), every member's d becomes base − 650, the global sparse solve sets s
+    (warm-started from the incremental state) and r = αP(d + s) − s exactly. Returns the largest
+    gap between the incremental s and the rebuilt one — at most ε/(1−α) when the incremental
+    state was sound — and the time of each step (seconds).
+    """
+    from scoring.ledger.services import member_state_ensure
+    from social.graph.selectors import friendships_active_for_contagion
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    now = timezone.now()  # one moment for both reads below
+    active = friendships_active_for_contagion(now=now).order_by().values_list("member_a_id", "member_b_id")
+    # Members in a friendship who were never scored get their starting score first (rare).
+    counted = friendships_active_for_contagion(now=now)
+    # From the small side: members without a score state (rare), then their counted friendships.
+    # (A query from the friendships' side, an OR across the two joins, multiplied a hub's rows and
+    # ran PostgreSQL out of memory at a million members.)
+    unscored = set(User.objects.filter(score_state__isnull=True).values_list("pk", flat=True))
+    if unscored:
+        pairs = counted.filter(Q(member_a_id__in=unscored) | Q(member_b_id__in=unscored))
+        unscored &= {m for pair in pairs.values_list("member_a_id", "member_b_id") for m in pair}
+    for member in User.objects.filter(pk__in=unscored).order_by("pk"):
+        member_state_ensure(member=member)
+    known_before = np.fromiter(ContagionNode.objects.values_list("member_id", flat=True), dtype=np.int64)
+    nodes_ensure_for_scored()
+    lap("prepare")
+    with transaction.atomic():
+        lock_for_rebuild()
+        sql, params = active.query.sql_with_params()
+        a, b = edges_rebuild(sql, list(params))
+        edges = int(a.size)
+        lap("edges")
+        rows = nodes_read_for_rebuild(NEUTRAL_BASE)
+        ids, s_before = rows["id"], rows["s"]
+        d = rows["base"] - NEUTRAL_BASE
+        graph = build_graph(ids, (a, b))
+        pos = graph.positions(ids)
+        d_graph = np.empty(graph.n)
+        d_graph[pos] = d
+        s0 = np.empty(graph.n)
+        s0[pos] = s_before
+        lap("read")
+        # tol on |r| = ε/10: the rebuilt state is far inside the bound the pushes keep.
+        result = solve_graph(graph, d_graph, alpha=PARAMS.alpha, tol=PARAMS.eps / 10, s0=s0)
+        r = graph_residuals(graph, d_graph, result.s, PARAMS.alpha)
+        s_after = result.s[pos]
+        lap("solve")
+        deg = graph.deg[pos].astype(np.int64)
+        # Only rows that differ are written: a nightly rebuild of a sound state changes few (r is
+        # compared to within 1e-9 deviation points: increments leave float dust, ε is 0.1).
+        differs = ((d != rows["d"]) | (s_after != s_before) | (np.abs(r[pos] - rows["r"]) > 1e-9)
+                   | (deg != rows["deg"]))
+        nodes_write_absolute(ids[differs], d[differs], s_after[differs], r[pos][differs], deg[differs])
+        lap("write")
+    # The gap is measured where there was an incremental state: rows created just now had none.
+    known = np.isin(ids, known_before)
+    gap = float(np.abs(s_after - s_before)[known].max(initial=0.0))
+    changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed",
+                                  announce=announce)
+    lap("points")
+    return {"members": int(ids.size), "new_members": int(ids.size - known.sum()), "edges": edges,
+            "largest_gap": gap, "bound": PARAMS.error_bound, "scores_changed": changed,
+            "iterations": result.iterations, "timings": timings}

@@ -1,0 +1,54 @@
+"""The member's score pages: the score and why, history, what changed, events, what-if, partners."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.auth.access import member_of
+from scoring.explain import overview as explain
+from scoring.explain.charts import gauge_svg, history_svg
+from scoring.explain.forms import WhatIfForm
+from scoring.explain.whatif import what_if
+from scoring.ledger import selectors
+
+
+def score_context(request: HttpRequest) -> dict:
+    """What the dashboard's score panel shows (also used by config.views.dashboard)."""
+    me = member_of(request)
+    overview = explain.score_overview(member=me)
+    return {
+        "overview": overview,
+        "gauge": gauge_svg(overview["score"]),
+        "recent_changes": list(selectors.ledger(member=me)[:5]),
+    }
+
+
+@login_required
+def score_page(request: HttpRequest) -> HttpResponse:
+    me = member_of(request)
+    context = score_context(request)
+    form = WhatIfForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        context["what_if"] = what_if(member=me, scenario=form.scenario())
+    context["form"] = form
+    context["history"] = history_svg(selectors.score_history(member=me))
+    return render(request, "scoring/score.html", context)
+
+
+@login_required
+def changes_page(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.ledger(member=member_of(request)), 30).get_page(request.GET.get("page"))
+    return render(request, "scoring/changes.html", {"page": page})
+
+
+@login_required
+def events_page(request: HttpRequest) -> HttpResponse:
+    from scoring.moderation.views import events_context
+
+    page = Paginator(selectors.member_events(member=member_of(request)), 30).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)  # annotated with their disputes below
+    return render(request, "scoring/events.html", {"page": page, **events_context(request, page.object_list)})
+

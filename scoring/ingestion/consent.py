@@ -1,0 +1,42 @@
+"""Members connect and disconnect partners (consent to receive their events)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.members.models import User
+from scoring.ingestion.models import Partner, PartnerConsent
+
+
+class AlreadyConnected(Exception):
+    pass
+
+
+def consents_live(*, member: User) -> QuerySet[PartnerConsent]:
+    return PartnerConsent.objects.filter(member=member, revoked_at__isnull=True).select_related("partner")
+
+
+def partners_available(*, member: User) -> QuerySet[Partner]:
+    return Partner.objects.filter(is_active=True).exclude(
+        consents__member=member, consents__revoked_at__isnull=True
+    )
+
+
+def consent_grant(*, member: User, partner: Partner) -> PartnerConsent:
+    """Allow ``partner`` to send this member's events. Raises ``AlreadyConnected``."""
+    try:
+        with transaction.atomic():
+            return PartnerConsent.objects.create(member=member, partner=partner)
+    except IntegrityError as exc:  # the partial unique constraint: one live consent
+        raise AlreadyConnected(partner.slug) from exc
+
+
+def consent_revoke(*, member: User, partner: Partner) -> bool:
+    """Stop ``partner`` from sending events from now on; events already sent stay scored."""
+    return bool(
+        PartnerConsent.objects.filter(member=member, partner=partner, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )

@@ -1,0 +1,70 @@
+"""Partners, their keys and members' consent; events (the outbox); the score state and ledger."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from scoring.ingestion.models import Event
+
+
+class ScoreState(models.Model):
+    """A member's current score and its parts (the exact floats, for explanations)."""
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="score_state"
+    )
+    base = models.FloatField()
+    social = models.FloatField(default=0.0)  # points from friend contagion, clamped to ±C
+    score = models.PositiveSmallIntegerField()
+    factors = models.JSONField()  # {"<factor name>": value in [0, 1]}
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.score}"
+
+
+class ScoreChange(models.Model):
+    """The ledger: one row per change of a member's score, with its cause and explanation."""
+
+    class Cause(models.TextChoices):
+        EVENT = "event", "Event"
+        PROFILE = "profile", "Profile completeness"
+        CONTAGION = "contagion", "Friend contagion"
+        MODERATION = "moderation", "Moderation"
+        RECALIBRATION = "recalibration", "Model recalibration"
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="score_changes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.PROTECT, related_name="score_changes"
+    )
+    old_score = models.PositiveSmallIntegerField(null=True)
+    new_score = models.PositiveSmallIntegerField()
+    old_base = models.FloatField(null=True)
+    new_base = models.FloatField()
+    old_social = models.FloatField(null=True)
+    new_social = models.FloatField()
+    old_factors = models.JSONField(null=True)
+    new_factors = models.JSONField()
+    explanation = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The ledger proves exactly-once: an event is applied by at most one row.
+            models.UniqueConstraint(fields=["event"], condition=Q(cause="event"), name="event_applied_once")
+        ]
+        indexes = [models.Index(fields=["member", "-created_at"], name="scorechange_member_time")]
+
+    def __str__(self) -> str:
+        return self.explanation
+
+    @property
+    def delta(self) -> int:
+        return self.new_score - (self.old_score if self.old_score is not None else self.new_score)
+

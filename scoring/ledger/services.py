@@ -1,0 +1,300 @@
+"""Writes of the scoring app: apply pending events, rescore, keep the ledger.
+
+Every change of a member's score goes through ``_state_write``, which writes the ledger row(s),
+the score state and the member's denormalised score in one transaction, and announces the
+change after commit (``scoring.signals``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from accounts.members.models import User
+from scoring.ingestion.models import Event
+from scoring.ledger import selectors
+from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.signals import bases_changed, score_changed
+from scoring.ledger.streaks import may_be_on_time
+from scoring.model import BaseResult, EventFact, band_for, compute_base, describe_event, total_score
+from scoring.model.factors import event_quality
+
+logger = logging.getLogger(__name__)
+
+# A member whose scoring raised this many times (one try per task or sweep) is marked failed.
+MAX_SCORING_ATTEMPTS = 5
+
+
+def format_points(delta: int) -> str:
+    """``+3``, ``−12`` (a real minus sign) or ``±0``."""
+    if delta > 0:
+        return f"+{delta}"
+    if delta < 0:
+        return f"−{-delta}"
+    return "±0"
+
+
+#: Appended when a good event (an on-time payment in full, a purchase) comes with a fall: the
+#: model weighs events by their age relative to the latest one (scoring/model/factors.py), so a
+#: payment after a long gap ages the earlier ones at once.
+AGING_NOTE = " (earlier ones count less as they age)"
+
+
+def event_explanation(fact: EventFact, delta: int) -> str:
+    """The ledger line of one event: "Card repayment to Acme 14 days late: −12"."""
+    text = f"{describe_event(fact)}: {format_points(delta)}"
+    good = fact.kind == "purchase" or event_quality(fact) >= 1.0
+    if delta < 0 and good:
+        text += AGING_NOTE
+    return text[:300]
+
+
+def factors_dict(result: BaseResult) -> dict[str, float]:
+    return {f.name: f.value for f in result.factors}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A member's score at one moment."""
+
+    score: int | None
+    base: float | None
+    social: float
+    factors: dict[str, float] | None
+
+    @classmethod
+    def of(cls, state: ScoreState | None) -> Snapshot:
+        if state is None:
+            return cls(score=None, base=None, social=0.0, factors=None)
+        return cls(score=state.score, base=state.base, social=state.social, factors=state.factors)
+
+
+def _ledger_row(
+    *, member: User, cause: str, before: Snapshot, result: BaseResult, social: float,
+    explanation: str, event: Event | None = None,
+) -> tuple[ScoreChange, Snapshot]:
+    new_score = total_score(result.base, social)
+    after = Snapshot(score=new_score, base=result.base, social=social, factors=factors_dict(result))
+    row = ScoreChange(
+        member=member, cause=cause, event=event,
+        old_score=before.score, new_score=new_score,
+        old_base=before.base, new_base=result.base,
+        old_social=before.social if before.score is not None else None, new_social=social,
+        old_factors=before.factors, new_factors=after.factors,
+        explanation=explanation[:300],
+    )
+    return row, after
+
+
+def any_on_time(facts: Iterable[EventFact]) -> bool:
+    """Whether any of these events may be an on-time payment (``streaks.may_be_on_time``)."""
+    return any(may_be_on_time(kind=f.kind, due_date=f.due_date, paid_date=f.paid_date, missed=f.missed,
+                              amount=f.amount, amount_paid=f.amount_paid) for f in facts)
+
+
+def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange],
+                 on_time: bool | None = None) -> None:
+    """Persist the new state and its ledger rows; announce the change after commit. ``on_time``:
+    whether the change came with a payment that may be on time (None: not known), passed on
+    with ``bases_changed`` (``payments_on_time``)."""
+    assert after.score is not None and after.base is not None and after.factors is not None
+    ScoreChange.objects.bulk_create(rows)
+    ScoreState.objects.update_or_create(
+        member=member,
+        defaults={"base": after.base, "social": after.social, "score": after.score, "factors": after.factors},
+    )
+    if after.score != before.score:
+        User.objects.filter(pk=member.pk).update(
+            score=after.score, score_band=band_for(after.score), score_reached_at=timezone.now()
+        )
+        member_id, old, new = member.pk, before.score, after.score
+        cause, explanation = rows[-1].cause, rows[-1].explanation
+        transaction.on_commit(
+            lambda: score_changed.send(
+                sender=ScoreState, member_id=member_id, old_score=old, new_score=new,
+                cause=cause, explanation=explanation,
+            )
+        )
+    if after.base != before.base:
+        member_ids = [member.pk]
+        on_time_ids = None if on_time is None else member_ids if on_time else []
+        transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=member_ids,
+                                                         payments_on_time=on_time_ids))
+
+
+def _starting_explanation(result: BaseResult) -> str:
+    filled = 5 - len(result.missing_profile)
+    return f"Starting score: no payment history yet, profile {filled} of 5 complete"
+
+
+@transaction.atomic
+def member_state_ensure(*, member: User) -> ScoreState:
+    """The member's score state, created (with its first ledger row) if they have none yet."""
+    locked = User.objects.select_for_update().get(pk=member.pk)
+    state = ScoreState.objects.filter(member=locked).first()
+    if state is not None:
+        return state
+    facts = selectors.facts_of(selectors.scored_events(member_id=locked.pk))
+    result = compute_base(facts, selectors.profile_facts(member=locked))
+    before = Snapshot.of(None)
+    row, after = _ledger_row(member=locked, cause=ScoreChange.Cause.PROFILE, before=before, result=result,
+                             social=0.0, explanation=_starting_explanation(result))
+    _state_write(member=locked, before=before, after=after, rows=[row], on_time=any_on_time(facts))
+    return ScoreState.objects.get(member=locked)
+
+
+@transaction.atomic
+def member_score_pending(*, member_id: int) -> int:
+    """Apply the member's pending events, one ledger row each; return how many were applied.
+
+    The member's row lock serialises concurrent scorers of one member, and the pending set is
+    read after taking it, so a duplicate delivery of the same work finds nothing to do.
+    The unique ledger constraint (one row per event) backs this up in the database.
+    """
+    member = User.objects.select_for_update().get(pk=member_id)
+    pending = list(
+        Event.objects.filter(member_id=member_id, status=Event.Status.PENDING)
+        .select_related("partner")
+        .order_by("occurred_at", "id")
+    )
+    state = ScoreState.objects.filter(member=member).first() or member_state_ensure(member=member)
+    if not pending:
+        return 0
+    facts: list[EventFact] = selectors.facts_of(selectors.scored_events(member_id=member_id))
+    profile = selectors.profile_facts(member=member)
+    before = current = Snapshot.of(state)
+    rows: list[ScoreChange] = []
+    now = timezone.now()
+    for event in pending:
+        fact = selectors.event_fact(event)
+        facts.append(fact)
+        result = compute_base(facts, profile)
+        row, after = _ledger_row(
+            member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
+            social=current.social, event=event, explanation="",
+        )
+        row.explanation = event_explanation(fact, row.delta)
+        rows.append(row)
+        current = after
+        event.status = Event.Status.SCORED
+        event.scored_at = now
+        event.attempts += 1
+    Event.objects.bulk_update(pending, ["status", "scored_at", "attempts"])
+    _state_write(member=member, before=before, after=current, rows=rows,
+                 on_time=any_on_time(facts[len(facts) - len(pending):]))
+    return len(pending)
+
+
+def members_score_pending(*, member_ids: Iterable[int]) -> int:
+    """Score each member's pending events, each member in its own transaction.
+
+    A database that is down raises (the task retries); any other error is recorded on the
+    member's pending events and retried by the sweeper, up to ``MAX_SCORING_ATTEMPTS``, after
+    which they are marked failed (visible in the admin) — never dropped silently.
+    """
+    ids = sorted(set(member_ids))
+    if len(ids) > 1:
+        from scoring.ledger.bulk import members_score_pending_bulk
+
+        try:
+            # One transaction and a handful of queries for the whole batch (DESIGN.md §11).
+            return members_score_pending_bulk(member_ids=ids, announce=True)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            # Something in the batch is broken: fall back to one member at a time, so the
+            # culprit's events are recorded as failing and everyone else is scored.
+            logger.exception("batch scoring of %d members failed; retrying one by one", len(ids))
+    applied = 0
+    for member_id in ids:
+        try:
+            applied += member_score_pending(member_id=member_id)
+        except (OperationalError, InterfaceError):
+            raise
+        except (DatabaseError, Exception) as exc:
+            logger.exception("scoring member %s failed", member_id)
+            events_record_failure(member_id=member_id, error=f"{type(exc).__name__}: {exc}")
+    return applied
+
+
+@transaction.atomic
+def events_record_failure(*, member_id: int, error: str) -> None:
+    pending = Event.objects.select_for_update().filter(member_id=member_id, status=Event.Status.PENDING)
+    for event in pending:
+        event.attempts += 1
+        event.last_error = error[:2000]
+        if event.attempts >= MAX_SCORING_ATTEMPTS:
+            event.status = Event.Status.FAILED
+        event.save(update_fields=["attempts", "last_error", "status"])
+
+
+@transaction.atomic
+def events_retry(*, event_ids: Iterable[int]) -> int:
+    """Put failed events back in the queue (an admin action)."""
+    from config.kernel.after_commit import enqueue_on_commit
+
+    events = Event.objects.filter(pk__in=list(event_ids), status=Event.Status.FAILED)
+    member_ids = sorted(set(events.values_list("member_id", flat=True)))
+    count = events.update(status=Event.Status.PENDING, attempts=0, last_error="")
+    if member_ids:
+        enqueue_on_commit("scoring.ledger.tasks.score_members", member_ids)
+    return count
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """What ``member_rescore`` did: the displayed score before and after (None before the
+    first score), and whether anything was written."""
+
+    old_score: int | None
+    new_score: int | None
+    changed: bool
+
+
+@transaction.atomic
+def member_rescore(*, member_id: int, cause: str, explanation: str, event: Event | None = None) -> Rescored:
+    """Recompute the member's score from their scored events, profile and social points.
+
+    Writes a ledger row with ``cause`` (pointing at ``event`` when given, e.g. a moderator's
+    reversal) if anything moved. Friends follow through ``bases_changed``.
+    """
+    member = User.objects.select_for_update().get(pk=member_id)
+    state = ScoreState.objects.filter(member=member).first()
+    if state is None:
+        state = member_state_ensure(member=member)
+        return Rescored(None, state.score, True)
+    result = compute_base(selectors.facts_of(selectors.scored_events(member_id=member_id)),
+                          selectors.profile_facts(member=member))
+    before = Snapshot.of(state)
+    if result.base == before.base and factors_dict(result) == before.factors:
+        return Rescored(before.score, before.score, False)
+    new_score = total_score(result.base, before.social)
+    text = f"{explanation}: {format_points(new_score - (before.score or new_score))}"
+    row, after = _ledger_row(member=member, cause=cause, before=before, result=result,
+                             social=before.social, explanation=text, event=event)
+    _state_write(member=member, before=before, after=after, rows=[row])
+    return Rescored(before.score, after.score, True)
+
+
+def pending_sweep(*, older_than_seconds: int = 60, chunk: int = 100) -> int:
+    """Re-enqueue members with events still pending after ``older_than_seconds``.
+
+    Recovers enqueues lost to a crash or a broker outage. Returns how many members it sent.
+    """
+    from scoring.ledger.tasks import score_members
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    member_ids = sorted(
+        set(
+            Event.objects.filter(status=Event.Status.PENDING, received_at__lt=cutoff)
+            .values_list("member_id", flat=True)
+        )
+    )
+    for start in range(0, len(member_ids), chunk):
+        score_members.apply_async(args=[member_ids[start:start + chunk]])
+    return len(member_ids)

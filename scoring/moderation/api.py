@@ -1,0 +1,106 @@
+"""Members' side of moderation and data rights in the REST API (DESIGN.md §8, §10).
+
+``POST me/events/{id}/dispute/`` · ``GET me/disputes/`` · ``GET me/notices/`` ·
+``POST me/notices/read/`` (the moderation kinds of the notification feed,
+``accounts.notifications_api``) · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
+``GET me/export/{id}/`` · ``GET me/export/{id}/download/?sig=`` · ``POST me/delete/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth.access import member_of
+from accounts.notifications import feed as notifications
+from config.kernel.errors import ApiError
+from config.kernel.serializers import StrictSerializer
+from scoring.moderation import services as moderation
+from scoring.moderation.models import Dispute, Flag
+
+T = TypeVar("T")
+
+
+def call(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run a service; its ``ModerationError`` becomes the API's ``{"code", "detail"}``."""
+    try:
+        return fn(**kwargs)
+    except moderation.ModerationError as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from exc
+
+
+def dispute_representation(d: Dispute) -> dict[str, Any]:
+    return {"id": d.pk, "event": d.event_id, "reason": d.reason, "status": d.status, "created_at": d.created_at,
+            "resolved_at": d.resolved_at, "resolution": d.resolution if d.status != Dispute.Status.OPEN else ""}
+
+
+def flag_representation(f: Flag) -> dict[str, Any]:
+    return {"id": f.pk, "username": f.target.username, "reason": f.reason, "status": f.status,
+            "created_at": f.created_at}
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class DisputeView(APIView):
+    @extend_schema(request=ReasonSerializer, responses={201: None})
+    def post(self, request: Request, event_id: int) -> Response:
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dispute = call(moderation.dispute_open, member=member_of(request), event_id=event_id,
+                       reason=serializer.validated_data["reason"])
+        return Response(dispute_representation(dispute), status=status.HTTP_201_CREATED)
+
+
+class MyDisputesView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        rows = Dispute.objects.filter(member=member_of(request)).order_by("-created_at", "-id")[:200]
+        return Response({"results": [dispute_representation(d) for d in rows]})
+
+
+class MyNoticesView(APIView):
+    """The first clients' view of the feed (kept, DESIGN.md §8): the latest 100 moderation
+    notifications, as before, in the feed's representation (a superset of the old fields).
+    The whole feed is ``GET me/notifications/``."""
+
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        page = notifications.feed_page(member_id=member_of(request).pk, limit=100, kinds=moderation.NOTICE_KINDS)
+        return Response({"results": [notifications.representation(n) for n in page.items]})
+
+
+class MyNoticesReadView(APIView):
+    """Marks what ``GET me/notices/`` shows read (``POST me/notifications/read/`` reads all)."""
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request: Request) -> Response:
+        return Response({"read": notifications.notifications_mark_read(member_id=member_of(request).pk,
+                                                                       kinds=moderation.NOTICE_KINDS)})
+
+
+class FlagSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    reason = serializers.CharField(max_length=1000)
+
+
+class FlagsView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        rows = Flag.objects.filter(reporter=member_of(request)).select_related("target").order_by("-created_at")[:200]
+        return Response({"results": [flag_representation(f) for f in rows]})
+
+    @extend_schema(request=FlagSerializer, responses={201: None})
+    def post(self, request: Request) -> Response:
+        serializer = FlagSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        flag = call(moderation.flag_create, reporter=member_of(request), **serializer.validated_data)
+        return Response(flag_representation(flag), status=status.HTTP_201_CREATED)
+

@@ -1,0 +1,91 @@
+"""Members' web pages for disputes, notices (the latest notifications), flags, their data (export,
+deletion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.auth.access import member_of
+from accounts.notifications import feed
+from accounts.notifications.models import Notification
+from scoring.moderation import services as moderation
+from scoring.moderation.models import Dispute
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="What is wrong with this event? A moderator will answer.")
+
+
+class FlagForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def moderation_context(request: HttpRequest) -> dict[str, Any]:
+    """What the dashboard shows: the latest notifications (the bell's count is the unread one,
+    ``config.context_processors.notifications``) and open disputes."""
+    me = member_of(request)
+    return {
+        "notices": feed.feed_page(member_id=me.pk, limit=5).items,
+        "open_disputes": Dispute.objects.filter(member=me, status=Dispute.Status.OPEN).count(),
+    }
+
+
+def events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
+    """The events page's disputes: the latest dispute per event shown, and the member's list."""
+    me = member_of(request)
+    ids = [e.pk for e in events]
+    latest: dict[int, Dispute] = {}
+    for d in Dispute.objects.filter(member=me, event_id__in=ids).order_by("created_at", "id"):
+        latest[d.event_id] = d
+    for e in events:
+        e.dispute = latest.get(e.pk)
+    return {
+        "disputes": list(Dispute.objects.filter(member=me).select_related("event", "event__partner")
+                         .order_by("-created_at", "-id")[:20]),
+        "event_notices": list(Notification.objects.filter(
+            member=me, kind__in=[Notification.Kind.DISPUTE, Notification.Kind.EVENT])[:10]),
+        "dispute_form": DisputeForm(),
+    }
+
+
+@login_required
+@require_POST
+def event_dispute(request: HttpRequest, event_id: int) -> HttpResponse:
+    form = DisputeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say what is wrong with the event.")
+        return redirect("score-events")
+    try:
+        moderation.dispute_open(member=member_of(request), event_id=event_id, reason=form.cleaned_data["reason"])
+    except moderation.NotFound:
+        return render(request, "404.html", status=404)
+    except moderation.ModerationError as exc:
+        messages.error(request, exc.detail)
+        return redirect("score-events")
+    messages.success(request, "Dispute sent. A moderator will answer; you will see the answer here.")
+    return redirect("score-events")
+
+
+@login_required
+def flag_member(request: HttpRequest) -> HttpResponse:
+    form = FlagForm(request.POST or None, initial={"username": request.GET.get("username", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            moderation.flag_create(reporter=member_of(request), **form.cleaned_data)
+        except moderation.ModerationError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, "Thank you: a moderator will look at this profile. They never tell "
+                                      "the member who flagged them.")
+            return redirect("dashboard")
+    return render(request, "moderation/flag.html", {"form": form})
+
