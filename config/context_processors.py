@@ -1,7 +1,11 @@
+"""Template context every page gets: the main navigation and the bell's unread count."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+
+from accounts.notifications.feed import unread_count
 
 # The main navigation between Dashboard and Settings, in order. An entry shows once its
 # page exists (its URL name resolves), so the menu never links to nothing.
@@ -24,6 +28,4 @@ def notifications(request: HttpRequest) -> dict[str, int]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from accounts.notifications.feed import unread_count
-
     return {"unread_notifications": unread_count(member_id=user.pk)}
