@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.members.selectors import profile_completeness
 from config.kernel.errors import api_not_found, api_server_error
 from leaderboards.gamification.views import badges_context, challenges_context, perks_context

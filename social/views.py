@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.members.models import User
 from social.forms import InvitationForm, UsernameForm
 from social.graph import selectors, services

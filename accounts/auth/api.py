@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth.access import member_of
 from accounts.members import services
+from accounts.members.access import member_of
 from accounts.members.serializers import LoginSerializer, MeSerializer, RegisterSerializer, UserSerializer
 from config.kernel.errors import ApiError
 

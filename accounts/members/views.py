@@ -7,8 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.auth.access import member_of
 from accounts.members import services
+from accounts.members.access import member_of
 from accounts.members.forms import PrivacyForm, ProfileForm
 from accounts.members.models import User
 from accounts.members.selectors import profile_completeness

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
 from accounts.notifications.feed import NotificationCode
 from config.kernel.errors import ApiError

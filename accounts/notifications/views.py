@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
 
 

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.privacy import services as privacy
 from accounts.privacy.models import DataExport
 from config.kernel.errors import ApiError

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.privacy import services as privacy
 from accounts.privacy.models import DataExport
 from scoring.moderation import services as moderation

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from leaderboards.boards import backends
 from leaderboards.live import protocol
 

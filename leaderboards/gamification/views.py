@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.members.models import User
 from leaderboards.gamification import challenges
 from leaderboards.gamification.badges import BadgeStatus, badges_overview, newest_first

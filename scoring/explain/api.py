@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from scoring.explain import overview
 from scoring.explain.whatif import WhatIfSerializer, what_if
 from scoring.ingestion.models import Event

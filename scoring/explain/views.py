@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from scoring.explain import overview as explain
 from scoring.explain.charts import gauge_svg, history_svg
 from scoring.explain.forms import WhatIfForm

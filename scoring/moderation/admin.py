@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join, strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.members.admin import UserAdmin
 from accounts.members.models import User
 from scoring.explain.overview import FACTOR_LABELS

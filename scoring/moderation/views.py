@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from accounts.notifications import feed
 from accounts.notifications.models import Notification
 from scoring.moderation import services as moderation

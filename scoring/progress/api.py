@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from scoring.ledger.streaks import member_streak
 from scoring.progress.next_band import member_progress
 

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from accounts.auth.access import member_of
+from accounts.members.access import member_of
 from social.graph import services
 from social.graph.models import Block, FriendRequest, Friendship
 from social.invitations.models import Invitation

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from accounts.members.models import User
+from accounts.members.models import User
 
 
 def member_of(request: Any) -> User:
     """The signed-in member of a request that passed ``login_required`` / ``IsAuthenticated``."""
-    from accounts.members.models import User
-
     user = request.user
     if not isinstance(user, User):  # AnonymousUser: the view forgot its guard
         raise TypeError("this view requires an authenticated member")
