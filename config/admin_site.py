@@ -8,15 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest
 
-MODERATORS_GROUP = "Moderators"
-
-
-def is_moderator(user: Any) -> bool:
-    return bool(
-        user.is_active
-        and user.is_authenticated
-        and (user.is_staff or user.groups.filter(name=MODERATORS_GROUP).exists())
-    )
+from accounts.members.moderators import is_moderator
 
 
 class ModeratorAuthenticationForm(AdminAuthenticationForm):

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from accounts.members.models import User
-from config.admin_site import MODERATORS_GROUP
+from accounts.members.moderators import MODERATORS_GROUP
 
 DEMO_PASSWORD = "credo-demo-pass"  # noqa: S105 - printed on purpose for the demo
 

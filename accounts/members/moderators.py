@@ -1,19 +1,32 @@
 """The Moderators group: admin access without superuser powers (DESIGN.md §10).
 
 ``MODERATOR_PERMISSIONS`` is the whole list of what a moderator may do; anything not here
-(deleting members, changing permissions or groups) stays refused.
+(deleting members, changing permissions or groups) stays refused. The admin site
+(``config.admin_site``) lets in whoever ``is_moderator``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from config.admin_site import MODERATORS_GROUP
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+MODERATORS_GROUP = "Moderators"
 
 MODERATOR_PERMISSIONS: list[str] = [
     "accounts.view_user",
     "accounts.change_user",
 ]
+
+
+def is_moderator(user: Any) -> bool:
+    """Staff, or an active member of the Moderators group (``user`` may be anonymous)."""
+    return bool(
+        user.is_active
+        and user.is_authenticated
+        and (user.is_staff or user.groups.filter(name=MODERATORS_GROUP).exists())
+    )
 
 
 def register_moderator_permissions(*dotted: str) -> None:
@@ -24,9 +37,7 @@ def register_moderator_permissions(*dotted: str) -> None:
 
 
 def sync_moderator_permissions(sender: Any = None, **kwargs: Any) -> None:
-    from django.contrib.auth.models import Group, Permission
-    from django.db.models import Q
-
+    """Give the Moderators group exactly ``MODERATOR_PERMISSIONS`` (a ``post_migrate`` receiver)."""
     group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
     wanted = Q(pk__in=[])
     for dotted in MODERATOR_PERMISSIONS:

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from accounts.members.models import User
-from config.admin_site import MODERATORS_GROUP
+from accounts.members.moderators import MODERATORS_GROUP
 from scoring.ingestion.models import Event
 from scoring.ledger import services
 from social.graph import services as social

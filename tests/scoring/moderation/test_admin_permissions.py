@@ -10,8 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from accounts.members.models import User
-from accounts.members.moderators import MODERATOR_PERMISSIONS
-from config.admin_site import MODERATORS_GROUP
+from accounts.members.moderators import MODERATOR_PERMISSIONS, MODERATORS_GROUP
 from scoring.moderation import services
 from scoring.moderation.admin import csv_safe
 from scoring.moderation.models import AuditEntry

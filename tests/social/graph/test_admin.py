@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from accounts.members.moderators import MODERATOR_PERMISSIONS
-from config.admin_site import MODERATORS_GROUP
+from accounts.members.moderators import MODERATOR_PERMISSIONS, MODERATORS_GROUP
 from social.graph import services
 from social.graph.models import Friendship
 from social.invitations import services as invitations_services
