@@ -241,7 +241,7 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
     Announces the moved scores with ONE ``scores_changed`` after commit; ``announce=False``
     skips it (a bulk load whose boards are rebuilt afterwards). Returns how many displayed scores changed.
     """
-    from scoring.ledger.services import format_points
+    from scoring.ledger.rows import format_points
 
     ids = sorted(set(member_ids))
     if not ids:

@@ -14,7 +14,7 @@ from config.kernel.serializers import StrictSerializer
 from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors
-from scoring.ledger.services import event_explanation
+from scoring.ledger.rows import event_explanation
 from scoring.model import EventFact, band_for, compute_base, total_score
 
 

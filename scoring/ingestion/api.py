@@ -1,4 +1,4 @@
-"""Scoring's REST API: partner ingestion (signed), and members' score, ledger, events, partners."""
+"""Ingestion's REST API: partners' signed event requests, and members connecting partners."""
 
 from __future__ import annotations
 

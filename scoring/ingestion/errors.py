@@ -1,8 +1,8 @@
-"""Stable error codes of the scoring API, shared by the code and the tests."""
+"""Stable error codes of the ingestion API (and the what-if's), shared by the code and the tests."""
 
 
 class Code:
-    # Signatures (401) — see scoring.partners.SignatureCode for the values.
+    # Signatures (401) — see scoring.ingestion.partners.SignatureCode for the values.
     # Idempotency.
     IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"  # 400
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # 422: same key, another body

@@ -1,4 +1,4 @@
-"""Partners, their keys and members' consent; events (the outbox); the score state and ledger."""
+"""Partners, their keys and members' consent; idempotency records; events (the outbox)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The flow of one request (DESIGN.md §6, §8):
 
-1. the signature is checked (``scoring.partners``) — nothing is written for a bad one;
+1. the signature is checked (``partners``) — nothing is written for a bad one;
 2. the ``Idempotency-Key`` is claimed in its own short transaction (``in_flight``);
 3. the events are validated and stored ``pending`` in the same transaction that records the
    response under the key; scoring is enqueued after commit;
@@ -36,9 +36,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.members.models import User
-from config.kernel.after_commit import enqueue_on_commit
+from config.kernel.after_commit import call_on_commit, enqueue_on_commit
 from config.kernel.errors import ErrorCode, validation_error_body
 from config.kernel.serializers import StrictSerializer
+from scoring.ingestion import dirty
 from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Event, IdempotencyRecord, Partner, PartnerConsent
 
@@ -306,12 +307,9 @@ def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple
         if inserted:
             member_ids = sorted({fresh[ext].member_id for ext in inserted})
             if settings.SERVICES_MODE:
-                # Batched by the periodic scorer (scoring/dirty.py), not a task per request.
-                from scoring.ingestion.dirty import members_mark
-
-                transaction.on_commit(lambda: members_mark(member_ids), robust=True)
+                # Batched by the periodic scorer (``dirty``), not a task per request.
+                call_on_commit(dirty.members_mark, member_ids)
             else:
-
                 enqueue_on_commit("scoring.ledger.tasks.score_members", member_ids)
     results: list[tuple[Event, bool]] = []
     seen: set[str] = set()

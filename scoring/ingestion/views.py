@@ -1,4 +1,4 @@
-"""The member's score pages: the score and why, history, what changed, events, what-if, partners."""
+"""The member's partners page: connect and disconnect the partners that may send their events."""
 
 from __future__ import annotations
 

@@ -1,17 +1,18 @@
-"""Scoring many members' pending events at once: the bulk path behind ``seed_demo``.
+"""Scoring many members' pending events at once: the batch path of the live pipeline
+(``services.members_score_pending``) and of ``seed_demo``.
 
-``members_score_pending_bulk`` writes exactly what calling
-``scoring.services.member_score_pending`` once per member writes — the same ledger rows (cause,
-event, old/new score, base, social points, factors, explanation, in the same order), the same
-score states, the same denormalised scores, every pending event marked scored with one more
-attempt — only timestamps differ (one ``now`` per batch). ``tests/scoring/test_demo_world.py``
-checks the equality on a seeded world. It exists because the per-member path costs ~50 ms a
-member (one transaction, ~15 queries and a per-event ``bulk_update``), i.e. minutes for the
-4,039-member demo world; here a batch of members shares a transaction and a dozen statements
-whatever its size (six reads, one statement per kind of write; no ORM query is built per
-member: that costs ≈ 1 ms of CPU here), while the scoring itself is the same code:
-``compute_base`` after each event, ledger rows built by ``services._ledger_row``, pending events
-made facts by ``selectors.event_fact`` (the history is read as plain rows, the same facts).
+``members_score_pending_bulk`` writes exactly what calling ``services.member_score_pending``
+once per member writes — the same ledger rows (cause, event, old/new score, base, social
+points, factors, explanation, in the same order), the same score states, the same denormalised
+scores, every pending event marked scored with one more attempt — only timestamps differ (one
+``now`` per batch). ``tests/scoring/demo/test_demo_world.py`` checks the equality on a seeded
+world. It exists because the per-member path costs ~50 ms a member (one transaction, ~15
+queries and a per-event ``bulk_update``), i.e. minutes for the 4,039-member demo world; here a
+batch of members shares a transaction and a dozen statements whatever its size (six reads, one
+statement per kind of write; no ORM query is built per member: that costs ≈ 1 ms of CPU here),
+while the scoring itself is the same code: ``compute_base`` after each event, ledger rows built
+by ``rows.ledger_row``, pending events made facts by ``selectors.event_fact`` (the history is
+read as plain rows, the same facts).
 
 Differences, on purpose:
 
@@ -39,14 +40,19 @@ from datetime import datetime
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.members import selectors as member_selectors
 from accounts.members.models import User
+from config.kernel import locks
+from config.kernel.after_commit import send_on_commit
+from config.kernel.chunks import chunks
 from scoring.ingestion.models import Event, Partner
 from scoring.ledger import selectors
+from scoring.ledger.bulk_sql import rows_update
 from scoring.ledger.models import ScoreChange, ScoreState
-from scoring.ledger.services import Snapshot, _ledger_row, _starting_explanation, any_on_time, event_explanation
+from scoring.ledger.rows import Snapshot, any_on_time, event_explanation, ledger_row, starting_explanation
 from scoring.ledger.signals import ScoreMove, bases_changed, scores_announce
 from scoring.model import EventFact, ProfileFacts, band_for, compute_base
 
@@ -64,56 +70,29 @@ def members_score_pending_bulk(*, member_ids: Iterable[int], announce: bool = Tr
     """
     ids = sorted(set(member_ids))
     applied = 0
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
-        applied += _score_batch(chunk, announce=announce)
+    for chunk in chunks(ids, batch):
+        applied += _score_batch(list(chunk), announce=announce)
         if progress is not None:
             progress.update(len(chunk))
     return applied
 
 
-# --- plain SQL for the batch's updates -------------------------------------------------------------
-# ``bulk_update`` builds a CASE WHEN expression per row and field: ≈ 130–200 ms of CPU for 200
-# score states here, against ≈ 7 ms for the same rows sent as one parametrised UPDATE through
-# ``executemany``. (Inserts stay ``bulk_create``: on PostgreSQL it sends one array per column,
-# cheaper than anything hand-written with a parameter per value.) Statements are built from the
-# models' metadata and values prepared by the fields themselves (``get_db_prep_save``), as the
-# ORM would. Valid on PostgreSQL and SQLite.
-
-
-def _qn(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def rows_update(model: type[models.Model], *, key: str, fields: Sequence[str],
-                rows: Sequence[Sequence[Any]]) -> None:
-    """``UPDATE <model> SET <fields> = … WHERE <key> = …`` for each row of ``rows`` (the values
-    of ``fields`` in order, then the key's value): one ``executemany`` (one pipelined round trip
-    on PostgreSQL). Values are prepared by the fields (JSON, datetimes); nothing is read back."""
-    if not rows:
-        return
-    meta: Any = model._meta
-    targets = [meta.get_field(name) for name in fields]
-    where = meta.get_field(key)
-    sql = (f"UPDATE {_qn(meta.db_table)} SET {', '.join(f'{_qn(f.column)} = %s' for f in targets)}"  # noqa: S608
-           f" WHERE {_qn(where.column)} = %s")
-    params = [[f.get_db_prep_save(value, connection) for f, value in zip(targets, values[:-1], strict=True)]
-              + [where.get_db_prep_save(values[-1], connection)] for values in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+# --- plain SQL for the batch's updates (``bulk_sql``) -----------------------------------------------
+# (Inserts stay ``bulk_create``: on PostgreSQL it sends one array per column, cheaper than
+# anything hand-written with a parameter per value.)
 
 
 def _events_mark_scored(event_ids: Sequence[int], now: datetime) -> None:
     """``status = scored, scored_at = now, attempts = attempts + 1`` for these events."""
     meta: Any = Event._meta
+    qn = connection.ops.quote_name
     status, scored_at, attempts = (meta.get_field(n) for n in ("status", "scored_at", "attempts"))
     with connection.cursor() as cursor:
-        for start in range(0, len(event_ids), CHUNK):
-            chunk = event_ids[start:start + CHUNK]
+        for chunk in chunks(event_ids, CHUNK):
             cursor.execute(
-                f"UPDATE {_qn(meta.db_table)} SET {_qn(status.column)} = %s, {_qn(scored_at.column)} = %s,"  # noqa: S608
-                f" {_qn(attempts.column)} = {_qn(attempts.column)} + 1"
-                f" WHERE {_qn(meta.pk.column)} IN ({', '.join(['%s'] * len(chunk))})",
+                f"UPDATE {qn(meta.db_table)} SET {qn(status.column)} = %s, {qn(scored_at.column)} = %s,"  # noqa: S608
+                f" {qn(attempts.column)} = {qn(attempts.column)} + 1"
+                f" WHERE {qn(meta.pk.column)} IN ({', '.join(['%s'] * len(chunk))})",
                 [Event.Status.SCORED, scored_at.get_db_prep_save(now, connection), *chunk])
 
 
@@ -125,13 +104,11 @@ _FACT_FIELDS = ("pk", "member_id", "partner_id", "kind", "occurred_at", "amount"
 
 
 def _verified(members: Sequence[User]) -> set[int]:
-    """Ids of the members whose e-mail address is verified — what ``accounts.selectors.email_verified``
+    """Ids of the members whose e-mail address is verified — what ``accounts.members.selectors.email_verified``
     says (a verified ``EmailAddress`` of the member equal to their e-mail, ignoring case) — with
     ONE query for the batch instead of one per member. A verified address equal to the e-mail
     byte for byte decides at once; one that differs (in case only, or altogether) is left to
     ``email_verified`` itself, so the database's own case rules decide exactly as before."""
-    from accounts.members.selectors import email_verified
-
     with_email = {m.pk: m for m in members if m.email}
     addresses: dict[int, list[str]] = defaultdict(list)
     for user_id, address in EmailAddress.objects.filter(user_id__in=list(with_email), verified=True).values_list(
@@ -140,14 +117,14 @@ def _verified(members: Sequence[User]) -> set[int]:
     verified = set()
     for pk, listed in addresses.items():
         member = with_email[pk]
-        if member.email in listed or email_verified(user=member):
+        if member.email in listed or member_selectors.email_verified(user=member):
             verified.add(pk)
     return verified
 
 
 def _profile(member: User, *, email_verified: bool) -> ProfileFacts:
     """``selectors.profile_facts(member=member)``, with the e-mail check done for the batch
-    (``_verified``); the other fields as ``accounts.selectors.profile_completeness`` reads them."""
+    (``_verified``); the other fields as ``accounts.members.selectors.profile_completeness`` reads them."""
     return ProfileFacts(email_verified=bool(member.email) and email_verified, phone=bool(member.phone.strip()),
                         city=bool(member.city.strip()), avatar=bool(member.avatar), bio=bool(member.bio.strip()))
 
@@ -159,7 +136,7 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
     (locked), their score states, the partners, the verified e-mails, the pending events, the
     scored ones — then the ledger rows, new states, changed states, moved members and applied
     events, one statement each. No ORM query is built per member."""
-    members = list(User.objects.select_for_update().filter(pk__in=member_ids).order_by("pk"))
+    members = locks.members_lock(member_ids)
     states = {s.member_id: s for s in ScoreState.objects.filter(member_id__in=member_ids)}
     # Partners are few: one lookup each instead of a join per event.
     partners = {p.pk: p for p in Partner.objects.all()}
@@ -195,8 +172,8 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
         if state is None:
             # What member_state_ensure writes: the starting score, from scored events and profile.
             result = compute_base(facts, profile)
-            row, current = _ledger_row(member=member, cause=ScoreChange.Cause.PROFILE, before=Snapshot.of(None),
-                                       result=result, social=0.0, explanation=_starting_explanation(result))
+            row, current = ledger_row(member=member, cause=ScoreChange.Cause.PROFILE, before=Snapshot.of(None),
+                                      result=result, social=0.0, explanation=starting_explanation(result))
             member_rows.append(row)
             first = Snapshot.of(None)
         else:
@@ -205,8 +182,8 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
             fact = selectors.event_fact(event)
             facts.append(fact)
             result = compute_base(facts, profile)
-            row, after = _ledger_row(member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
-                                     social=current.social, event=event, explanation="")
+            row, after = ledger_row(member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
+                                    social=current.social, event=event, explanation="")
             row.explanation = event_explanation(fact, row.delta)
             member_rows.append(row)
             current = after
@@ -239,8 +216,7 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
         moved_bases = [member_id for member_id, before, after, _ in announcements if after.base != before.base]
         on_time_ids = [member_id for member_id in moved_bases if member_id in on_time]
         if moved_bases:
-            transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=moved_bases,
-                                                             payments_on_time=on_time_ids))
+            send_on_commit(bases_changed, sender=ScoreState, member_ids=moved_bases, payments_on_time=on_time_ids)
     return len(applied_ids)
 
 

@@ -1,4 +1,4 @@
-"""Partners, their keys and members' consent; events (the outbox); the score state and ledger."""
+"""A member's score state (the current score and its parts) and the ledger of its changes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 
 from scoring.ingestion.models import Event
+
+#: The longest ledger line (``ScoreChange.explanation``); longer texts are cut to it.
+EXPLANATION_MAX_LENGTH = 300
 
 
 class ScoreState(models.Model):
@@ -51,7 +54,7 @@ class ScoreChange(models.Model):
     new_social = models.FloatField()
     old_factors = models.JSONField(null=True)
     new_factors = models.JSONField()
-    explanation = models.CharField(max_length=300)
+    explanation = models.CharField(max_length=EXPLANATION_MAX_LENGTH)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from accounts.members.models import User
+from config.kernel import locks
 from scoring.ledger import selectors, services
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.model import compute_base, total_score
@@ -31,7 +31,7 @@ def member_rebuild(*, member_id: int, write: bool = True) -> Difference | None:
 
     Members without a state yet are not a difference: they get their first score when needed.
     """
-    member = User.objects.select_for_update().get(pk=member_id)
+    member = locks.member_lock(member_id)
     state = ScoreState.objects.filter(member=member).first()
     if state is None:
         return None

@@ -1,13 +1,16 @@
-"""Writes of the scoring app: apply pending events, rescore, keep the ledger.
+"""Writes of the ledger: apply pending events, rescore, retry and sweep.
 
 Every change of a member's score goes through ``_state_write``, which writes the ledger row(s),
 the score state and the member's denormalised score in one transaction, and announces the
-change after commit (``scoring.signals``).
+change after commit (``scoring.ledger.signals``). The rows themselves are built by ``rows``,
+the same code the batch scorer (``bulk``) uses; work for the tasks is handed over by task name
+after commit.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,85 +19,32 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from accounts.members.models import User
+from config.kernel import locks
+from config.kernel.after_commit import enqueue_on_commit, send_on_commit
+from config.kernel.chunks import chunks
+from scoring.ingestion import dirty
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors
+from scoring.ledger.bulk import members_score_pending_bulk
 from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.rows import (
+    Snapshot,
+    any_on_time,
+    event_explanation,
+    factors_dict,
+    format_points,
+    ledger_row,
+    starting_explanation,
+)
 from scoring.ledger.signals import bases_changed, score_changed
-from scoring.ledger.streaks import may_be_on_time
-from scoring.model import BaseResult, EventFact, band_for, compute_base, describe_event, total_score
-from scoring.model.factors import event_quality
+from scoring.model import EventFact, band_for, compute_base, total_score
 
 logger = logging.getLogger(__name__)
 
 # A member whose scoring raised this many times (one try per task or sweep) is marked failed.
 MAX_SCORING_ATTEMPTS = 5
-
-
-def format_points(delta: int) -> str:
-    """``+3``, ``−12`` (a real minus sign) or ``±0``."""
-    if delta > 0:
-        return f"+{delta}"
-    if delta < 0:
-        return f"−{-delta}"
-    return "±0"
-
-
-#: Appended when a good event (an on-time payment in full, a purchase) comes with a fall: the
-#: model weighs events by their age relative to the latest one (scoring/model/factors.py), so a
-#: payment after a long gap ages the earlier ones at once.
-AGING_NOTE = " (earlier ones count less as they age)"
-
-
-def event_explanation(fact: EventFact, delta: int) -> str:
-    """The ledger line of one event: "Card repayment to Acme 14 days late: −12"."""
-    text = f"{describe_event(fact)}: {format_points(delta)}"
-    good = fact.kind == "purchase" or event_quality(fact) >= 1.0
-    if delta < 0 and good:
-        text += AGING_NOTE
-    return text[:300]
-
-
-def factors_dict(result: BaseResult) -> dict[str, float]:
-    return {f.name: f.value for f in result.factors}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A member's score at one moment."""
-
-    score: int | None
-    base: float | None
-    social: float
-    factors: dict[str, float] | None
-
-    @classmethod
-    def of(cls, state: ScoreState | None) -> Snapshot:
-        if state is None:
-            return cls(score=None, base=None, social=0.0, factors=None)
-        return cls(score=state.score, base=state.base, social=state.social, factors=state.factors)
-
-
-def _ledger_row(
-    *, member: User, cause: str, before: Snapshot, result: BaseResult, social: float,
-    explanation: str, event: Event | None = None,
-) -> tuple[ScoreChange, Snapshot]:
-    new_score = total_score(result.base, social)
-    after = Snapshot(score=new_score, base=result.base, social=social, factors=factors_dict(result))
-    row = ScoreChange(
-        member=member, cause=cause, event=event,
-        old_score=before.score, new_score=new_score,
-        old_base=before.base, new_base=result.base,
-        old_social=before.social if before.score is not None else None, new_social=social,
-        old_factors=before.factors, new_factors=after.factors,
-        explanation=explanation[:300],
-    )
-    return row, after
-
-
-def any_on_time(facts: Iterable[EventFact]) -> bool:
-    """Whether any of these events may be an on-time payment (``streaks.may_be_on_time``)."""
-    return any(may_be_on_time(kind=f.kind, due_date=f.due_date, paid_date=f.paid_date, missed=f.missed,
-                              amount=f.amount, amount_paid=f.amount_paid) for f in facts)
+#: The longest error text kept on a failing event (``Event.last_error``).
+LAST_ERROR_MAX_LENGTH = 2000
 
 
 def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange],
@@ -112,38 +62,26 @@ def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[
         User.objects.filter(pk=member.pk).update(
             score=after.score, score_band=band_for(after.score), score_reached_at=timezone.now()
         )
-        member_id, old, new = member.pk, before.score, after.score
-        cause, explanation = rows[-1].cause, rows[-1].explanation
-        transaction.on_commit(
-            lambda: score_changed.send(
-                sender=ScoreState, member_id=member_id, old_score=old, new_score=new,
-                cause=cause, explanation=explanation,
-            )
-        )
+        send_on_commit(score_changed, sender=ScoreState, member_id=member.pk, old_score=before.score,
+                       new_score=after.score, cause=rows[-1].cause, explanation=rows[-1].explanation)
     if after.base != before.base:
         member_ids = [member.pk]
         on_time_ids = None if on_time is None else member_ids if on_time else []
-        transaction.on_commit(lambda: bases_changed.send(sender=ScoreState, member_ids=member_ids,
-                                                         payments_on_time=on_time_ids))
-
-
-def _starting_explanation(result: BaseResult) -> str:
-    filled = 5 - len(result.missing_profile)
-    return f"Starting score: no payment history yet, profile {filled} of 5 complete"
+        send_on_commit(bases_changed, sender=ScoreState, member_ids=member_ids, payments_on_time=on_time_ids)
 
 
 @transaction.atomic
 def member_state_ensure(*, member: User) -> ScoreState:
     """The member's score state, created (with its first ledger row) if they have none yet."""
-    locked = User.objects.select_for_update().get(pk=member.pk)
+    locked = locks.member_lock(member.pk)
     state = ScoreState.objects.filter(member=locked).first()
     if state is not None:
         return state
     facts = selectors.facts_of(selectors.scored_events(member_id=locked.pk))
     result = compute_base(facts, selectors.profile_facts(member=locked))
     before = Snapshot.of(None)
-    row, after = _ledger_row(member=locked, cause=ScoreChange.Cause.PROFILE, before=before, result=result,
-                             social=0.0, explanation=_starting_explanation(result))
+    row, after = ledger_row(member=locked, cause=ScoreChange.Cause.PROFILE, before=before, result=result,
+                            social=0.0, explanation=starting_explanation(result))
     _state_write(member=locked, before=before, after=after, rows=[row], on_time=any_on_time(facts))
     return ScoreState.objects.get(member=locked)
 
@@ -156,7 +94,7 @@ def member_score_pending(*, member_id: int) -> int:
     read after taking it, so a duplicate delivery of the same work finds nothing to do.
     The unique ledger constraint (one row per event) backs this up in the database.
     """
-    member = User.objects.select_for_update().get(pk=member_id)
+    member = locks.member_lock(member_id)
     pending = list(
         Event.objects.filter(member_id=member_id, status=Event.Status.PENDING)
         .select_related("partner")
@@ -174,7 +112,7 @@ def member_score_pending(*, member_id: int) -> int:
         fact = selectors.event_fact(event)
         facts.append(fact)
         result = compute_base(facts, profile)
-        row, after = _ledger_row(
+        row, after = ledger_row(
             member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
             social=current.social, event=event, explanation="",
         )
@@ -199,8 +137,6 @@ def members_score_pending(*, member_ids: Iterable[int]) -> int:
     """
     ids = sorted(set(member_ids))
     if len(ids) > 1:
-        from scoring.ledger.bulk import members_score_pending_bulk
-
         try:
             # One transaction and a handful of queries for the whole batch (DESIGN.md §11).
             return members_score_pending_bulk(member_ids=ids, announce=True)
@@ -227,7 +163,7 @@ def events_record_failure(*, member_id: int, error: str) -> None:
     pending = Event.objects.select_for_update().filter(member_id=member_id, status=Event.Status.PENDING)
     for event in pending:
         event.attempts += 1
-        event.last_error = error[:2000]
+        event.last_error = error[:LAST_ERROR_MAX_LENGTH]
         if event.attempts >= MAX_SCORING_ATTEMPTS:
             event.status = Event.Status.FAILED
         event.save(update_fields=["attempts", "last_error", "status"])
@@ -236,8 +172,6 @@ def events_record_failure(*, member_id: int, error: str) -> None:
 @transaction.atomic
 def events_retry(*, event_ids: Iterable[int]) -> int:
     """Put failed events back in the queue (an admin action)."""
-    from config.kernel.after_commit import enqueue_on_commit
-
     events = Event.objects.filter(pk__in=list(event_ids), status=Event.Status.FAILED)
     member_ids = sorted(set(events.values_list("member_id", flat=True)))
     count = events.update(status=Event.Status.PENDING, attempts=0, last_error="")
@@ -263,7 +197,7 @@ def member_rescore(*, member_id: int, cause: str, explanation: str, event: Event
     Writes a ledger row with ``cause`` (pointing at ``event`` when given, e.g. a moderator's
     reversal) if anything moved. Friends follow through ``bases_changed``.
     """
-    member = User.objects.select_for_update().get(pk=member_id)
+    member = locks.member_lock(member_id)
     state = ScoreState.objects.filter(member=member).first()
     if state is None:
         state = member_state_ensure(member=member)
@@ -275,19 +209,18 @@ def member_rescore(*, member_id: int, cause: str, explanation: str, event: Event
         return Rescored(before.score, before.score, False)
     new_score = total_score(result.base, before.social)
     text = f"{explanation}: {format_points(new_score - (before.score or new_score))}"
-    row, after = _ledger_row(member=member, cause=cause, before=before, result=result,
-                             social=before.social, explanation=text, event=event)
+    row, after = ledger_row(member=member, cause=cause, before=before, result=result,
+                            social=before.social, explanation=text, event=event)
     _state_write(member=member, before=before, after=after, rows=[row])
     return Rescored(before.score, after.score, True)
 
 
 def pending_sweep(*, older_than_seconds: int = 60, chunk: int = 100) -> int:
-    """Re-enqueue members with events still pending after ``older_than_seconds``.
+    """Re-enqueue members with events still pending after ``older_than_seconds``, ``chunk``
+    members per task.
 
     Recovers enqueues lost to a crash or a broker outage. Returns how many members it sent.
     """
-    from scoring.ledger.tasks import score_members
-
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     member_ids = sorted(
         set(
@@ -295,6 +228,27 @@ def pending_sweep(*, older_than_seconds: int = 60, chunk: int = 100) -> int:
             .values_list("member_id", flat=True)
         )
     )
-    for start in range(0, len(member_ids), chunk):
-        score_members.apply_async(args=[member_ids[start:start + chunk]])
+    for batch in chunks(member_ids, chunk):
+        enqueue_on_commit("scoring.ledger.tasks.score_members", list(batch))
     return len(member_ids)
+
+
+def dirty_members_score(*, seconds: float = 5.0) -> int:
+    """Score the members the API queued (``ingestion.dirty``), in batches, for up to ``seconds``.
+    Returns how many events were applied.
+
+    A batch smaller than ``dirty.BATCH`` emptied the set: the tick ends there, and members
+    queued meanwhile wait for the next tick (a second) instead of being taken a few at a time
+    in a tight loop — each batch costs a fixed dozen statements, its announcements and its
+    follow-up tasks whatever its size, so a steady trickle of events is scored once a second in
+    one batch. A backlog is still taken in full batches, one after the other, until the deadline."""
+    applied = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        member_ids = dirty.members_take(dirty.BATCH)
+        if not member_ids:
+            break
+        applied += members_score_pending(member_ids=member_ids)
+        if len(member_ids) < dirty.BATCH:
+            break
+    return applied

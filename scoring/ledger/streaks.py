@@ -59,11 +59,6 @@ def member_zone(member: User) -> ZoneInfo:
         return UTC
 
 
-def local_today(member: User, now: datetime | None = None) -> date:
-    """The member's calendar date at ``now`` (default: the current time)."""
-    return (now or timezone.now()).astimezone(member_zone(member)).date()
-
-
 @dataclass(frozen=True)
 class Payment:
     """A card repayment or bill payment as the streak sees it (dates are the member's local dates)."""

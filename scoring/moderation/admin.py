@@ -32,9 +32,9 @@ from accounts.members.access import member_of
 from accounts.members.admin import UserAdmin
 from accounts.members.models import User
 from scoring.explain.overview import FACTOR_LABELS
-from scoring.ingestion.admin import EventAdmin
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors
+from scoring.ledger.admin import EventAdmin
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.moderation import reports as moderation_reports
 from scoring.moderation import services

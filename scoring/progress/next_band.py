@@ -26,7 +26,7 @@ from django.urls import reverse
 from accounts.members.models import User
 from scoring.explain.whatif import scenario_fact
 from scoring.ledger import selectors
-from scoring.ledger.services import format_points
+from scoring.ledger.rows import format_points
 from scoring.model import PARAMS, EventFact, ProfileFacts, band_bounds, band_for, compute_base, total_score
 from scoring.model.factors import BILL_PAYMENT, CARD_REPAYMENT
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from scoring.ingestion.models import Event, Partner
-from scoring.ledger import bulk, services
+from scoring.ledger import bulk, bulk_sql, services
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.ledger.signals import bases_changed
 from scoring.ledger.streaks import Payment, may_be_on_time
@@ -117,22 +117,22 @@ def test_rows_update_writes_each_row_by_its_key_and_nothing_else(alice, bob):
         ScoreState.objects.create(member=member, base=600.0, social=0.0, score=600, factors={"a": 0.5})
     at = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
     with CaptureQueriesContext(connection) as queries:
-        bulk.rows_update(ScoreState, key="member", fields=("base", "factors", "updated_at"),
-                                 rows=[(612.25, {"a": 0.75, "b": None}, at, alice.pk)])
+        bulk_sql.rows_update(ScoreState, key="member", fields=("base", "factors", "updated_at"),
+                             rows=[(612.25, {"a": 0.75, "b": None}, at, alice.pk)])
     assert len(queries) == 1
     alice_state, bob_state = ScoreState.objects.get(member=alice), ScoreState.objects.get(member=bob)
     assert (alice_state.base, alice_state.social, alice_state.score, alice_state.factors, alice_state.updated_at) == (
         612.25, 0.0, 600, {"a": 0.75, "b": None}, at)
     assert (bob_state.base, bob_state.factors) == (600.0, {"a": 0.5})
     with CaptureQueriesContext(connection) as queries:
-        bulk.rows_update(ScoreState, key="member", fields=("base",), rows=[])
+        bulk_sql.rows_update(ScoreState, key="member", fields=("base",), rows=[])
     assert len(queries) == 0
 
 
 def test_a_row_of_the_wrong_length_is_refused(alice):
     ScoreState.objects.create(member=alice, base=600.0, social=0.0, score=600, factors={})
     with pytest.raises(ValueError):
-        bulk.rows_update(ScoreState, key="member", fields=("base", "score"), rows=[(601.0, alice.pk)])
+        bulk_sql.rows_update(ScoreState, key="member", fields=("base", "score"), rows=[(601.0, alice.pk)])
     assert ScoreState.objects.get(member=alice).base == 600.0
 
 

@@ -563,7 +563,7 @@ def test_an_on_time_payment_after_a_long_gap_says_why_the_factor_fell() -> None:
     """Five on-time repayments 400 days ago, then one today: the old ones now weigh 2^(-400/140)
     each against the prior's fixed weight, so the factor falls although the payment was good —
     and the ledger line says why instead of blaming the payment."""
-    from scoring.ledger.services import AGING_NOTE, event_explanation
+    from scoring.ledger.rows import AGING_NOTE, event_explanation
 
     old_day = T0 - timedelta(days=400)
     history = [EventFact(kind="card_repayment", occurred_at=old_day, amount=Decimal("10.00"), due_date=old_day.date(),
