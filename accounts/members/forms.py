@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django import forms
 
 from accounts.members.models import User
@@ -10,8 +12,6 @@ class ProfileForm(forms.ModelForm):
         widgets = {"bio": forms.Textarea(attrs={"rows": 3})}
 
     def clean_timezone(self) -> str:
-        import zoneinfo
-
         value = self.cleaned_data["timezone"]
         if value not in zoneinfo.available_timezones():
             raise forms.ValidationError("Unknown time zone (for example Europe/Paris).")

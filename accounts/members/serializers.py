@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -37,8 +39,6 @@ class MeSerializer(StrictModelSerializer):
         return {"filled": c.filled, "of": 5, "fraction": c.fraction, "missing": c.missing}
 
     def validate_timezone(self, value: str) -> str:
-        import zoneinfo
-
         if value not in zoneinfo.available_timezones():
             raise serializers.ValidationError("Unknown time zone.", code="invalid")
         return value

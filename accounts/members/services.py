@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
+from allauth.core.context import request_context
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 
 from accounts.members.models import User
 from accounts.members.signals import profile_changed
+from config.kernel.after_commit import call_on_commit, send_on_commit
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "city", "bio", "timezone")
 PRIVACY_FIELDS = ("profile_visibility", "on_global_board", "private_mode")
@@ -37,7 +41,7 @@ def user_register(*, request: HttpRequest | None, username: str, email: str, pas
         raise UsernameTaken(username) from exc
     address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
     already_owned = EmailAddress.objects.filter(email__iexact=email, verified=True).exists()
-    transaction.on_commit(lambda: _send_registration_email(request, address, already_owned))
+    call_on_commit(_send_registration_email, request, address, already_owned)
     return user
 
 
@@ -48,10 +52,6 @@ def _send_registration_email(
 
     Either way the caller of the API sees the same answer.
     """
-    from allauth.account.adapter import get_adapter
-    from allauth.core.context import request_context
-    from django.urls import reverse
-
     # allauth reads the request from its own context, which may be gone after commit.
     with request_context(request):  # type: ignore[arg-type]
         if not already_owned:
@@ -77,8 +77,5 @@ def user_update_profile(*, user: User, data: dict[str, Any]) -> User:
             changed.append(field)
     if changed:
         user.save(update_fields=changed)
-        user_id = user.pk
-        transaction.on_commit(
-            lambda: profile_changed.send(sender=User, user_id=user_id, fields=changed)
-        )
+        send_on_commit(profile_changed, sender=User, user_id=user.pk, fields=changed)
     return user

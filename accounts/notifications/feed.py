@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.notifications.models import Notification, NotificationMute
 from accounts.notifications.signals import notifications_created
+from config.kernel.after_commit import send_on_commit
 
 Kind = Notification.Kind
 
@@ -88,8 +89,7 @@ def _announce_on_commit(rows: Sequence[Notification]) -> None:
     if not rows:
         return
     written = [(row.pk, row.member_id) for row in rows]
-    transaction.on_commit(
-        lambda: notifications_created.send(sender=Notification, notifications=written), robust=True)
+    send_on_commit(notifications_created, sender=Notification, notifications=written)
 
 
 def notifications_mark_read(*, member_id: int, ids: Iterable[int] | None = None,
