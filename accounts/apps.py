@@ -6,11 +6,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Members"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        # Apps are loaded here, so the modules that touch models can be imported: ``receivers``
+        # connects its receivers, ``tasks`` registers its tasks, ``sections`` accounts' part of
+        # a member's data (first: the export and the deletion follow registration order).
+        from accounts.members import receivers  # noqa: F401
+        from accounts.privacy import sections, tasks  # noqa: F401
 
-        from accounts.members.moderators import sync_moderator_permissions
-        from accounts.privacy import tasks as privacy_tasks  # noqa: F401  (registers the tasks with Celery)
-
-        # Permissions of every app exist only after its migrations ran, so the Moderators
-        # group's permission list is synced after each migrate, not inside a migration.
-        post_migrate.connect(sync_moderator_permissions, dispatch_uid="credo.sync_moderators")
+        sections.register_sections()

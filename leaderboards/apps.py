@@ -11,6 +11,7 @@ class LeaderboardsConfig(AppConfig):
         # Boards listen before gamification: a batch reaches the boards, then perks, challenges
         # and badges, in that order.
         from accounts.members.moderators import register_moderator_permissions
+        from leaderboards import privacy  # leaderboards' part of a member's data (accounts.privacy.registry)
         from leaderboards.boards import receivers as boards_receivers  # noqa: F401
         from leaderboards.boards import schema  # noqa: F401  (registers the OpenAPI auth extension)
         from leaderboards.boards import tasks as boards_tasks  # noqa: F401
@@ -22,3 +23,4 @@ class LeaderboardsConfig(AppConfig):
             "leaderboards.view_season", "leaderboards.view_seasonentry", "leaderboards.view_badgeaward",
             "leaderboards.view_challenge", "leaderboards.view_challengeparticipant",
         )
+        privacy.register_sections()

@@ -9,6 +9,7 @@ class ScoringConfig(AppConfig):
         # Apps are loaded here, so the modules that touch models can be imported: each
         # ``receivers`` module connects its receivers, each ``tasks`` module registers its tasks.
         from accounts.members.moderators import register_moderator_permissions
+        from scoring import privacy  # scoring's part of a member's data (accounts.privacy.registry)
         from scoring.contagion import receivers as contagion_receivers  # noqa: F401
         from scoring.contagion import tasks as contagion_tasks  # noqa: F401
         from scoring.ledger import receivers as ledger_receivers  # noqa: F401
@@ -26,3 +27,4 @@ class ScoringConfig(AppConfig):
             "scoring.view_auditentry", "scoring.moderate_events", "scoring.freeze_member",
             "scoring.undo_action", "scoring.view_suspicious_patterns", "scoring.export_csv",
         )
+        privacy.register_sections()

@@ -2,7 +2,8 @@
 invitations. Thin: parse, call one service or selector, shape the answer.
 
 Anything that addresses another member who is not my friend, blocked me, or does not exist
-answers the same 404 ``{"code": "not_found", "detail": "Not found."}``.
+answers the same 404 ``{"code": "not_found", "detail": "Not found."}``. The services' errors are
+``DomainError``s: the API's exception handler answers them as ``{"code", "detail"}``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
-from config.kernel.errors import ApiError
 from social.graph import selectors, services
-from social.graph.errors import SocialError
 from social.graph.models import FriendRequest
 from social.invitations import selectors as invitations_selectors
 from social.invitations import services as invitations_services
@@ -38,25 +37,18 @@ from social.serializers import (
 )
 
 
-class SocialAPIView(APIView):
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, SocialError):
-            exc = ApiError(exc.status, exc.code, exc.detail)
-        return super().handle_exception(exc)
-
-
 def _friend(member: Any, username: str) -> dict:
     return FriendSerializer(selectors.friend_detail(member=member, username=username)).data
 
 
-class FriendsView(SocialAPIView):
+class FriendsView(APIView):
     @extend_schema(responses=FriendSerializer(many=True))
     def get(self, request: Request) -> Response:
         friends = selectors.friends_of(member=member_of(request))
         return Response(FriendSerializer(friends, many=True).data)
 
 
-class FriendDetailView(SocialAPIView):
+class FriendDetailView(APIView):
     @extend_schema(responses=FriendSerializer)
     def get(self, request: Request, username: str) -> Response:
         return Response(_friend(member_of(request), username))
@@ -67,7 +59,7 @@ class FriendDetailView(SocialAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class FriendSuggestionsView(SocialAPIView):
+class FriendSuggestionsView(APIView):
     @extend_schema(responses=SuggestionSerializer(many=True))
     def get(self, request: Request) -> Response:
         suggestions = selectors.suggestions_for(member=member_of(request))
@@ -79,7 +71,7 @@ class FriendSuggestionsView(SocialAPIView):
         return FriendDetailView().delete(request, "suggestions")
 
 
-class FriendRequestsView(SocialAPIView):
+class FriendRequestsView(APIView):
     @extend_schema(responses=FriendRequestListSerializer)
     def get(self, request: Request) -> Response:
         me = member_of(request)
@@ -107,7 +99,7 @@ def _incoming(request: Request, pk: int) -> FriendRequest:
     return selectors.request_for_recipient(member=member_of(request), request_id=pk)
 
 
-class FriendRequestAcceptView(SocialAPIView):
+class FriendRequestAcceptView(APIView):
     @extend_schema(request=None, responses=FriendSerializer)
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
@@ -116,14 +108,14 @@ class FriendRequestAcceptView(SocialAPIView):
         return Response(_friend(me, friend_request.from_user.username))
 
 
-class FriendRequestDeclineView(SocialAPIView):
+class FriendRequestDeclineView(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, pk: int) -> Response:
         services.friend_request_decline(request=_incoming(request, pk), by=member_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class FriendRequestDetailView(SocialAPIView):
+class FriendRequestDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         me = member_of(request)
@@ -132,7 +124,7 @@ class FriendRequestDetailView(SocialAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class BlocksView(SocialAPIView):
+class BlocksView(APIView):
     @extend_schema(responses=BlockSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(BlockSerializer(selectors.blocks_of(member=member_of(request)), many=True).data)
@@ -149,14 +141,14 @@ class BlocksView(SocialAPIView):
         )
 
 
-class BlockDetailView(SocialAPIView):
+class BlockDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, username: str) -> Response:
         services.block_remove(blocker=member_of(request), username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationsView(SocialAPIView):
+class InvitationsView(APIView):
     @extend_schema(responses=InvitationSerializer(many=True))
     def get(self, request: Request) -> Response:
         invitations = invitations_selectors.invitations_of(member=member_of(request))
@@ -174,7 +166,7 @@ class InvitationsView(SocialAPIView):
         return Response(InvitationCreatedSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
-class InvitationAcceptView(SocialAPIView):
+class InvitationAcceptView(APIView):
     @extend_schema(request=None, responses=InvitationAcceptedSerializer)
     def post(self, request: Request, token: str) -> Response:
         me = member_of(request)

@@ -6,7 +6,9 @@ class SocialConfig(AppConfig):
     verbose_name = "Friends"
 
     def ready(self) -> None:
+        # Apps are loaded here, so the modules that touch models can be imported.
         from accounts.members.moderators import register_moderator_permissions
+        from social import privacy  # social's part of a member's data (accounts.privacy.registry)
         from social.invitations import receivers  # noqa: F401  (connects the receivers)
 
         # Moderators review the friend graph and cut fraudulent friendships (DESIGN.md §10):
@@ -19,3 +21,4 @@ class SocialConfig(AppConfig):
             "social.view_block",
             "social.view_invitation",
         )
+        privacy.register_sections()

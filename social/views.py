@@ -17,9 +17,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.members.access import member_of
 from accounts.members.models import User
+from config.kernel.errors import DomainError
 from social.forms import InvitationForm, UsernameForm
 from social.graph import selectors, services
-from social.graph.errors import InvitationGone, NotFound, SocialError
+from social.graph.errors import InvitationGone, NotFound
 from social.graph.limits import INVITATION_TTL, MAX_OPEN_INVITATIONS
 from social.invitations import selectors as invitations_selectors
 from social.invitations import services as invitations_services
@@ -36,7 +37,7 @@ def _done(request: HttpRequest) -> HttpResponse:
 def _attempt(request: HttpRequest, action: Callable[[], object], success: str) -> HttpResponse:
     try:
         action()
-    except SocialError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
     else:
         messages.success(request, success)
@@ -90,7 +91,7 @@ def request_send(request: HttpRequest) -> HttpResponse:
         return _done(request)
     try:
         sent = services.friend_request_send(from_user=member_of(request), to_username=username)
-    except SocialError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
     else:
         if sent.friendship is not None:
@@ -183,7 +184,7 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
             email=email,
             url_for=lambda token: request.build_absolute_uri(reverse("invitation", args=[token])),
         )
-    except SocialError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
         return _done(request)
     # Shown once, on the next page: only the token's hash is kept.
@@ -218,7 +219,7 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
             invitations_services.invitation_accept(token=token, user=me)
         except InvitationGone:
             return _gone(request)
-        except SocialError as exc:
+        except DomainError as exc:
             messages.error(request, exc.detail)
             return _done(request)
         messages.success(request, f"You and {invitation.inviter.username} are now friends.")

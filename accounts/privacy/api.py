@@ -1,9 +1,8 @@
-"""Members' side of moderation and data rights in the REST API (DESIGN.md §8, §10).
+"""Members' data rights in the REST API (DESIGN.md §8, §10).
 
-``POST me/events/{id}/dispute/`` · ``GET me/disputes/`` · ``GET me/notices/`` ·
-``POST me/notices/read/`` (the moderation kinds of the notification feed,
-``accounts.notifications_api``) · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
-``GET me/export/{id}/`` · ``GET me/export/{id}/download/?sig=`` · ``POST me/delete/``.
+``POST me/export/`` (202) · ``GET me/export/`` · ``GET me/export/{id}/`` ·
+``GET me/export/{id}/download/?sig=`` · ``GET/POST me/delete/``. The services' errors
+(``DomainError``) become ``{"code", "detail"}`` in the API's exception handler.
 """
 
 from __future__ import annotations
@@ -23,10 +22,8 @@ from rest_framework.views import APIView
 from accounts.members.access import member_of
 from accounts.privacy import services as privacy
 from accounts.privacy.models import DataExport
-from config.kernel.errors import ApiError
+from config.kernel.errors import NotFound
 from config.kernel.serializers import StrictSerializer
-from scoring.moderation import services as moderation
-from scoring.moderation.api import call
 
 
 def export_representation(request: Request, export: DataExport) -> dict[str, Any]:
@@ -44,7 +41,7 @@ class MyExportsView(APIView):
 
     @extend_schema(request=None, responses={202: None})
     def post(self, request: Request) -> Response:
-        export = call(privacy.data_export_request, member=member_of(request))
+        export = privacy.data_export_request(member=member_of(request))
         return Response({"id": export.pk, "status": export.status}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(operation_id="me_export_list", responses={200: None})
@@ -58,7 +55,7 @@ class MyExportView(APIView):
     def get(self, request: Request, export_id: int) -> Response:
         export = DataExport.objects.filter(pk=export_id, member=member_of(request)).first()
         if export is None:
-            raise ApiError(404, moderation.ModerationCode.NOT_FOUND, "Not found.")
+            raise NotFound()
         return Response(export_representation(request, export))
 
 
@@ -67,8 +64,8 @@ class MyExportDownloadView(APIView):
 
     @extend_schema(responses={(200, "application/json"): None})
     def get(self, request: Request, export_id: int) -> FileResponse:
-        export, handle = call(privacy.data_export_open, export_id=export_id, member=member_of(request),
-                              signature=request.query_params.get("sig", ""))
+        export, handle = privacy.data_export_open(export_id=export_id, member=member_of(request),
+                                                  signature=request.query_params.get("sig", ""))
         response = FileResponse(handle, as_attachment=True, filename=f"credo-export-{export.pk}.json",
                                 content_type="application/json")
         response["Cache-Control"] = "no-store"
@@ -88,7 +85,7 @@ class MyAccountDeleteView(APIView):
     def post(self, request: Request) -> Response:
         serializer = DeleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = call(privacy.member_delete, member=member_of(request), **serializer.validated_data)
+        result = privacy.member_delete(member=member_of(request), **serializer.validated_data)
         return Response(result)
 
     @extend_schema(responses={200: None})

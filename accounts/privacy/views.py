@@ -1,5 +1,4 @@
-"""Members' web pages for disputes, notices (the latest notifications), flags, their data (export,
-deletion)."""
+"""Members' web pages for their data: see and download exports, delete the account."""
 
 from __future__ import annotations
 
@@ -15,8 +14,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.members.access import member_of
 from accounts.privacy import services as privacy
+from accounts.privacy.errors import PrivacyCode
 from accounts.privacy.models import DataExport
-from scoring.moderation import services as moderation
+from config.kernel.errors import DomainError
 
 
 class DeleteForm(forms.Form):
@@ -41,7 +41,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
 def data_export(request: HttpRequest) -> HttpResponse:
     try:
         privacy.data_export_request(member=member_of(request))
-    except moderation.ModerationError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
     else:
         messages.success(request, "Your export is being prepared; it appears below when ready (valid for a day).")
@@ -55,8 +55,8 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         try:
             result = privacy.member_delete(member=member_of(request), password=form.cleaned_data["password"],
                                            confirm=form.cleaned_data["confirm"])
-        except moderation.ModerationError as exc:
-            form.add_error("password" if exc.code == privacy.PrivacyCode.WRONG_PASSWORD else None, exc.detail)
+        except DomainError as exc:
+            form.add_error("password" if exc.code == PrivacyCode.WRONG_PASSWORD else None, exc.detail)
         else:
             logout(request)
             return render(request, "scoring/account_deleted.html", result)

@@ -2,8 +2,8 @@
 
 Rows are history: nothing here edits or deletes them. Cutting goes through
 ``services.friendship_cut`` (kept as history, ``friendship_ended`` sent after commit), from a
-confirmation page that asks for the reason. Invitations never show their token (only its hash
-is stored, and even that stays hidden).
+confirmation page that asks for the reason. Invitations have their own admin
+(``social.invitations.admin``), on the same read-only base.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from django.utils import timezone
 from accounts.members.access import member_of
 from social.graph import services
 from social.graph.models import Block, FriendRequest, Friendship
-from social.invitations.models import Invitation
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -116,12 +115,3 @@ class BlockAdmin(ReadOnlyAdmin):
     list_filter = ["created_at"]
     search_fields = ["blocker__username", "blocked__username"]
     list_select_related = ["blocker", "blocked"]
-
-
-@admin.register(Invitation)
-class InvitationAdmin(ReadOnlyAdmin):
-    list_display = ["id", "inviter", "email", "status", "created_at", "expires_at", "used_at", "used_by"]
-    list_filter = ["created_at", "expires_at", "used_at"]
-    search_fields = ["inviter__username", "email", "used_by__username"]
-    list_select_related = ["inviter", "used_by"]
-    exclude = ["token_hash"]

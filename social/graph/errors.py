@@ -1,14 +1,26 @@
 """The social app's error codes and the exceptions its services raise.
 
-One place for the codes: the API answers ``{"code", "detail"}`` with them, the web pages turn
-them into messages, and the tests import them. A stranger, a member who blocked you and a
-username that does not exist all raise ``NotFound`` with the very same detail, so no response
-can tell them apart.
+One place for the codes: the API answers ``{"code", "detail"}`` with them (every one is a
+``DomainError``), the web pages turn them into messages, and the tests import them. A stranger,
+a member who blocked you and a username that does not exist all raise the kernel's ``NotFound``
+with the very same detail, so no response can tell them apart.
 """
 
 from __future__ import annotations
 
-from config.kernel.errors import ErrorCode
+from config.kernel.errors import DomainError, ErrorCode, NotFound
+
+__all__ = [
+    "AlreadyFriends",
+    "CannotBlockSelf",
+    "CannotFriendSelf",
+    "InvitationGone",
+    "NotFound",
+    "RateLimited",
+    "RequestClosed",
+    "SocialCode",
+    "YouBlocked",
+]
 
 
 class SocialCode:
@@ -22,63 +34,40 @@ class SocialCode:
     RATE_LIMITED = "rate_limited"
 
 
-NOT_FOUND_DETAIL = "Not found."  # the same words as config.api_errors.api_not_found
-
-
-class SocialError(Exception):
-    status: int = 400
-    code: str = ErrorCode.INVALID
-    detail: str = "Invalid request."
-
-    def __init__(self, detail: str | None = None) -> None:
-        if detail is not None:
-            self.detail = detail
-        super().__init__(self.detail)
-
-
-class NotFound(SocialError):
-    status = 404
-    code = SocialCode.NOT_FOUND
-    detail = NOT_FOUND_DETAIL
-
-    def __init__(self) -> None:  # never a custom detail: it could tell cases apart
-        super().__init__()
-
-
-class CannotFriendSelf(SocialError):
+class CannotFriendSelf(DomainError):
     code = SocialCode.CANNOT_FRIEND_SELF
     detail = "You cannot be your own friend."
 
 
-class CannotBlockSelf(SocialError):
+class CannotBlockSelf(DomainError):
     code = SocialCode.CANNOT_BLOCK_SELF
     detail = "You cannot block yourself."
 
 
-class AlreadyFriends(SocialError):
+class AlreadyFriends(DomainError):
     status = 409
     code = SocialCode.ALREADY_FRIENDS
     detail = "You are already friends."
 
 
-class YouBlocked(SocialError):
+class YouBlocked(DomainError):
     status = 409
     code = SocialCode.YOU_BLOCKED
     detail = "You blocked this member: unblock them first."
 
 
-class RequestClosed(SocialError):
+class RequestClosed(DomainError):
     status = 409
     code = SocialCode.REQUEST_CLOSED
     detail = "This friend request was already answered or cancelled."
 
 
-class InvitationGone(SocialError):
+class InvitationGone(DomainError):
     status = 410
     code = SocialCode.INVITATION_GONE
     detail = "This invitation has expired or was already used."
 
 
-class RateLimited(SocialError):
+class RateLimited(DomainError):
     status = 429
     code = SocialCode.RATE_LIMITED

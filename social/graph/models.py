@@ -90,9 +90,6 @@ class Friendship(models.Model):
         """When the friendship starts to count for friend contagion."""
         return self.accepted_at + settings.CONTAGION_VESTING
 
-    def other_id(self, member_id: int) -> int:
-        return self.member_b_id if member_id == self.member_a_id else self.member_a_id
-
 
 class FriendRequest(models.Model):
     class Status(models.TextChoices):

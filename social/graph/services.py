@@ -1,14 +1,15 @@
 """Writes to the friend graph.
 
 Concurrency (STYLE.md §6): every write about a pair of members first takes row locks on both
-members' rows, in id order, through ``_lock_members`` — the one place locks are taken — so two
-concurrent accepts, crossing requests or a block racing an accept run one after the other and
-never deadlock each other. Beneath the locks, the database still guards the invariants on its
-own: one live friendship per canonical pair and one pending request per direction (partial
-unique constraints, with ``IntegrityError`` handled), and an invitation is consumed by a
-conditional ``UPDATE ... WHERE used_at IS NULL`` whose row count decides who got it.
+members' rows, in id order, through ``config.kernel.locks`` — the one place locks are taken — so
+two concurrent accepts, crossing requests or a block racing an accept run one after the other
+and never deadlock each other. Beneath the locks, the database still guards the invariants on
+its own: one live friendship per canonical pair and one pending request per direction (partial
+unique constraints, with ``IntegrityError`` handled).
 
-Domain signals (``social.signals``) are sent after commit, exactly once per change.
+``friendship_start`` and ``friendship_end`` are the two ways the graph changes; invitations and
+account deletion (``social.privacy``) use them too. Domain signals (``social.graph.signals``) are
+sent after commit, exactly once per change.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.members.models import User
 from accounts.notifications.feed import Kind, notify
+from config.kernel import locks
+from config.kernel.after_commit import send_on_commit
 from social.graph import selectors
 from social.graph.errors import (
     AlreadyFriends,
@@ -34,63 +36,55 @@ from social.graph.errors import (
 )
 from social.graph.models import Block, FriendRequest, Friendship, ordered_pair
 from social.graph.signals import friendship_ended, friendship_started
-from social.invitations.models import Invitation
 
 OPEN_STATUSES = (FriendRequest.Status.PENDING, FriendRequest.Status.DECLINED)
 
 
-def _tell_accepted(*, member_id: int, by: User, kind: str) -> None:
-    """``member_id`` learns that ``by`` accepted their friend request or invitation (``kind``)."""
-    noun = "invitation" if kind == Kind.INVITATION else "friend request"
-    notify(member_id=member_id, kind=kind, text=f"{by.username} accepted your {noun}: you are now friends.",
-           link=reverse("friends"))
-
-
-def _lock_members(*member_ids: int) -> None:
-    """Lock the members' rows in id order (no-op on SQLite, whose writers are serialised by
-    ``BEGIN IMMEDIATE``). Call at the start of the transaction, before any read it depends on."""
-    ids = sorted(set(member_ids))
-    list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-
-
 def _announce_started(friendship: Friendship) -> None:
-    payload = {
-        "friendship_id": friendship.pk,
-        "member_a_id": friendship.member_a_id,
-        "member_b_id": friendship.member_b_id,
-        "accepted_at": friendship.accepted_at,
-        "vests_at": friendship.vests_at,
-    }
-    transaction.on_commit(lambda: friendship_started.send(sender=Friendship, **payload), robust=True)
+    send_on_commit(
+        friendship_started, sender=Friendship, friendship_id=friendship.pk, member_a_id=friendship.member_a_id,
+        member_b_id=friendship.member_b_id, accepted_at=friendship.accepted_at, vests_at=friendship.vests_at,
+    )
 
 
-def _friendship_start(*, first_id: int, second_id: int, via: str, now: datetime) -> tuple[Friendship, bool]:
-    """Make the pair friends (caller holds both members' locks). Returns (friendship, created).
+def friendship_start(*, asker_id: int, by: User, via: str, now: datetime) -> Friendship:
+    """``by`` accepted what member ``asker_id`` asked (a friend request, or an invitation when
+    ``via`` is ``Friendship.Via.INVITATION``): the pair become friends as of ``now``.
 
-    Also closes every open request between them as accepted: they are answered now.
+    Precondition: inside a transaction that holds both members' row locks
+    (``locks.member_ids_lock``). Every open request between them is closed as accepted: they
+    are answered now. If the friendship is new, ``friendship_started`` is sent after commit and
+    the asker is notified that ``by`` accepted. Returns the live friendship (the existing one if
+    they already were friends).
     """
-    a, b = ordered_pair(first_id, second_id)
+    a, b = ordered_pair(asker_id, by.pk)
     FriendRequest.objects.filter(
         from_user_id__in=(a, b), to_user_id__in=(a, b), status__in=OPEN_STATUSES
     ).update(status=FriendRequest.Status.ACCEPTED, responded_at=now)
     existing = Friendship.objects.active().between(a, b).first()
     if existing is not None:
-        return existing, False
+        return existing
     try:
         with transaction.atomic():  # a savepoint: the constraint may refuse the row
             friendship = Friendship.objects.create(member_a_id=a, member_b_id=b, via=via, accepted_at=now)
     except IntegrityError:
         # A concurrent transaction made this friendship first (reachable when the row locks
-        # are not held, e.g. a caller outside this module): theirs is the one.
-        return Friendship.objects.active().between(a, b).get(), False
+        # are not held): theirs is the one.
+        return Friendship.objects.active().between(a, b).get()
     _announce_started(friendship)
-    return friendship, True
+    kind = Kind.INVITATION if via == Friendship.Via.INVITATION else Kind.FRIEND_REQUEST
+    noun = "invitation" if kind == Kind.INVITATION else "friend request"
+    notify(member_id=asker_id, kind=kind, text=f"{by.username} accepted your {noun}: you are now friends.",
+           link=reverse("friends"))
+    return friendship
 
 
-def _friendship_end(
+def friendship_end(
     *, friendship: Friendship, reason: str, by: User | None, note: str = "", now: datetime
 ) -> bool:
-    """End a live friendship (kept as history). Idempotent: False if it had already ended."""
+    """End a live friendship as of ``now`` (kept as history, ``reason`` one of
+    ``Friendship.EndReason``); ``friendship_ended`` is sent after commit. Precondition: inside a
+    transaction that holds both members' row locks. Idempotent: False if it had already ended."""
     ended = Friendship.objects.filter(pk=friendship.pk, ended_at__isnull=True).update(
         ended_at=now, ended_reason=reason, ended_by=by, ended_note=note
     )
@@ -98,15 +92,10 @@ def _friendship_end(
         return False
     friendship.ended_at, friendship.ended_reason, friendship.ended_note = now, reason, note
     friendship.ended_by = by
-    payload = {
-        "friendship_id": friendship.pk,
-        "member_a_id": friendship.member_a_id,
-        "member_b_id": friendship.member_b_id,
-        "reason": reason,
-        "ended_at": now,
-        "was_vested": friendship.vests_at <= now,
-    }
-    transaction.on_commit(lambda: friendship_ended.send(sender=Friendship, **payload), robust=True)
+    send_on_commit(
+        friendship_ended, sender=Friendship, friendship_id=friendship.pk, member_a_id=friendship.member_a_id,
+        member_b_id=friendship.member_b_id, reason=reason, ended_at=now, was_vested=friendship.vests_at <= now,
+    )
     return True
 
 
@@ -114,11 +103,11 @@ def _friendship_end(
 def friendship_unfriend(*, member: User, username: str) -> None:
     """End ``member``'s friendship with ``username``; ``NotFound`` if they are not friends."""
     other, _ = selectors.friend_by_username(member=member, username=username)
-    _lock_members(member.pk, other.pk)
+    locks.member_ids_lock([member.pk, other.pk])
     friendship = selectors.active_friendship_between(first_id=member.pk, second_id=other.pk)
     if friendship is None:  # ended by a concurrent request
         raise NotFound()
-    _friendship_end(
+    friendship_end(
         friendship=friendship, reason=Friendship.EndReason.UNFRIENDED, by=member, now=timezone.now()
     )
 
@@ -127,8 +116,8 @@ def friendship_unfriend(*, member: User, username: str) -> None:
 def friendship_cut(*, friendship: Friendship, by: User, reason: str) -> bool:
     """A moderator ends a friendship (e.g. fraud). ``reason`` is the moderator's note, kept on
     the row and never shown to the members. Idempotent: False if it had already ended."""
-    _lock_members(friendship.member_a_id, friendship.member_b_id)
-    return _friendship_end(
+    locks.member_ids_lock([friendship.member_a_id, friendship.member_b_id])
+    return friendship_end(
         friendship=friendship, reason=Friendship.EndReason.MODERATOR, by=by, note=reason,
         now=timezone.now(),
     )
@@ -153,7 +142,7 @@ def friend_request_send(*, from_user: User, to_username: str) -> RequestSent:
     to_user = selectors.member_by_username(username=to_username)
     if to_user.pk == from_user.pk:
         raise CannotFriendSelf()
-    _lock_members(from_user.pk, to_user.pk)
+    locks.member_ids_lock([from_user.pk, to_user.pk])
     if selectors.has_blocked(blocker_id=from_user.pk, blocked_id=to_user.pk):
         raise YouBlocked()
     if selectors.active_friendship_between(first_id=from_user.pk, second_id=to_user.pk):
@@ -172,11 +161,8 @@ def friend_request_send(*, from_user: User, to_username: str) -> RequestSent:
             from_user=from_user, to_user=to_user, status=FriendRequest.Status.ACCEPTED,
             created_at=now, responded_at=now,
         )
-        friendship, started = _friendship_start(
-            first_id=from_user.pk, second_id=to_user.pk, via=Friendship.Via.MUTUAL_REQUEST, now=now
-        )
-        if started:  # their request to me, answered by mine: they learn it as an acceptance
-            _tell_accepted(member_id=to_user.pk, by=from_user, kind=Kind.FRIEND_REQUEST)
+        # Their request to me, answered by mine: they learn it as an acceptance.
+        friendship = friendship_start(asker_id=to_user.pk, by=from_user, via=Friendship.Via.MUTUAL_REQUEST, now=now)
         return RequestSent(request=request, created=True, friendship=friendship)
     try:
         with transaction.atomic():
@@ -193,7 +179,7 @@ def friend_request_send(*, from_user: User, to_username: str) -> RequestSent:
 
 
 def _locked_request(request: FriendRequest) -> FriendRequest:
-    _lock_members(request.from_user_id, request.to_user_id)
+    locks.member_ids_lock([request.from_user_id, request.to_user_id])
     return FriendRequest.objects.select_related("from_user", "to_user").get(pk=request.pk)
 
 
@@ -220,12 +206,7 @@ def friend_request_accept(*, request: FriendRequest, by: User) -> Friendship:
     )
     if not claimed:
         raise RequestClosed()
-    friendship, started = _friendship_start(
-        first_id=request.from_user_id, second_id=by.pk, via=Friendship.Via.REQUEST, now=now
-    )
-    if started:
-        _tell_accepted(member_id=request.from_user_id, by=by, kind=Kind.FRIEND_REQUEST)
-    return friendship
+    return friendship_start(asker_id=request.from_user_id, by=by, via=Friendship.Via.REQUEST, now=now)
 
 
 @transaction.atomic
@@ -266,7 +247,7 @@ def block_create(*, blocker: User, username: str) -> tuple[Block, bool]:
     target = selectors.member_by_username(username=username)
     if target.pk == blocker.pk:
         raise CannotBlockSelf()
-    _lock_members(blocker.pk, target.pk)
+    locks.member_ids_lock([blocker.pk, target.pk])
     existing = Block.objects.filter(blocker=blocker, blocked=target).first()
     if existing is not None:
         return existing, False
@@ -278,7 +259,7 @@ def block_create(*, blocker: User, username: str) -> tuple[Block, bool]:
         return Block.objects.get(blocker=blocker, blocked=target), False
     friendship = selectors.active_friendship_between(first_id=blocker.pk, second_id=target.pk)
     if friendship is not None:
-        _friendship_end(friendship=friendship, reason=Friendship.EndReason.BLOCKED, by=blocker, now=now)
+        friendship_end(friendship=friendship, reason=Friendship.EndReason.BLOCKED, by=blocker, now=now)
     FriendRequest.objects.filter(from_user=blocker, to_user=target, status__in=OPEN_STATUSES).update(
         status=FriendRequest.Status.CANCELLED, responded_at=now
     )
@@ -295,7 +276,7 @@ def block_remove(*, blocker: User, username: str) -> None:
     block = Block.objects.filter(blocker=blocker, blocked__username=username).first()
     if block is None:
         raise NotFound()
-    _lock_members(blocker.pk, block.blocked_id)
+    locks.member_ids_lock([blocker.pk, block.blocked_id])
     Block.objects.filter(pk=block.pk).delete()
     FriendRequest.objects.filter(
         from_user_id=block.blocked_id, to_user=blocker, status=FriendRequest.Status.PENDING, muted=True
@@ -310,7 +291,7 @@ def friendship_restore(*, friendship: Friendship, by: User) -> Friendship | None
     None when it cannot be restored: the friendship was not cut by a moderator, the pair are
     already friends again, either member left or either blocked the other since.
     """
-    _lock_members(friendship.member_a_id, friendship.member_b_id)
+    locks.member_ids_lock([friendship.member_a_id, friendship.member_b_id])
     row = Friendship.objects.select_related("member_a", "member_b").get(pk=friendship.pk)
     if row.ended_at is None or row.ended_reason != Friendship.EndReason.MODERATOR:
         return None
@@ -327,31 +308,3 @@ def friendship_restore(*, friendship: Friendship, by: User) -> Friendship | None
     )
     _announce_started(restored)
     return restored
-
-
-@transaction.atomic
-def member_graph_leave(*, member: User) -> int:
-    """A member deletes their account: end every friendship (``friendship_ended`` after commit,
-    so friends' contagion is reversed), cancel open requests both ways, expire their open
-    invitations (forgetting the addresses they were sent to) and remove blocks either way.
-    Returns how many friendships ended."""
-    # Every member involved, locked once in id order (the module's rule), then read again.
-    friends = Friendship.objects.active().of_member(member.pk).values_list("member_a_id", "member_b_id")
-    _lock_members(member.pk, *(m for pair in friends for m in pair))
-    now = timezone.now()
-    ended = 0
-    for friendship in Friendship.objects.active().of_member(member.pk).order_by("pk"):
-        ended += _friendship_end(
-            friendship=friendship, reason=Friendship.EndReason.UNFRIENDED, by=member, now=now
-        )
-    FriendRequest.objects.filter(from_user=member, status__in=OPEN_STATUSES).update(
-        status=FriendRequest.Status.CANCELLED, responded_at=now
-    )
-    FriendRequest.objects.filter(to_user=member, status__in=OPEN_STATUSES).update(
-        status=FriendRequest.Status.DECLINED, responded_at=now
-    )
-    Invitation.objects.filter(inviter=member, used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
-    Invitation.objects.filter(inviter=member).exclude(email="").update(email="")  # other people's addresses
-    Block.objects.filter(Q(blocker=member) | Q(blocked=member)).delete()
-    return ended
-

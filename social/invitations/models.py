@@ -1,10 +1,4 @@
-"""The friend graph: friendships, friend requests, blocks and invitations.
-
-A friendship is stored once per pair, canonically ordered (``member_a_id < member_b_id``), so
-"alice and bob" and "bob and alice" are the same row and a unique constraint can make two
-concurrent accepts produce exactly one friendship. Ended friendships are kept as history
-(``ended_at``/``ended_reason``); a pair may become friends again later, as a new row.
-"""
+"""Invitations: single-use links to become a member's friend (``social.invitations.services``)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from social.graph.errors import SocialError
+from config.kernel.errors import DomainError
 from social.invitations import services
 
 #: Where an invitation token waits while its visitor signs up or logs in.
@@ -33,7 +33,7 @@ def accept_pending_invitation(sender: Any, request: HttpRequest | None, user: An
         return
     try:
         friendship = services.invitation_accept(token=token, user=user)
-    except SocialError as exc:
+    except DomainError as exc:
         messages.error(request, f"Invitation: {exc.detail}", fail_silently=True)
         return
     other = friendship.member_a if friendship.member_b_id == user.pk else friendship.member_b

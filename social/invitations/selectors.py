@@ -1,11 +1,4 @@
-"""Reads of the friend graph.
-
-The contagion engine (scoring) reads the graph through ``vested_edges`` /
-``friendships_active_for_contagion`` and ``contagion_neighbour_ids``; everything else here serves
-the friends pages and API. Any lookup of another member by username goes through
-``member_visible_to``-style helpers that raise ``NotFound`` identically for a stranger, a block
-either way, and a username that does not exist.
-"""
+"""Reads of invitations. An unknown token raises ``NotFound``, like any unknown URL."""
 
 from __future__ import annotations
 

@@ -1,14 +1,9 @@
-"""Writes to the friend graph.
+"""Invitations: single-use links that make their user and the inviter friends.
 
-Concurrency (STYLE.md §6): every write about a pair of members first takes row locks on both
-members' rows, in id order, through ``_lock_members`` — the one place locks are taken — so two
-concurrent accepts, crossing requests or a block racing an accept run one after the other and
-never deadlock each other. Beneath the locks, the database still guards the invariants on its
-own: one live friendship per canonical pair and one pending request per direction (partial
-unique constraints, with ``IntegrityError`` handled), and an invitation is consumed by a
-conditional ``UPDATE ... WHERE used_at IS NULL`` whose row count decides who got it.
-
-Domain signals (``social.signals``) are sent after commit, exactly once per change.
+Concurrency (STYLE.md §6): like every write to the friend graph, these first lock the members'
+rows in id order (``config.kernel.locks``). Beneath the locks, an invitation is consumed by a
+conditional ``UPDATE ... WHERE used_at IS NULL`` whose row count decides who got it, and the
+friendship itself is made by ``social.graph.services.friendship_start``.
 """
 
 from __future__ import annotations
@@ -23,7 +18,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.members.models import User
-from accounts.notifications.feed import Kind
+from config.kernel import locks
+from config.kernel.after_commit import call_on_commit
 from social.graph import selectors
 from social.graph.errors import (
     AlreadyFriends,
@@ -39,7 +35,7 @@ from social.graph.limits import (
     MAX_OPEN_INVITATIONS,
 )
 from social.graph.models import Friendship
-from social.graph.services import _friendship_start, _lock_members, _tell_accepted
+from social.graph.services import friendship_start
 from social.invitations import selectors as invitations_selectors
 from social.invitations.models import Invitation
 from social.invitations.tokens import invitation_token_hash, invitation_token_new
@@ -56,11 +52,11 @@ class InvitationCreated:
 def invitation_create(*, inviter: User, email: str = "", url_for: Callable[[str], str]) -> InvitationCreated:
     """A new single-use invitation link, optionally emailed (after commit) to ``email``.
 
-    ``url_for(token)`` builds the absolute link. Caps (``social.limits``): open invitations per
+    ``url_for(token)`` builds the absolute link. Caps (``social.graph.limits``): open invitations per
     member, and emails per rolling day. The answer never depends on whether ``email`` belongs
     to a member (no enumeration): the same email goes out either way.
     """
-    _lock_members(inviter.pk)  # the caps are check-then-act: serialise one member's invites
+    locks.member_ids_lock([inviter.pk])  # the caps are check-then-act: serialise one member's invites
     now = timezone.now()
     if invitations_selectors.open_invitation_count(member_id=inviter.pk, now=now) >= MAX_OPEN_INVITATIONS:
         raise RateLimited(
@@ -88,7 +84,7 @@ def invitation_create(*, inviter: User, email: str = "", url_for: Callable[[str]
     url = url_for(token)
     if email:
         context = {"inviter": inviter.username, "url": url, "expires_at": invitation.expires_at}
-        transaction.on_commit(lambda: _invitation_email_send(email=email, context=context), robust=True)
+        call_on_commit(_invitation_email_send, email=email, context=context)
     return InvitationCreated(invitation=invitation, token=token, url=url)
 
 
@@ -109,7 +105,7 @@ def invitation_accept(*, token: str, user: User) -> Friendship:
     found = invitations_selectors.invitation_by_token(token=token)
     if found.inviter_id == user.pk:
         raise CannotFriendSelf()
-    _lock_members(found.inviter_id, user.pk)
+    locks.member_ids_lock([found.inviter_id, user.pk])
     invitation = Invitation.objects.select_related("inviter").get(pk=found.pk)
     inviter = invitation.inviter
     friendship = selectors.active_friendship_between(first_id=inviter.pk, second_id=user.pk)
@@ -129,10 +125,5 @@ def invitation_accept(*, token: str, user: User) -> Friendship:
     )
     if claimed != 1:
         raise InvitationGone()
-    friendship, started = _friendship_start(
-        first_id=inviter.pk, second_id=user.pk, via=Friendship.Via.INVITATION, now=now
-    )
-    if started:
-        _tell_accepted(member_id=inviter.pk, by=user, kind=Kind.INVITATION)
-    return friendship
+    return friendship_start(asker_id=inviter.pk, by=user, via=Friendship.Via.INVITATION, now=now)
 
