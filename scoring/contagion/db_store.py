@@ -1,4 +1,5 @@
-"""The database implementation of the contagion engine's store (scoring.contagion.engine).
+"""The database implementation of the contagion engine's store (``scoring.contagion.engine``),
+and the rebuild's reads and writes of the whole graph.
 
 Every write is an increment applied in ascending member order (ordered row locks, so two
 workers never deadlock), with a version check per row: see the engine's concurrency contract.
@@ -7,27 +8,25 @@ Works on PostgreSQL (one statement per batch, arrays) and SQLite (row by row, em
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
-import psycopg
 from django.db import connection, transaction
 from django.db.models import Q
 from numpy.typing import NDArray
 
+from config.kernel.chunks import chunks
 from scoring.contagion.engine import Delta, EdgeFold, Expansion, NodeState, Snapshot, StaleState, apply_rows
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import FriendGraph, build_graph
+from scoring.ledger.bulk_sql import bulk_cursor
+from scoring.ledger.models import ScoreState
 
-_CHUNK = 5000
-
-
-def _chunks(ids: list[int], size: int = _CHUNK) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+#: Member ids per ORM statement (``IN (…)``, ``bulk_create``): statements stay bounded.
+IDS_PER_QUERY = 5_000
+#: Friendships per DELETE of the rebuild (two arrays of this many ids).
+PAIRS_PER_DELETE = 50_000
 
 
 def nodes_ensure(ids: Iterable[int]) -> set[int]:
@@ -35,7 +34,7 @@ def nodes_ensure(ids: Iterable[int]) -> set[int]:
     the ids created. The member's base is folded in afterwards, like any base change."""
     wanted = sorted(set(ids))
     created: set[int] = set()
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted, IDS_PER_QUERY):
         have = set(ContagionNode.objects.filter(member_id__in=chunk).values_list("member_id", flat=True))
         missing = [i for i in chunk if i not in have]
         if missing:
@@ -133,17 +132,6 @@ _SNAPSHOT_EDGES_SQL = _SNAPSHOT_SQL + f"""
 """  # noqa: S608 - our table
 
 
-@contextmanager
-def bulk_cursor() -> Iterator[psycopg.Cursor]:
-    """A server-side-binding psycopg cursor on Django's connection (PostgreSQL only), inside the
-    current transaction: parameters travel apart from the SQL, in binary. Django's own cursor
-    binds client-side, quoting every element of a parameter into the SQL text: seconds for the
-    100k-element arrays of a global solve's write. Django's query wrappers do not see it."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-
-
 class _GraphCache:
     """This process's adjacency, per database: valid while the graph version read in the same
     snapshot as the rows is the one it was built at and the member ids are the same."""
@@ -196,7 +184,7 @@ class DbStore:
 
     def load(self, ids: Collection[int]) -> dict[int, NodeState]:
         out: dict[int, NodeState] = {}
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(list(ids), IDS_PER_QUERY):
             for member_id, s, r, d, deg, version in ContagionNode.objects.filter(member_id__in=chunk).values_list(
                 "member_id", "s", "r", "d", "deg", "version"
             ):
@@ -208,7 +196,7 @@ class DbStore:
 
     def neighbours(self, ids: Collection[int]) -> dict[int, tuple[int, ...]]:
         out: dict[int, list[int]] = {i: [] for i in ids}
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(list(ids), IDS_PER_QUERY):
             rows = ContagionEdge.objects.filter(Q(member_a_id__in=chunk) | Q(member_b_id__in=chunk)).values_list(
                 "member_a_id", "member_b_id"
             )
@@ -389,7 +377,7 @@ _REBUILD_ROW = np.dtype([("id", ">i8"), ("d", ">f8"), ("s", ">f8"), ("r", ">f8")
 def nodes_read_for_rebuild(neutral_base: float) -> dict[str, np.ndarray]:
     """Every contagion row in member order, with the member's current base (``neutral_base`` when
     they have no score state): ``id, d, s, r, deg, base`` arrays. PostgreSQL: one packed column."""
-    node, state = ContagionNode._meta.db_table, "scoring_scorestate"
+    node, state = ContagionNode._meta.db_table, ScoreState._meta.db_table
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -474,8 +462,8 @@ def edges_rebuild(source_sql: str, params: list) -> tuple[np.ndarray, np.ndarray
                                new.tolist())
         return desired[:, 0].copy(), desired[:, 1].copy()
     with bulk_cursor() as bulk:
-        for start in range(0, len(gone), 50_000):
-            chunk = gone[start:start + 50_000]
+        for start in range(0, len(gone), PAIRS_PER_DELETE):  # numpy rows, not a Sequence
+            chunk = gone[start:start + PAIRS_PER_DELETE]
             bulk.execute(f"DELETE FROM {table} WHERE (member_a_id, member_b_id) IN "  # noqa: S608 - our table
                          "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
                          [chunk[:, 0].tolist(), chunk[:, 1].tolist()])
@@ -513,39 +501,10 @@ def _sorted_contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def nodes_ensure_for_scored() -> None:
     """A zero row for every member with a score state (one statement)."""
-    node, state = ContagionNode._meta.db_table, "scoring_scorestate"
+    node, state = ContagionNode._meta.db_table, ScoreState._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {node} (member_id, d, s, r, deg, version) "  # noqa: S608 - our tables
             # "WHERE true": SQLite needs it to parse ON CONFLICT after a SELECT.
             f"SELECT member_id, 0, 0, 0, 0, 0 FROM {state} WHERE true ON CONFLICT (member_id) DO NOTHING"
         )
-
-
-_PG_TYPES = {float: "float8", int: "bigint", str: "text", datetime: "timestamptz"}
-
-
-def rows_update(table: str, key: str, columns: dict[str, type], rows: list[tuple], *, extra_set: str = "") -> None:
-    """``UPDATE table SET col = value … WHERE key = id`` for many rows at once.
-
-    PostgreSQL: one statement per 20,000 rows (unnest of typed arrays); elsewhere executemany.
-    ``rows`` are ``(key, value, …)`` in ``columns`` order; ``extra_set`` adds a constant clause
-    (e.g. ``"updated_at = now()"``). The table and column names are ours, never user input.
-    """
-    if not rows:
-        return
-    names = list(columns)
-    if connection.vendor == "postgresql":
-        sets = ", ".join(f"{n} = v.{n}" for n in names) + (f", {extra_set}" if extra_set else "")
-        arrays = ", ".join(f"%s::{_PG_TYPES[t]}[]" for t in [int, *columns.values()])
-        sql = (f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v(k, {', '.join(names)}) "  # noqa: S608
-               f"WHERE t.{key} = v.k")
-        with bulk_cursor() as bulk:
-            for start in range(0, len(rows), 20_000):
-                chunk = rows[start:start + 20_000]
-                bulk.execute(sql, [list(col) for col in zip(*chunk, strict=True)], binary=True)
-        return
-    sets = ", ".join(f"{n} = %s" for n in names) + (f", {extra_set}" if extra_set else "")
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key} = %s",  # noqa: S608
-                           [(*row[1:], row[0]) for row in rows])

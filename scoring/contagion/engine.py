@@ -25,12 +25,15 @@ one transaction with a row-count check (STYLE §6). ``change_edge`` must read bo
 a lock (ordered row locks), fold, write the friendship and bump both versions in one transaction.
 
 Flow of one call (``base_changed`` / ``edge_added`` / ``edge_removed`` / ``propagate``): load the
-seeds' state, push locally in FIFO order while ``|r| > ε`` and the work budget lasts, loading
-neighbour lists and friends' states lazily in batches (one round trip per wave), then hand the
-store every touched member's accumulated ``(ds, dr, dd)`` in one ``apply``. The store returns the
-resulting ``(s, r)``; any member whose stored ``|r|`` is still above ε (concurrent activity) seeds
-another round. Work beyond ``Params.budget`` edge visits is returned as ``overflow`` for the
-batched global solve (``reconcile``).
+seeds' state, then push locally in waves while some ``|r| > ε`` and the work budget lasts. A wave
+pushes every loaded member above ε at once — the smallest degrees first when the budget cannot
+take them all (a hub that does not fit is deferred), in slices of the largest residuals first, so
+later slices also push what earlier ones added — and fetches the friend lists and friends' states
+it reaches for the first time in one round trip. The round then hands the store every touched
+member's accumulated ``(ds, dr, dd)`` in one ``apply``. The store returns the resulting
+``(s, r)``; any member whose stored ``|r|`` is still above ε (concurrent activity) seeds another
+round. Work beyond ``Params.budget`` edge visits is returned as ``overflow`` for the batched
+global solve (``reconcile``).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from .solve import FriendGraph, build_graph, reconcile_deltas
+from scoring.contagion.solve import FriendGraph, build_graph, reconcile_deltas
+from scoring.model.params import PARAMS as MODEL
 
 
 class NodeState(NamedTuple):
@@ -134,15 +138,17 @@ class SnapshotStore(ContagionStore, Protocol):
 
 @dataclass(frozen=True)
 class Params:
-    """Contagion constants (DESIGN §3). ``eps`` in deviation points; ``budget`` in edge visits per
-    call (a push at u costs deg(u)); ``max_conflicts`` bounds retries after ``StaleState``;
-    ``solve_share``: a batch of base changes for at least this share of all members is applied
-    by one warm-started global solve instead of pushes (``bases_set``; 0 disables it)."""
+    """Contagion constants (DESIGN §3): ``alpha``, ``lam``, ``cap`` and ``eps`` default to the
+    model's (``ScoringParams.contagion_*``). ``eps`` in deviation points; ``budget`` in edge
+    visits per call (a push at u costs deg(u)); ``max_conflicts`` bounds retries after
+    ``StaleState``; ``solve_share``: a batch of base changes for at least this share of all
+    members is applied by one warm-started global solve instead of pushes (``bases_set``; 0
+    disables it)."""
 
-    alpha: float = 0.5
-    lam: float = 0.25
-    cap: float = 60.0
-    eps: float = 0.1
+    alpha: float = MODEL.contagion_alpha
+    lam: float = MODEL.contagion_lambda
+    cap: float = MODEL.contagion_cap
+    eps: float = MODEL.contagion_eps
     budget: int = 50_000
     max_conflicts: int = 8
     solve_share: float = 0.0

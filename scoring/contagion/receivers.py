@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.dispatch import receiver
 
 from accounts.members.signals import profile_changed
-from config.kernel.after_commit import enqueue_on_commit
-from scoring.ingestion.dirty import contagion_mark
+from config.kernel.after_commit import call_on_commit, enqueue_on_commit
+from scoring.ingestion import dirty
 from scoring.ledger.signals import bases_changed
 from social.graph.signals import friendship_ended, friendship_started
 
@@ -26,7 +25,7 @@ def on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: A
 def on_bases_changed(sender: Any, member_ids: list[int], **kwargs: Any) -> None:
     ids = list(member_ids)
     if settings.SERVICES_MODE:  # a worker that fell behind takes them all at once (ingestion.dirty)
-        transaction.on_commit(lambda: contagion_mark(ids), robust=True)
+        call_on_commit(dirty.contagion_mark, ids)
     enqueue_on_commit("scoring.contagion.tasks.contagion_bases_sync", ids)
 
 

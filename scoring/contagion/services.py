@@ -1,9 +1,10 @@
 """Friend contagion, wired to the database: base changes, friendship changes, social points.
 
-The engine (scoring.contagion) keeps s within ε/(1−α) of the fixed point; this module decides
-*when* it runs and turns its output into members' social points, scores and ledger rows:
+The engine (``scoring.contagion.engine``) keeps s within ε/(1−α) of the fixed point; this module
+decides *when* it runs and turns its output into members' social points, scores and ledger rows:
 
-* members' bases moved → ``contagion_bases_sync`` (folds d = base − 650 in, pushes);
+* members' bases moved → ``contagion_bases_sync`` (folds d = base − the neutral base in,
+  pushes; ``contagion_backlog_sync`` adds the members other tasks queued in services mode);
 * a friendship ended, or a member entered/left private mode → ``contagion_edges_sync`` for the
   pairs concerned; friendships that vested are picked up by the periodic ``contagion_tick``;
 * residuals left above ε (a push that ran out of budget at a hub) wait in the table and are
@@ -16,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -28,14 +29,12 @@ from django.utils import timezone
 from accounts.members.models import User
 from scoring.contagion.db_store import (
     DbStore,
-    bulk_cursor,
     edges_rebuild,
     lock_for_rebuild,
     nodes_ensure,
     nodes_ensure_for_scored,
     nodes_read_for_rebuild,
     nodes_write_absolute,
-    rows_update,
 )
 from scoring.contagion.engine import (
     Delta,
@@ -52,20 +51,27 @@ from scoring.contagion.engine import (
 )
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ingestion import dirty
+from scoring.ledger.bulk_sql import bulk_cursor, rows_update
+from scoring.ledger.models import EXPLANATION_MAX_LENGTH, ScoreChange, ScoreState
+from scoring.ledger.rows import format_points
+from scoring.ledger.services import member_state_ensure
 from scoring.ledger.signals import scores_announce
+from scoring.model import PARAMS as MODEL
 from scoring.model import band_for, total_score
+from social.graph.models import Friendship
+from social.graph.selectors import friendships_active_for_contagion
 
 logger = logging.getLogger(__name__)
 
 # An edge diff larger than this is applied by the rebuild (one solve) instead of edge by edge.
 EDGE_DIFF_REBUILD_THRESHOLD = 1_000
-NEUTRAL_BASE = 650.0  # d = base − 650 (DESIGN.md §3)
-# ε = 0.1 deviation points: shown points off by at most λ·ε/(1−α) = 0.05 (DESIGN.md §3).
-# The budget (edge visits per call) keeps a hub's push cheaper than a global solve (§11).
-# A scoring batch that moves the bases of ≥ 0.5 % of all members is applied by one warm-started
-# global solve over the worker's cached adjacency instead of pushes (docs/benchmarks.md).
-PARAMS = Params(alpha=0.5, lam=0.25, cap=60.0, eps=0.1, budget=50_000, solve_share=0.005)
+NEUTRAL_BASE = MODEL.contagion_neutral_base  # d = base − NEUTRAL_BASE (DESIGN.md §3)
+# α, λ, C and ε are the model's (``ScoringParams``), the push budget the engine's (edge visits
+# per call: it keeps a hub's push cheaper than a global solve, §11). A scoring batch that moves
+# the bases of ≥ 0.5 % of all members is applied by one warm-started global solve over the
+# worker's cached adjacency instead of pushes (docs/benchmarks.md).
+PARAMS = Params(solve_share=0.005)
 # Stored social points follow λ·s to within this (points): the dashboard shows one decimal, and
 # skipping smaller moves spares a write for most members a push touches. The displayed score is
 # always exact (a change of the rounded score is always written).
@@ -74,6 +80,8 @@ SOCIAL_WRITE_STEP = 0.01
 BACKLOG_SOLVE_THRESHOLD = 2_000
 # The tick re-checks friendships that vested this long before its last run (a late commit).
 TICK_MARGIN = timedelta(minutes=5)
+# Contagion ledger rows per INSERT (a rebuild may write one for most members).
+LEDGER_ROWS_PER_INSERT = 2_000
 
 
 def _cause_text(member_id: int) -> str:
@@ -87,8 +95,6 @@ def _cause_text(member_id: int) -> str:
 
 def _ensure_members(ids: Iterable[int]) -> None:
     """Contagion rows for these members, with their base folded in."""
-    from scoring.ledger.services import member_state_ensure
-
     missing = sorted(nodes_ensure(ids))
     if not missing:
         return
@@ -141,6 +147,16 @@ def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
     return len(report.changes)
 
 
+def contagion_backlog_sync(*, member_ids: Iterable[int]) -> int:
+    """``contagion_bases_sync`` for these members and, in services mode, every member other
+    scoring batches queued meanwhile (``dirty.contagion_take``): a worker that fell behind folds
+    the backlog in as one batch, and the tasks behind it find their members done."""
+    ids = set(member_ids)
+    if settings.SERVICES_MODE:
+        ids.update(dirty.contagion_take())
+    return contagion_bases_sync(member_ids=sorted(ids))
+
+
 def _pairs_of(member_ids: Iterable[int]) -> Q:
     ids = list(member_ids)
     return Q(member_a_id__in=ids) | Q(member_b_id__in=ids)
@@ -151,8 +167,6 @@ def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: s
 
     ``members`` limits the work to friendships of those members; None checks every edge.
     """
-    from social.graph.selectors import friendships_active_for_contagion
-
     now = timezone.now()
     desired_qs = friendships_active_for_contagion(now=now)
     current_qs = ContagionEdge.objects.all()
@@ -189,8 +203,6 @@ def contagion_tick() -> dict[str, int]:
     or members who change their privacy are applied by their own ``contagion_edges_sync`` task,
     and the nightly rebuild re-derives every edge.
     """
-    from social.graph.models import Friendship
-
     now = timezone.now()
     since = ContagionGraph.objects.filter(pk=1).values_list("vested_through", flat=True).first()
     explanation = "A friendship started to count"
@@ -241,13 +253,11 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
     Announces the moved scores with ONE ``scores_changed`` after commit; ``announce=False``
     skips it (a bulk load whose boards are rebuilt afterwards). Returns how many displayed scores changed.
     """
-    from scoring.ledger.rows import format_points
-
     ids = sorted(set(member_ids))
     if not ids:
         return 0
     now = timezone.now()
-    social_rows: list[tuple[int, float, int]] = []
+    social_rows: list[tuple[float, int, int]] = []
     moves: list[tuple[int, int, int, float, float, float]] = []  # id, old/new score, base, old/new social
     with transaction.atomic():
         for member_id, base, old_social, old_score, s in _points_candidates(ids):
@@ -255,7 +265,7 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
             new_score = total_score(base, new_social)
             if new_score == old_score and abs(new_social - old_social) < SOCIAL_WRITE_STEP:
                 continue  # below what anyone is shown (points with one decimal)
-            social_rows.append((member_id, new_social, new_score))
+            social_rows.append((new_social, new_score, member_id))
             if new_score != old_score:
                 moves.append((member_id, old_score, new_score, base, old_social, new_social))
         factors = dict(ScoreState.objects.filter(member_id__in=[m[0] for m in moves])
@@ -266,14 +276,14 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
                 old_score=old_score, new_score=new_score, old_base=base, new_base=base,
                 old_social=old_social, new_social=new_social,
                 old_factors=factors[member_id], new_factors=factors[member_id],
-                explanation=f"{explanation}: {format_points(new_score - old_score)}"[:300],
+                explanation=f"{explanation}: {format_points(new_score - old_score)}"[:EXPLANATION_MAX_LENGTH],
             )
             for member_id, old_score, new_score, base, old_social, new_social in moves
-        ], batch_size=2000)
-        rows_update(ScoreState._meta.db_table, "member_id", {"social": float, "score": int}, social_rows,
-                    extra_set="updated_at = CURRENT_TIMESTAMP")
-        rows_update(User._meta.db_table, "id", {"score": int, "score_band": str, "score_reached_at": datetime},
-                    [(m[0], m[2], band_for(m[2]), now) for m in moves])
+        ], batch_size=LEDGER_ROWS_PER_INSERT)
+        rows_update(ScoreState, key="member", fields=("social", "score"), rows=social_rows, now=("updated_at",),
+                    arrays=True)
+        rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"),
+                    rows=[(m[2], band_for(m[2]), now, m[0]) for m in moves], arrays=True)
         if announce:
             scores_announce([{"member_id": member_id, "old_score": old, "new_score": new,
                               "cause": ScoreChange.Cause.CONTAGION.value, "explanation": explanation}
@@ -354,15 +364,12 @@ def contagion_breakdown(*, member: User) -> list[Contribution]:
 def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
     """The rebuild path (nightly reconciliation, ``manage.py contagion_rebuild``).
 
-    Under the table lock: the applied edges become the social graph's contagion edges (one
-    INSERT … SELECT), every member's d becomes base − 650, the global sparse solve sets s
+    Under the table lock: the applied edges become the social graph's contagion edges (only the
+    difference is written), every member's d becomes base − ``NEUTRAL_BASE``, the global sparse solve sets s
     (warm-started from the incremental state) and r = αP(d + s) − s exactly. Returns the largest
     gap between the incremental s and the rebuilt one — at most ε/(1−α) when the incremental
     state was sound — and the time of each step (seconds).
     """
-    from scoring.ledger.services import member_state_ensure
-    from social.graph.selectors import friendships_active_for_contagion
-
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

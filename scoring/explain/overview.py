@@ -22,7 +22,7 @@ FACTOR_LABELS = {
 def score_overview(*, member: User) -> dict[str, Any]:
     """``{score, band, base, social, factors: [...], reasons: [...]}`` (DESIGN.md §8), plus
     ``contagion``: each friend's share of the social points, split into their own behaviour and
-    their friends' (points before the ±60 cap)."""
+    their friends' (points before the ±C cap, ``ScoringParams.contagion_cap``)."""
     state = selectors.score_state(member=member) or services.member_state_ensure(member=member)
     result = selectors.result_from_state(state=state, member=member)
     return {

@@ -1,13 +1,15 @@
-"""Every constant of the base-score model, in one frozen object (DESIGN §3).
+"""Every constant of the score model, in one frozen object (DESIGN §3): the base score's, and
+friend contagion's.
 
 Units: points are score points (the score runs 350–950), days are calendar days, amounts are
-in the event's currency (EUR for Credo; the UCI replay converts NT$ to EUR, see ``scoring.uci``).
+in the event's currency (EUR for Credo; the UCI replay converts NT$ to EUR, see
+``scoring.demo.uci``).
 
-The DESIGN fixes the weights, the 350/600 scale and the bands. The behavioural constants below
-them (lateness qualities, partial-payment curve, half-lives, priors, purchase saturation) were
-fitted on the TRAIN split of the UCI data set (rows with ``ID % 5 != 0``) by
+The DESIGN fixes the weights, the 350/600 scale, the bands and friend contagion's constants.
+The behavioural constants below them (lateness qualities, partial-payment curve, half-lives,
+priors, purchase saturation) were fitted on the TRAIN split of the UCI data set (rows with ``ID % 5 != 0``) by
 
-    .venv/bin/python -m scoring.model.calibrate /work/shared/data/uci_credit_card.csv
+    .venv/bin/python -m scoring.demo.calibrate /work/shared/data/uci_credit_card.csv
 
 which maximises the train-split AUC of the base for "does not default" minus a penalty for a
 score distribution off target (``calibrate.SPREAD``: median 640-690, 15-35 % in Excellent,
@@ -97,6 +99,19 @@ class ScoringParams:
     #: gave nearly every member the full 90 points.
     purchase_half_saturation: float = 6600.0
     purchase_shape: float = 0.7
+
+    # --- friend contagion (DESIGN §3, fixed by the product; ``scoring.contagion.engine``) -----
+    #: A member's deviation is d = base − this (points): the base a member neither lifts nor
+    #: pulls down their friends with.
+    contagion_neutral_base: float = 650.0
+    #: α: the share of the friends' mean (d + s) a member's social signal s takes in, in [0, 1).
+    contagion_alpha: float = 0.5
+    #: λ: social points per point of signal; the points are clamped to ±``contagion_cap``.
+    contagion_lambda: float = 0.25
+    contagion_cap: float = 60.0
+    #: ε: the residual threshold (deviation points). Once every |r| ≤ ε the shown points are off
+    #: by at most λ·ε/(1 − α) = 0.05 points.
+    contagion_eps: float = 0.1
 
     def lateness_qualities(self) -> tuple[float, float, float, float, float]:
         """Quality per lateness bucket: on time, 1-29, 30-59, 60-89, 90+ days late / missed."""

@@ -1,3 +1,5 @@
+"""``manage.py contagion_export DIR``: the contagion state as CSV, for checking it independently."""
+
 import csv
 from pathlib import Path
 
@@ -5,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from scoring.contagion.engine import social_points
 from scoring.contagion.models import ContagionEdge, ContagionNode
-from scoring.contagion.services import PARAMS
+from scoring.contagion.services import NEUTRAL_BASE, PARAMS
 
 
 class Command(BaseCommand):
@@ -25,7 +27,7 @@ class Command(BaseCommand):
             writer = csv.writer(f)
             writer.writerow(["member_id", "base", "s", "social_points"])
             for member_id, d, s in ContagionNode.objects.order_by("member_id").values_list("member_id", "d", "s"):
-                writer.writerow([member_id, repr(d + 650.0), repr(s), repr(social_points(s, PARAMS))])
+                writer.writerow([member_id, repr(d + NEUTRAL_BASE), repr(s), repr(social_points(s, PARAMS))])
                 nodes += 1
         edges = 0
         with (out / "edges.csv").open("w", newline="") as f:
