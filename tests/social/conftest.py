@@ -10,6 +10,7 @@ import pytest
 from accounts.members.models import User
 from social.graph import services
 from social.graph.models import Friendship
+from social.graph.signals import friendship_ended, friendship_started
 
 
 def befriend(first: User, second: User) -> Friendship:
@@ -36,8 +37,6 @@ def world(alice, bob, carol, mallory) -> World:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def signals_log():  # type: ignore[no-untyped-def]
     """Every friendship_started / friendship_ended sent, as (name, kwargs) in order."""
-    from social.graph.signals import friendship_ended, friendship_started
-
     log: list[tuple[str, dict]] = []
 
     def on_started(sender, **kwargs):  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from rest_framework.test import APIClient
 
 from social.graph import services
 from social.graph.errors import SocialCode
@@ -312,8 +313,6 @@ def test_every_endpoint_needs_authentication(api, method, path):
 
 
 def test_session_auth_needs_csrf(cast, client):
-    from rest_framework.test import APIClient
-
     csrf_client = APIClient(enforce_csrf_checks=True)
     csrf_client.force_login(cast[0])
     response = csrf_client.post("/api/v1/blocks/", {"username": "mallory"}, format="json")

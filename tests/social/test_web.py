@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.test import Client
 
 from social.graph import services
 from social.graph.models import Block, FriendRequest, Friendship
@@ -115,8 +116,6 @@ def test_unfriend_block_unblock(as_alice, world):
 def test_actions_are_post_only_and_csrf_protected(client, world):
     client.force_login(world.alice)
     assert client.get("/friends/blocks/").status_code == 405
-    from django.test import Client
-
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(world.alice)
     assert strict.post("/friends/blocks/", {"username": "bob"}).status_code == 403

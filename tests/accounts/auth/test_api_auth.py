@@ -8,6 +8,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.members.models import User
+from accounts.members.signals import profile_changed
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -207,8 +208,6 @@ def test_me_patch_read_only_and_bad_values(api_as, alice):
 
 
 def test_profile_change_signal_fires_after_commit(api_as, alice, django_capture_on_commit_callbacks):
-    from accounts.members.signals import profile_changed
-
     seen = []
 
     def receiver(sender, user_id, fields, **kwargs):

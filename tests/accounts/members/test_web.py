@@ -4,6 +4,7 @@ import re
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
 from django.core import mail
 
 from accounts.members.models import User
@@ -104,8 +105,6 @@ def test_html_404(client):
 
 
 def test_moderator_uses_the_admin_without_being_staff(client):
-    from django.contrib.auth.models import Group
-
     moderator = UserFactory(username="mod")
     moderator.groups.add(Group.objects.get(name="Moderators"))
     assert moderator.is_staff is False

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 import time_machine
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import AnonymousUser
 from django.core import mail
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -18,13 +21,15 @@ from django.utils import timezone
 from accounts.members.models import User
 from accounts.notifications import feed as notifications
 from accounts.notifications.models import Notification, NotificationMute
+from accounts.privacy import services as privacy
 from config.context_processors import notifications as bell_context
 from leaderboards.boards import services as lb_services
 from scoring.moderation import services as moderation
 from social.graph import services as social
 from social.invitations import services as invitations_services
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 from tests.leaderboards.conftest import befriend, member, scored
+from tests.leaderboards.sockets.test_consumers import connect
 
 pytestmark = pytest.mark.django_db
 
@@ -298,8 +303,6 @@ def test_the_bell_costs_one_query_and_none_for_visitors(alice, django_assert_num
     request.user = alice
     with django_assert_num_queries(1):
         assert bell_context(request) == {"unread_notifications": 2}
-    from django.contrib.auth.models import AnonymousUser
-
     request.user = AnonymousUser()
     with django_assert_num_queries(0):
         assert bell_context(request) == {}
@@ -309,9 +312,6 @@ def test_the_bell_costs_one_query_and_none_for_visitors(alice, django_assert_num
 
 
 def test_the_export_includes_my_notifications_and_deletion_removes_them(alice, bob, run):
-    from accounts.privacy import services as privacy
-    from tests.factories import PASSWORD
-
     read = Notification.objects.create(member=alice, kind="passed", text="bob passed you", link="/leaderboard/",
                                        read_at=timezone.now())
     Notification.objects.create(member=bob, kind="badge", text="bob's badge")
@@ -330,10 +330,6 @@ def test_the_export_includes_my_notifications_and_deletion_removes_them(alice, b
 
 @pytest.mark.django_db(transaction=True)
 async def test_alices_socket_hears_bobs_request_and_mallorys_hears_nothing(settings):
-    from channels.layers import get_channel_layer
-
-    from tests.leaderboards.sockets.test_consumers import connect
-
     def cast() -> dict[str, Any]:
         return {name: UserFactory(username=name) for name in ("alice", "bob", "mallory")}
 
@@ -360,8 +356,6 @@ async def test_alices_socket_hears_bobs_request_and_mallorys_hears_nothing(setti
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_moves_notices_into_the_feed_and_back():
-    from django.db.migrations.executor import MigrationExecutor
-
     before = [("scoring", "0003_moderation"), ("accounts", "0005_gamification")]
     after = [("scoring", "0004_notice_to_notification")]
     executor = MigrationExecutor(connection)
