@@ -2,7 +2,7 @@
 
 Export: ``data_export_request`` records a request and hands it to a task (after commit; eager in
 embedded mode) that writes one JSON file to the ``exports`` storage (outside MEDIA_ROOT). The
-file is downloaded through a signed link (``data_export_url``) valid for ``EXPORT_TTL``, and
+file is downloaded through a signed link (``data_export_signature``) valid for ``EXPORT_TTL``, and
 ``data_export_open`` checks the signature, its age, the export's expiry and the owner.
 
 Deletion: ``member_delete`` removes personal data and keeps, anonymised, what record-keeping
@@ -57,7 +57,6 @@ EXPORT_FORMAT = "credo-export/1"
 @transaction.atomic
 def data_export_request(*, member: User) -> DataExport:
     """Queue a new export of everything about ``member``; the task builds it after commit."""
-
     locks.member_ids_lock([member.pk])  # the daily cap is check-then-act
     recent = DataExport.objects.filter(member=member, created_at__gt=timezone.now() - timedelta(days=1)).count()
     if recent >= MAX_EXPORTS_PER_DAY:
