@@ -1,4 +1,7 @@
-"""The member's score pages: the score and why, history, what changed, events, what-if, partners."""
+"""The member's score pages: the score and why, its history, what-if, and what changed.
+
+The events page, which also shows each event's dispute, is moderation's (``scoring.moderation.views``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,10 @@ from scoring.explain.forms import WhatIfForm
 from scoring.explain.whatif import what_if
 from scoring.ledger import selectors
 
+#: Ledger rows per page of the "what changed" page; the dashboard shows the latest few.
+CHANGES_PER_PAGE = 30
+RECENT_CHANGES = 5
+
 
 def score_context(request: HttpRequest) -> dict:
     """What the dashboard's score panel shows (also used by config.views.dashboard)."""
@@ -22,7 +29,7 @@ def score_context(request: HttpRequest) -> dict:
     return {
         "overview": overview,
         "gauge": gauge_svg(overview["score"]),
-        "recent_changes": list(selectors.ledger(member=me)[:5]),
+        "recent_changes": list(selectors.ledger(member=me)[:RECENT_CHANGES]),
     }
 
 
@@ -40,15 +47,5 @@ def score_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def changes_page(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.ledger(member=member_of(request)), 30).get_page(request.GET.get("page"))
+    page = Paginator(selectors.ledger(member=member_of(request)), CHANGES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "scoring/changes.html", {"page": page})
-
-
-@login_required
-def events_page(request: HttpRequest) -> HttpResponse:
-    from scoring.moderation.views import events_context
-
-    page = Paginator(selectors.member_events(member=member_of(request)), 30).get_page(request.GET.get("page"))
-    page.object_list = list(page.object_list)  # annotated with their disputes below
-    return render(request, "scoring/events.html", {"page": page, **events_context(request, page.object_list)})
-

@@ -7,5 +7,4 @@ from scoring.explain import views
 urlpatterns = [
     path("score/", views.score_page, name="score"),
     path("score/changes/", views.changes_page, name="score-changes"),
-    path("score/events/", views.events_page, name="score-events"),
 ]

@@ -2,10 +2,12 @@
 correction, freezing, cutting friendships, the audit log with undo, CSV export and the
 suspicious-patterns report.
 
-Every action goes through ``scoring.moderation`` (audited) from an intermediate page that asks
-for confirmation and a reason. Moderators hold only the permissions listed in
-``accounts.moderators.MODERATOR_PERMISSIONS``; the audit log cannot be changed or deleted by
-anyone, superusers included. Imported at the end of ``scoring.admin``.
+Every action goes through ``scoring.moderation.services`` (audited) from an intermediate page
+that asks for confirmation and a reason. Moderators hold only the permissions listed in
+``accounts.members.moderators.MODERATOR_PERMISSIONS``; the audit log cannot be changed or deleted
+by anyone, superusers included. ``register`` installs these admins on a site, replacing the
+member, event and friendship admins the other apps and the ledger registered; ``scoring.admin``
+calls it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import display_for_field, display_for_value, lookup_field
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -31,14 +33,16 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.members.access import member_of
 from accounts.members.admin import UserAdmin
 from accounts.members.models import User
+from config.kernel.errors import DomainError
 from scoring.explain.overview import FACTOR_LABELS
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors
 from scoring.ledger.admin import EventAdmin
 from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.model import PARAMS
 from scoring.moderation import reports as moderation_reports
 from scoring.moderation import services
-from scoring.moderation.models import AuditEntry, Dispute, Flag
+from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, Flag
 from social.graph.admin import FriendshipAdmin
 from social.graph.models import Friendship
 
@@ -46,6 +50,8 @@ from social.graph.models import Friendship
 
 #: A cell starting with one of these is read as a formula by spreadsheets (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: The audit entry of an export lists the ids of this many exported rows at most.
+AUDITED_IDS = 1000
 
 
 def csv_safe(value: Any) -> Any:
@@ -93,7 +99,7 @@ class CsvExportMixin:
         services.audit_record(
             actor=member_of(request), action=AuditEntry.Action.CSV_EXPORT, target_type=opts.model_name,
             target_id=None, reason=f"CSV export of {len(ids)} {opts.verbose_name_plural}",
-            after={"count": len(ids), "ids": ids[:1000]},
+            after={"count": len(ids), "ids": ids[:AUDITED_IDS]},
         )
         return response
 
@@ -102,16 +108,16 @@ class CsvExportMixin:
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=REASON_MAX_LENGTH)
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, required=False,
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=REASON_MAX_LENGTH, required=False,
                            help_text="Optional words to the member.")
 
 
 class FreezeForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000,
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=REASON_MAX_LENGTH,
                              help_text="The member sees this.")
     until = forms.DateTimeField(required=False, help_text="Optional end (UTC, YYYY-MM-DD HH:MM): "
                                                           "the account unfreezes by itself then.")
@@ -129,7 +135,7 @@ class CorrectForm(forms.Form):
     due_date = forms.DateField(required=False)
     paid_date = forms.DateField(required=False)
     missed = forms.BooleanField(required=False)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=REASON_MAX_LENGTH)
 
 
 def confirm_page(
@@ -160,7 +166,7 @@ def run_each(
         try:
             fn(item)
             ok += 1
-        except services.ModerationError as exc:
+        except DomainError as exc:
             refused.append(f"{item}: {exc.detail}")
     if ok:
         modeladmin.message_user(request, f"{done}: {ok}.", messages.SUCCESS)
@@ -217,8 +223,6 @@ class BandFilter(admin.SimpleListFilter):
     parameter_name = "band"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        from scoring.model import PARAMS
-
         names = [PARAMS.lowest_band, *[name for _, name in PARAMS.bands]]
         return [(n, n) for n in dict.fromkeys(names)] + [("none", "Not scored yet")]
 
@@ -308,7 +312,7 @@ class MemberAdmin(CsvExportMixin, UserAdmin):
         result = selectors.result_from_state(state=state, member=obj)
         rows = [(FACTOR_LABELS.get(f.name, f.name), f"{f.weight:.2f}", f"{f.value:.4f}", f"{f.points:.1f}")
                 for f in result.factors]
-        rows.append(("Starting points", "", "", "350"))
+        rows.append(("Starting points", "", "", str(PARAMS.score_min)))
         rows.append(("Friends (contagion)", "", "", f"{state.social:+.2f}"))
         return format_html("<p><strong>{}</strong> ({}) · base {} · social {}</p>{}", state.score,
                            obj.score_band, f"{state.base:.2f}", f"{state.social:+.2f}",
@@ -559,8 +563,6 @@ class FlagAdmin(QueueAdmin):
 
     def suspicious_patterns_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("scoring.view_suspicious_patterns"):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),

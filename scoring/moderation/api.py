@@ -1,15 +1,14 @@
-"""Members' side of moderation and data rights in the REST API (DESIGN.md §8, §10).
+"""Members' side of moderation in the REST API (DESIGN.md §8, §10).
 
 ``POST me/events/{id}/dispute/`` · ``GET me/disputes/`` · ``GET me/notices/`` ·
 ``POST me/notices/read/`` (the moderation kinds of the notification feed,
-``accounts.notifications_api``) · ``GET/POST flags/`` · ``POST me/export/`` (202) ·
-``GET me/export/{id}/`` · ``GET me/export/{id}/download/?sig=`` · ``POST me/delete/``.
+``accounts.notifications.feed``) · ``GET/POST flags/``. A service that refuses raises a
+``DomainError``, which the API's exception handler answers as ``{"code", "detail"}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -19,20 +18,9 @@ from rest_framework.views import APIView
 
 from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
-from config.kernel.errors import ApiError
 from config.kernel.serializers import StrictSerializer
 from scoring.moderation import services as moderation
-from scoring.moderation.models import Dispute, Flag
-
-T = TypeVar("T")
-
-
-def call(fn: Callable[..., T], **kwargs: Any) -> T:
-    """Run a service; its ``ModerationError`` becomes the API's ``{"code", "detail"}``."""
-    try:
-        return fn(**kwargs)
-    except moderation.ModerationError as exc:
-        raise ApiError(exc.status, exc.code, exc.detail) from exc
+from scoring.moderation.models import REASON_MAX_LENGTH, Dispute, Flag
 
 
 def dispute_representation(d: Dispute) -> dict[str, Any]:
@@ -46,7 +34,7 @@ def flag_representation(f: Flag) -> dict[str, Any]:
 
 
 class ReasonSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=1000)
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 class DisputeView(APIView):
@@ -54,8 +42,8 @@ class DisputeView(APIView):
     def post(self, request: Request, event_id: int) -> Response:
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        dispute = call(moderation.dispute_open, member=member_of(request), event_id=event_id,
-                       reason=serializer.validated_data["reason"])
+        dispute = moderation.dispute_open(member=member_of(request), event_id=event_id,
+                                          reason=serializer.validated_data["reason"])
         return Response(dispute_representation(dispute), status=status.HTTP_201_CREATED)
 
 
@@ -88,7 +76,7 @@ class MyNoticesReadView(APIView):
 
 class FlagSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
-    reason = serializers.CharField(max_length=1000)
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 class FlagsView(APIView):
@@ -101,6 +89,6 @@ class FlagsView(APIView):
     def post(self, request: Request) -> Response:
         serializer = FlagSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        flag = call(moderation.flag_create, reporter=member_of(request), **serializer.validated_data)
+        flag = moderation.flag_create(reporter=member_of(request), **serializer.validated_data)
         return Response(flag_representation(flag), status=status.HTTP_201_CREATED)
 

@@ -1,4 +1,5 @@
-"""Partners, their keys and members' consent; events (the outbox); the score state and ledger."""
+"""Moderation's records: members' disputes of events, flags on profiles, and the append-only
+audit log of every moderator action (DESIGN.md §10)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scoring.ingestion.models import Event
+
+#: The longest reason or answer a member or moderator writes (disputes, flags, the audit log).
+REASON_MAX_LENGTH = 1000
 
 
 class Dispute(models.Model):
@@ -24,7 +28,7 @@ class Dispute(models.Model):
 
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes")
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="disputes")
-    reason = models.TextField(max_length=1000)
+    reason = models.TextField(max_length=REASON_MAX_LENGTH)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -32,7 +36,7 @@ class Dispute(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     #: The moderator's words to the member (required when rejecting).
-    resolution = models.TextField(max_length=1000, blank=True)
+    resolution = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]  # the queue: oldest first
@@ -56,14 +60,14 @@ class Flag(models.Model):
 
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags_made")
     target = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags_received")
-    reason = models.TextField(max_length=1000)
+    reason = models.TextField(max_length=REASON_MAX_LENGTH)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    resolution = models.TextField(max_length=1000, blank=True)
+    resolution = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -92,7 +96,7 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 class AuditEntry(models.Model):
     """One moderator action: who, when, what, why, and the state before and after (JSON).
 
-    Append-only: rows are written once by ``scoring.moderation.audit_record`` and never changed
+    Append-only: rows are written once by ``scoring.moderation.services.audit_record`` and never changed
     or deleted. An action is undone by another action, itself audited, whose ``undoes`` points
     here (at most once: a unique constraint).
     """
@@ -127,7 +131,7 @@ class AuditEntry(models.Model):
     )
     target_type = models.CharField(max_length=40)  # "event", "dispute", "member", "friendship", "flag", …
     target_id = models.BigIntegerField(null=True, blank=True)
-    reason = models.TextField(max_length=1000)
+    reason = models.TextField(max_length=REASON_MAX_LENGTH)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     undoes = models.ForeignKey(

@@ -7,11 +7,12 @@ and tells the member concerned (a notification in their feed and, after commit, 
 undone by another action (``action_undo``), itself audited.
 
 Concurrency: a service that changes a member's score or account first locks the member's row
-(``_lock_member``), then claims the row it acts on with a conditional ``UPDATE`` whose row count
-decides (a dispute is resolved once, an event reversed once). Scores move only through the
-scoring services' ledger (``cause=moderation``); friends' contagion follows through the
+(``config.kernel.locks``), then claims the row it acts on with a conditional ``UPDATE`` whose
+row count decides (a dispute is resolved once, an event reversed once). Scores move only through
+the ledger's services (``cause=moderation``); friends' contagion follows through the
 ``bases_changed`` signal, and a freeze removes the member's edges through
-``contagion_edges_sync`` — the same paths a rebuild recomputes.
+``contagion_edges_sync`` — the same paths a rebuild recomputes. A refusal raises
+``ModerationError`` (a ``DomainError``) or the kernel's ``NotFound``.
 """
 
 from __future__ import annotations
@@ -30,18 +31,23 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.members.models import User
+from accounts.members.services import user_update_profile
 from accounts.members.signals import profile_changed
 from accounts.notifications import feed as notifications
 from accounts.notifications.models import Notification
-from config.kernel.after_commit import enqueue_on_commit
-from config.kernel.errors import ErrorCode
+from config.kernel import locks
+from config.kernel.after_commit import call_on_commit, enqueue_on_commit, send_on_commit
+from config.kernel.errors import DomainError, ErrorCode, NotFound
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors, services
 from scoring.ledger.models import ScoreChange
 from scoring.ledger.services import Rescored
 from scoring.model import describe_event
-from scoring.moderation.models import AuditEntry, Dispute, Flag
+from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, Flag
 from scoring.moderation.signals import dispute_decided
+from social.graph import services as social_services
+from social.graph.models import Friendship
+from social.graph.selectors import member_by_username
 
 logger = logging.getLogger(__name__)
 
@@ -80,23 +86,9 @@ class ModerationCode:
     NOT_UNDOABLE = "not_undoable"  # 409
 
 
-class ModerationError(Exception):
-    status: int = 400
-    code: str = ErrorCode.INVALID
-    detail: str = "Invalid request."
-
-    def __init__(self, detail: str | None = None, *, status: int | None = None, code: str | None = None) -> None:
-        if detail is not None:
-            self.detail = detail
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
-        super().__init__(self.detail)
-
-
-class NotFound(ModerationError):
-    status, code, detail = 404, ModerationCode.NOT_FOUND, "Not found."
+class ModerationError(DomainError):
+    """A moderation rule said no (``ModerationCode``; 400 unless the raise says otherwise). A
+    target that does not exist, or is not the member's, raises the kernel's ``NotFound``."""
 
 
 def _conflict(code: str, detail: str) -> ModerationError:
@@ -158,19 +150,21 @@ def notify(*, member: User, kind: str, text: str, subject: str) -> Notification 
     link = reverse(_LINKS[kind]) if kind in _LINKS else ""
     notice = notifications.notify(member_id=member.pk, kind=kind, text=text, link=link)
     if notice is not None and member.email:
-        address = member.email
         body = f"Hello {member.username},\n\n{text}\n\nYou can see this on your Credo dashboard.\n"
-        transaction.on_commit(
-            lambda: send_mail(f"Credo: {subject}", body, settings.DEFAULT_FROM_EMAIL, [address]), robust=True
-        )
+        call_on_commit(send_mail, f"Credo: {subject}", body, settings.DEFAULT_FROM_EMAIL, [member.email])
     return notice
 
 
-def _lock_member(member_id: int) -> User:
-    return User.objects.select_for_update().get(pk=member_id)
-
-
 # --- events: reverse, reinstate, correct ---------------------------------------------------------
+
+
+def _event_locked(event_id: int) -> tuple[User, Event]:
+    """The event's member (row locked first, like every writer of the member) and the event with
+    its partner. ``NotFound`` when there is no such event."""
+    member_id = Event.objects.filter(pk=event_id).values_list("member_id", flat=True).first()
+    if member_id is None:
+        raise NotFound()
+    return locks.member_lock(member_id), Event.objects.select_related("partner").get(pk=event_id)
 
 
 def _event_text(event: Event) -> str:
@@ -213,11 +207,7 @@ def event_reverse(*, event_id: int, by: User | None, reason: str, undoes: AuditE
     """A moderator reverses an event outside a dispute: it no longer counts; the member is
     rescored from their remaining events (friends follow through contagion) and told why."""
     reason = _require_reason(reason)
-    member_id = Event.objects.filter(pk=event_id).values_list("member_id", flat=True).first()
-    if member_id is None:
-        raise NotFound()
-    member = _lock_member(member_id)
-    event = Event.objects.select_related("partner").get(pk=event_id)
+    member, event = _event_locked(event_id)
     text = _event_text(event)
     before, after, rescored = _reverse(member=member, event=event, explanation=f"Reversed by a moderator: {text}")
     notify(member=member, kind=Notification.Kind.EVENT, subject="an event was reversed",
@@ -230,13 +220,8 @@ def event_reverse(*, event_id: int, by: User | None, reason: str, undoes: AuditE
 def event_reinstate(*, event_id: int, by: User | None, reason: str, undoes: AuditEntry | None = None) -> AuditEntry:
     """Undo a reversal: the event counts again (scored again if it had been, else back in the
     scoring queue)."""
-
     reason = _require_reason(reason)
-    member_id = Event.objects.filter(pk=event_id).values_list("member_id", flat=True).first()
-    if member_id is None:
-        raise NotFound()
-    member = _lock_member(member_id)
-    event = Event.objects.select_related("partner").get(pk=event_id)
+    member, event = _event_locked(event_id)
     if event.status != Event.Status.REVERSED:
         raise _conflict(ModerationCode.NOT_REVERSED, "This event is not reversed.")
     before = _event_snapshot(event)
@@ -297,11 +282,7 @@ def event_correct(
     unknown = set(changes) - set(CORRECTABLE_FIELDS)
     if unknown:
         raise ModerationError(f"Not correctable: {', '.join(sorted(unknown))}.", code=ModerationCode.INVALID_CORRECTION)
-    member_id = Event.objects.filter(pk=event_id).values_list("member_id", flat=True).first()
-    if member_id is None:
-        raise NotFound()
-    member = _lock_member(member_id)
-    event = Event.objects.select_related("partner").get(pk=event_id)
+    member, event = _event_locked(event_id)
     changes = {k: _parse_field(k, v) for k, v in changes.items()}
     before_values = {f: getattr(event, f) for f in CORRECTABLE_FIELDS}
     values = {**before_values, **changes}
@@ -337,7 +318,7 @@ def dispute_open(*, member: User, event_id: int, reason: str) -> Dispute:
     """The member disputes one of their own events. Another member's event, or one that does not
     exist: ``NotFound`` (the same answer). One open dispute per event."""
     reason = _require_reason(reason)
-    _lock_member(member.pk)  # the open-disputes cap is check-then-act
+    locks.member_lock(member.pk)  # the open-disputes cap is check-then-act
     event = Event.objects.filter(pk=event_id, member=member).first()
     if event is None:
         raise NotFound()
@@ -350,7 +331,7 @@ def dispute_open(*, member: User, event_id: int, reason: str) -> Dispute:
                               status=429, code=ModerationCode.TOO_MANY_OPEN_DISPUTES)
     try:
         with transaction.atomic():
-            return Dispute.objects.create(member=member, event=event, reason=reason[:1000])
+            return Dispute.objects.create(member=member, event=event, reason=reason[:REASON_MAX_LENGTH])
     except IntegrityError as exc:  # one_open_dispute_per_event: a concurrent request won
         raise _conflict(ModerationCode.DISPUTE_ALREADY_OPEN, ALREADY_DISPUTED) from exc
 
@@ -359,14 +340,14 @@ def _dispute_claim(*, dispute_id: int, by: User | None, status: str, resolution:
     member_id = Dispute.objects.filter(pk=dispute_id).values_list("member_id", flat=True).first()
     if member_id is None:
         raise NotFound()
-    member = _lock_member(member_id)
+    member = locks.member_lock(member_id)
     claimed = Dispute.objects.filter(pk=dispute_id, status=Dispute.Status.OPEN).update(
         status=status, resolved_at=timezone.now(), resolved_by=by, resolution=resolution
     )
     if not claimed:
         raise _conflict(ModerationCode.DISPUTE_CLOSED, "This dispute was already answered.")
-    transaction.on_commit(lambda: dispute_decided.send(  # badges listen (scoring.signals)
-        sender=Dispute, dispute_id=dispute_id, member_id=member_id, status=status), robust=True)
+    # The badges listen (scoring.moderation.signals).
+    send_on_commit(dispute_decided, sender=Dispute, dispute_id=dispute_id, member_id=member_id, status=status)
     return member, Dispute.objects.select_related("event", "event__partner").get(pk=dispute_id)
 
 
@@ -448,11 +429,8 @@ def _freeze_snapshot(member: User) -> dict[str, Any]:
 def _after_freeze_change(member_id: int, explanation: str) -> None:
     """After commit: the member's contagion edges leave or rejoin (exactly, through the engine),
     and boards re-list them (``profile_changed``)."""
-
     enqueue_on_commit("scoring.contagion.tasks.contagion_edges_sync", [member_id], explanation)
-    transaction.on_commit(
-        lambda: profile_changed.send(sender=User, user_id=member_id, fields=["is_frozen"]), robust=True
-    )
+    send_on_commit(profile_changed, sender=User, user_id=member_id, fields=["is_frozen"])
 
 
 @transaction.atomic
@@ -466,7 +444,7 @@ def member_freeze(
     now = timezone.now()
     if until is not None and until <= now:
         raise ModerationError("The end date must be in the future.", code=ModerationCode.INVALID_UNTIL)
-    member = _lock_member(member_id)
+    member = locks.member_lock(member_id)
     if member.is_frozen:
         raise _conflict(ModerationCode.ALREADY_FROZEN, f"{member.username} is frozen already.")
     before = _freeze_snapshot(member)
@@ -486,7 +464,7 @@ def member_freeze(
 def member_unfreeze(*, member_id: int, by: User | None, reason: str, undoes: AuditEntry | None = None) -> AuditEntry:
     """Lift a freeze: everything a freeze took away comes back (boards, contagion edges)."""
     reason = _require_reason(reason)
-    member = _lock_member(member_id)
+    member = locks.member_lock(member_id)
     if not member.is_frozen:
         raise _conflict(ModerationCode.NOT_FROZEN, f"{member.username} is not frozen.")
     before = _freeze_snapshot(member)
@@ -520,9 +498,6 @@ def members_unfreeze_expired(*, now: datetime | None = None) -> int:
 def friendship_cut(*, friendship_id: int, by: User, reason: str) -> AuditEntry | None:
     """Cut a friendship (suspected farming) through the social app, audited. None if it had
     already ended. Both members' contagion is reversed through ``friendship_ended``."""
-    from social.graph import services as social_services
-    from social.graph.models import Friendship
-
     reason = _require_reason(reason)
     friendship = Friendship.objects.select_related("member_a", "member_b").get(pk=friendship_id)
     if not social_services.friendship_cut(friendship=friendship, by=by, reason=reason):
@@ -536,9 +511,6 @@ def friendship_cut(*, friendship_id: int, by: User, reason: str) -> AuditEntry |
 
 
 def _friendship_restore(*, friendship_id: int, by: User | None, reason: str, undoes: AuditEntry) -> AuditEntry:
-    from social.graph import services as social_services
-    from social.graph.models import Friendship
-
     friendship = Friendship.objects.select_related("member_a", "member_b").get(pk=friendship_id)
     restored = social_services.friendship_restore(friendship=friendship, by=by) if by is not None else None
     if restored is None:
@@ -559,24 +531,18 @@ def _friendship_restore(*, friendship_id: int, by: User | None, reason: str, und
 def flag_create(*, reporter: User, username: str, reason: str) -> Flag:
     """A member flags another member's profile. Unknown or inactive usernames: ``NotFound``.
     At most ``MAX_FLAGS_PER_DAY`` per rolling day; one open flag per (reporter, target)."""
-    from social.graph.errors import NotFound as SocialNotFound
-    from social.graph.selectors import member_by_username
-
     reason = _require_reason(reason)
-    try:
-        target = member_by_username(username=username)
-    except SocialNotFound:
-        raise NotFound() from None
+    target = member_by_username(username=username)
     if target.pk == reporter.pk:
         raise ModerationError("You cannot flag yourself.", code=ModerationCode.CANNOT_FLAG_SELF)
-    _lock_member(reporter.pk)  # the daily cap is check-then-act
+    locks.member_lock(reporter.pk)  # the daily cap is check-then-act
     since = timezone.now() - FLAG_WINDOW
     if Flag.objects.filter(reporter=reporter, created_at__gt=since).count() >= MAX_FLAGS_PER_DAY:
         raise ModerationError(f"You can flag {MAX_FLAGS_PER_DAY} profiles a day; try again tomorrow.",
                               status=429, code=ModerationCode.RATE_LIMITED)
     try:
         with transaction.atomic():
-            return Flag.objects.create(reporter=reporter, target=target, reason=reason[:1000])
+            return Flag.objects.create(reporter=reporter, target=target, reason=reason[:REASON_MAX_LENGTH])
     except IntegrityError as exc:
         raise _conflict(ModerationCode.ALREADY_FLAGGED, "You already flagged this member; a moderator will look.") \
             from exc
@@ -634,12 +600,10 @@ UNDOABLE_MEMBER_FIELDS = ("first_name", "last_name", "email", "phone", "city", "
 
 
 def _member_edit_revert(*, entry: AuditEntry, by: User | None, reason: str) -> AuditEntry:
-    from accounts.members.services import user_update_profile
-
     values = {k: v for k, v in entry.before.items() if k in UNDOABLE_MEMBER_FIELDS}
     if not values or entry.member_id is None:
         raise _conflict(ModerationCode.NOT_UNDOABLE, "Nothing in this edit can be undone here.")
-    member = _lock_member(entry.member_id)
+    member = locks.member_lock(entry.member_id)
     before = {k: getattr(member, k) for k in values}
     email = values.pop("email", None)
     if email is not None:
@@ -693,21 +657,17 @@ def action_undo(*, entry_id: int, by: User | None, reason: str) -> AuditEntry:
         return event_correct(event_id=target, by=by, reason=reason, changes=dict(entry.before), undoes=entry)
     if a == Action.DISPUTE_ACCEPT:
         event_id = entry.after.get("event_id")
-        _lock_member(Dispute.objects.filter(pk=target).values_list("member_id", flat=True).get())
+        locks.member_lock(Dispute.objects.filter(pk=target).values_list("member_id", flat=True).get())
         undo = _dispute_reopen(dispute_id=target, by=by, reason=reason, undoes=entry)
         if entry.before.get("event", {}).get("status") != Event.Status.REVERSED:
             event_reinstate(event_id=event_id, by=by, reason=f"{reason} (dispute reopened)")
         return undo
     if a == Action.DISPUTE_REJECT:
-        member_id = Dispute.objects.filter(pk=target).values_list("member_id", flat=True).get()
-        _lock_member(member_id)
+        locks.member_lock(Dispute.objects.filter(pk=target).values_list("member_id", flat=True).get())
         return _dispute_reopen(dispute_id=target, by=by, reason=reason, undoes=entry)
     if a == Action.FRIENDSHIP_CUT:
         return _friendship_restore(friendship_id=target, by=by, reason=reason, undoes=entry)
     if a == Action.FRIENDSHIP_RESTORE:
-        from social.graph import services as social_services
-        from social.graph.models import Friendship
-
         friendship = Friendship.objects.select_related("member_a", "member_b").get(pk=target)
         if by is None or not social_services.friendship_cut(friendship=friendship, by=by, reason=reason):
             raise _conflict(ModerationCode.NOT_UNDOABLE, "This friendship has ended already.")
@@ -725,7 +685,5 @@ def action_undo(*, entry_id: int, by: User | None, reason: str) -> AuditEntry:
 
 def member_history_q(member: User) -> Q:
     """Audit entries about a member: those naming them, and cuts of their friendships."""
-    from social.graph.models import Friendship
-
     friendship_ids = Friendship.objects.of_member(member.pk).values_list("pk", flat=True)
     return Q(member=member) | Q(target_type="friendship", target_id__in=friendship_ids)

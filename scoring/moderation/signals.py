@@ -1,21 +1,6 @@
-"""Domain signals of the scoring app, sent after commit. Leaderboards listen; scoring never
-imports leaderboards.
+"""Domain signals of moderation, sent after commit. Leaderboards listen; scoring never imports
+leaderboards.
 
-``scores_changed(changes)``: many members' displayed scores moved at once — ONE send per scoring
-batch (``scoring.bulk_scoring``) and per contagion points write
-(``contagion_services.social_points_write``). ``changes`` is a list of JSON-safe dicts
-(``ScoreMove``), one per member, in the order the members were written. Receivers handle the
-list set-based: their queries must not grow with its length.
-``score_changed(member_id, old_score, new_score, cause, explanation)``: ONE member's displayed
-score moved (ints; ``old_score`` None for the first score) by the per-member paths
-(``scoring.services._state_write``: an event scored alone, a rescore, a starting score).
-Leaderboards hands it to the same batch code as a list of one, so there is one implementation.
-``bases_changed(member_ids, payments_on_time=None)``: these members' own bases moved (a list
-of ints: a scoring batch announces all its members at once); friend contagion listens to it and
-folds the new bases in with one task per batch. ``payments_on_time``, when the sender knows it,
-lists those of them whose change came with a card repayment or bill payment that may be on time
-(``scoring.streaks.may_be_on_time``) — the only change that can lengthen an on-time streak, so
-the streak badges look at those members only; None (a rescore, a reversal) means any of them.
 ``dispute_decided(dispute_id, member_id, status)``: a moderator accepted or rejected a member's
 dispute (``status`` is the new ``Dispute.Status``); the badges listen.
 """

@@ -1,5 +1,5 @@
-"""Members' web pages for disputes, notices (the latest notifications), flags, their data (export,
-deletion)."""
+"""Members' web pages of moderation: their events with each one's dispute (and the form to open
+one), flags on profiles, and the dashboard's notices and open disputes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,18 +16,23 @@ from django.views.decorators.http import require_POST
 from accounts.members.access import member_of
 from accounts.notifications import feed
 from accounts.notifications.models import Notification
+from config.kernel.errors import DomainError, NotFound
+from scoring.ledger import selectors
 from scoring.moderation import services as moderation
-from scoring.moderation.models import Dispute
+from scoring.moderation.models import REASON_MAX_LENGTH, Dispute
+
+#: Events per page of the events page.
+EVENTS_PER_PAGE = 30
 
 
 class DisputeForm(forms.Form):
-    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}),
+    reason = forms.CharField(max_length=REASON_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="What is wrong with this event? A moderator will answer.")
 
 
 class FlagForm(forms.Form):
     username = forms.CharField(max_length=150)
-    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(max_length=REASON_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 def moderation_context(request: HttpRequest) -> dict[str, Any]:
@@ -39,7 +45,17 @@ def moderation_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
+@login_required
+def events_page(request: HttpRequest) -> HttpResponse:
+    """The member's events, newest first, each with its latest dispute; their disputes and the
+    notices about them."""
+    page = Paginator(selectors.member_events(member=member_of(request)), EVENTS_PER_PAGE).get_page(
+        request.GET.get("page"))
+    page.object_list = list(page.object_list)  # annotated with their disputes below
+    return render(request, "scoring/events.html", {"page": page, **_events_context(request, page.object_list)})
+
+
+def _events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
     """The events page's disputes: the latest dispute per event shown, and the member's list."""
     me = member_of(request)
     ids = [e.pk for e in events]
@@ -66,9 +82,9 @@ def event_dispute(request: HttpRequest, event_id: int) -> HttpResponse:
         return redirect("score-events")
     try:
         moderation.dispute_open(member=member_of(request), event_id=event_id, reason=form.cleaned_data["reason"])
-    except moderation.NotFound:
+    except NotFound:
         return render(request, "404.html", status=404)
-    except moderation.ModerationError as exc:
+    except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("score-events")
     messages.success(request, "Dispute sent. A moderator will answer; you will see the answer here.")
@@ -81,7 +97,7 @@ def flag_member(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             moderation.flag_create(reporter=member_of(request), **form.cleaned_data)
-        except moderation.ModerationError as exc:
+        except DomainError as exc:
             form.add_error(None, exc.detail)
         else:
             messages.success(request, "Thank you: a moderator will look at this profile. They never tell "
