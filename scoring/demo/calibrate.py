@@ -1,12 +1,12 @@
 """Fit the behavioural constants of ``ScoringParams`` on the UCI TRAIN split.
 
-    .venv/bin/python -m scoring.model.calibrate /work/shared/data/uci_credit_card.csv
+    .venv/bin/python -m scoring.demo.calibrate <CREDO_DATA_DIR>/uci_credit_card.csv
 
 prints the fitted constants (paste them into ``params.py``), their train-split AUC and the
 train split's band distribution. It never scores the test split: that is
 ``manage.py evaluate_scoring``'s job.
 
-How: every train row is replayed through ``scoring.uci.row_events`` once and flattened into
+How: every train row is replayed through ``scoring.demo.uci.row_events`` once and flattened into
 numpy arrays (lateness bucket, paid fraction, age in days of each event). ``score_arrays`` is a
 vectorised twin of ``compute_base`` over those arrays, so one evaluation of a candidate
 parameter set takes milliseconds; ``check_twin`` asserts it agrees with ``compute_base`` on

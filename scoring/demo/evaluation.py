@@ -1,6 +1,6 @@
 """How well the score ranks real people: the UCI replay behind ``manage.py evaluate_scoring``.
 
-Every test-split client (``ID % 5 == 0``) is replayed as Credo events by ``scoring.uci`` and
+Every test-split client (``ID % 5 == 0``) is replayed as Credo events by ``scoring.demo.uci`` and
 scored by the production model (``compute_base`` → ``total_score`` with no social points and a
 complete profile). The figure of merit is the AUC of the score for *not* defaulting: the chance
 that a client who paid in October 2005 outscores one who defaulted (ties count one half).

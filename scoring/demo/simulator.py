@@ -10,7 +10,7 @@ What it sends (a seeded ``random.Random``: the same ``--seed`` gives the same se
 * whom: ``FRIEND_SHARE`` of the events go to the demo member's friends and ``DEMO_SHARE`` to the
   demo member, so the demo login's friends board moves within seconds; the rest to any member;
 * what: purchases (ShopMart), card repayments (Acme Bank) and bill payments (CityPower);
-* how late: a month of the member's own UCI row (``scoring.uci``, found through the
+* how late: a month of the member's own UCI row (``scoring.demo.uci``, found through the
   ``uci-<ID>`` in their seeded events' ids) is drawn, and its repayment status decides —
   duly paid or revolving: on time (a revolver pays part of a bill); k months late: paid today,
   due 30·k days ago, give or take; 3+ months late: reported missed. Bills are also missed now
@@ -40,9 +40,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from accounts.members.models import User
 from scoring.demo.uci import TWD_PER_EUR, UciRow, iter_rows
 from scoring.demo.world import DEFAULT_CREDIT, DEMO_MEMBER, DEMO_PARTNERS
+from scoring.ingestion.models import Event, PartnerConsent
 from scoring.ingestion.partners import sign
+from social.graph.selectors import friend_ids
 
 FRIEND_SHARE = 0.4
 DEMO_SHARE = 0.05
@@ -110,10 +113,6 @@ def partners_load(path: Path) -> tuple[dict[str, PartnerCredentials], str]:
 def members_load(*, demo_member: str, credit_path: str | Path = DEFAULT_CREDIT) -> tuple[list[SimMember], list[str]]:
     """Members every demo partner may send events for (live consent, active), each with their
     UCI row; and the demo member's friends among them. Reads the database once."""
-    from accounts.members.models import User
-    from scoring.ingestion.models import Event, PartnerConsent
-    from social.graph.selectors import friend_ids
-
     slugs = [p.slug for p in DEMO_PARTNERS]
     consents = Counter(
         PartnerConsent.objects.filter(partner__slug__in=slugs, revoked_at__isnull=True, member__is_active=True)

@@ -3,7 +3,7 @@
 Used by ``manage.py evaluate_scoring`` (calibration and its report) and by the demo world, so
 both see exactly the same members. Pure Python, no Django.
 
-The data set (``/work/shared/data/README.md``) holds, per client, six months of one credit
+The data set (in ``settings.CREDO_DATA_DIR``; see the README there) holds, per client, six months of one credit
 card, April to September 2005: the repayment status ``PAY`` (X6-X11, September first), the
 statement amount ``BILL_AMT`` (X12-X17) and the amount paid ``PAY_AMT`` (X18-X23), the payment
 made in a month being against the previous month's statement. The credit limit (X1) and the

@@ -1,8 +1,8 @@
 """The demo world behind ``manage.py seed_demo``: real friends, real payment histories.
 
 Members and friendships come from the real SNAP ego-Facebook graph, payment behaviour from the
-real UCI credit-card data set (``/work/shared/data/README.md``), and every event is scored by
-the production scoring code, so the ledger a visitor browses is an honest one.
+real UCI credit-card data set (both in ``settings.CREDO_DATA_DIR``; see its README), and every
+event is scored by the production scoring code, so the ledger a visitor browses is an honest one.
 
 **The world** (``world_plan``: pure, no database, a function of its arguments only)
 
@@ -18,7 +18,7 @@ the production scoring code, so the ledger a visitor browses is an honest one.
   the demo member gets the first spare sampled row with a statement every month, no idle month
   and no default, so the demo login shows a lively file.
 
-**Twelve months of history from one UCI row** (``member_history``). ``scoring.uci.row_events``
+**Twelve months of history from one UCI row** (``member_history``). ``scoring.demo.uci.row_events``
 turns a row into its five repayment months (May..September 2005) plus purchases; it can shift
 them by whole days (``anchor``). The history replays that five-month pattern as a cycle over
 the past year:
@@ -41,16 +41,16 @@ canonical friendship pair and (partner, external_id))
 
 * members, profiles and verified emails are bulk-created (seeded members have no usable
   password; the demo accounts keep theirs);
-* friendships are bulk-created directly as ``social.models.Friendship`` rows, accepted
+* friendships are bulk-created directly as ``social.graph.models.Friendship`` rows, accepted
   ``FRIENDSHIP_AGE`` (30 days) ago so they have vested for contagion. This is a seeding
-  shortcut: ``social.services`` would also close friend requests and send ``friendship_started``
+  shortcut: ``social.graph.services`` would also close friend requests and send ``friendship_started``
   per pair, which nothing needs for a world built at once. Contagion is rebuilt afterwards by
   ``manage.py contagion_rebuild`` (printed as the next step);
 * three partners — Acme Bank (card repayments), CityPower (bill payments), ShopMart (purchases)
   — with every member's consent; fresh signing keys are written to a local JSON file
   (``.demo-partners.json`` next to ``manage.py``, git-ignored) for ``manage.py simulate``;
-* events are bulk-created ``pending`` and then scored by ``scoring.bulk_scoring`` — the same
-  ledger rows and states as ``scoring.services.member_score_pending`` (the path every partner
+* events are bulk-created ``pending`` and then scored by ``scoring.ledger.bulk`` — the same
+  ledger rows and states as ``scoring.ledger.services.member_score_pending`` (the path every partner
   event takes) run member by member, which the tests check, at ~14 ms instead of ~50 ms a
   member: one ledger row per event, plus each member's starting-score row. Nothing is announced
   (no ``score_changed`` / ``bases_changed``): derived state is rebuilt afterwards
@@ -61,32 +61,47 @@ Re-running with the same options is a no-op apart from a fresh key only where th
 no longer live. Re-running with other options adds the new members, friendships and events to
 the world (nothing is ever deleted or duplicated).
 
-Known limits: card repayments of idle months carry amount 0.00, as ``scoring.uci`` maps them,
+Known limits: card repayments of idle months carry amount 0.00, as ``scoring.demo.uci`` maps them,
 which the partner API would refuse (amounts must be > 0); the ledger's ``created_at`` is the
 moment of seeding, so a member's score history starts today.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import random
+import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image
+from tqdm import tqdm
 
+from accounts.members.demo import demo_accounts_ensure
+from accounts.members.models import User
+from config.kernel.chunks import chunks
 from scoring.demo.uci import DEFAULT_ANCHOR, MONTHS, UciRow, load_rows, row_events
+from scoring.ingestion.models import Event, Partner, PartnerConsent, PartnerKey
+from scoring.ingestion.partners import _decrypt, partner_key_issue
+from scoring.ledger.bulk import members_score_pending_bulk
+from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.model.factors import PURCHASE, EventFact, lateness_bucket
+from social.graph.models import Friendship, ordered_pair
 
-DATA_DIR = Path("/work/shared/data")
-DEFAULT_GRAPH = DATA_DIR / "facebook_combined.txt"
-DEFAULT_CREDIT = DATA_DIR / "uci_credit_card.csv"
+DEFAULT_GRAPH = settings.CREDO_DATA_DIR / "facebook_combined.txt"
+DEFAULT_CREDIT = settings.CREDO_DATA_DIR / "uci_credit_card.csv"
 DEFAULT_SEED = 2005
 
 #: The five-month UCI pattern repeats every 153 days (April 15 to September 15 2005).
@@ -107,6 +122,13 @@ DEMO_FRIENDS = ("bob", "carol")
 DEMO_STRANGER = "mallory"
 EMAIL_DOMAIN = "demo.credo.local"
 CURRENCY = "EUR"
+#: A payment this many days overdue whose outcome is still in the future is reported missed
+#: (the model's last lateness bucket: missed and 90+ days late score alike).
+MISSED_AFTER_DAYS = 90
+#: Rows per bulk statement of the seeding (members and ids per ``IN (…)``, friendships, events).
+MEMBERS_PER_STATEMENT = 500
+FRIENDSHIPS_PER_STATEMENT = 1000
+EVENTS_PER_STATEMENT = 2000
 
 
 @dataclass(frozen=True)
@@ -275,7 +297,7 @@ def member_history(row: UciRow, *, today: date) -> list[EventFact]:
             if fact.kind != PURCHASE and fact.paid_date is not None and fact.paid_date > today:
                 assert fact.due_date is not None
                 overdue = (today - fact.due_date).days
-                if overdue < 90:
+                if overdue < MISSED_AFTER_DAYS:
                     continue  # the outcome is not known yet: nothing to report
                 # Scored exactly like the late payment it will be (both are the 90+ bucket).
                 assert lateness_bucket(None) == lateness_bucket((fact.paid_date - fact.due_date).days)
@@ -311,24 +333,11 @@ class SeedReport:
 def _progress(enabled: bool) -> Callable[..., Any]:
     if not enabled:
         return lambda iterable, **kwargs: iterable
-    from tqdm import tqdm
-
     return tqdm
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def avatars_ensure() -> None:
     """The few shared demo avatar images (tiny PNGs), written once to the default storage."""
-    from io import BytesIO
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-    from PIL import Image
-
     for i, colour in enumerate(AVATAR_COLOURS):
         name = f"avatars/demo/avatar-{i}.png"
         if default_storage.exists(name):
@@ -341,11 +350,6 @@ def avatars_ensure() -> None:
 def _members_ensure(
     plan: WorldPlan, *, now: datetime, report: SeedReport, progress: Callable[..., Any]
 ) -> dict[str, int]:
-    from allauth.account.models import EmailAddress
-
-    from accounts.members.demo import demo_accounts_ensure
-    from accounts.members.models import User
-
     demo_accounts_ensure()
     existing = dict(User.objects.filter(username__in=plan.members).values_list("username", "pk"))
     fresh = []
@@ -361,7 +365,8 @@ def _members_ensure(
         user.set_unusable_password()
         fresh.append(user)
     with transaction.atomic():
-        for chunk in progress(list(_chunks(fresh, 500)), desc="members", unit="×500", disable=not fresh):
+        for chunk in progress(list(chunks(fresh, MEMBERS_PER_STATEMENT)), desc="members",
+                              unit=f"×{MEMBERS_PER_STATEMENT}", disable=not fresh):
             User.objects.bulk_create(chunk)
         ids = dict(User.objects.filter(username__in=plan.members).values_list("username", "pk"))
         # The demo accounts exist already (demo_accounts_ensure): give them the world's profile
@@ -382,7 +387,7 @@ def _members_ensure(
             EmailAddress(user_id=ids[u.username], email=u.email, verified=True, primary=True)
             for u in fresh if plan.profiles[u.username].email_verified
         ]
-        EmailAddress.objects.bulk_create(verified, batch_size=500)
+        EmailAddress.objects.bulk_create(verified, batch_size=MEMBERS_PER_STATEMENT)
     report.members = len(plan.members)
     report.members_created = len(fresh)
     return ids
@@ -390,12 +395,10 @@ def _members_ensure(
 
 def _friendships_ensure(plan: WorldPlan, ids: dict[str, int], *, now: datetime, report: SeedReport,
                         progress: Callable[..., Any]) -> None:
-    from social.graph.models import Friendship, ordered_pair
-
     pairs = [ordered_pair(ids[a], ids[b]) for a, b in plan.edges]
     member_ids = sorted(ids.values())
     existing: set[tuple[int, int]] = set()
-    for chunk in _chunks(member_ids, 500):
+    for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT):
         existing.update(
             Friendship.objects.active().filter(member_a_id__in=chunk).values_list("member_a_id", "member_b_id")
         )
@@ -405,7 +408,8 @@ def _friendships_ensure(plan: WorldPlan, ids: dict[str, int], *, now: datetime, 
         for a, b in pairs if (a, b) not in existing
     ]
     with transaction.atomic():
-        for chunk in progress(list(_chunks(fresh, 1000)), desc="friendships", unit="×1000", disable=not fresh):
+        for chunk in progress(list(chunks(fresh, FRIENDSHIPS_PER_STATEMENT)), desc="friendships",
+                              unit=f"×{FRIENDSHIPS_PER_STATEMENT}", disable=not fresh):
             Friendship.objects.bulk_create(chunk)
     report.friendships = len(pairs)
     report.friendships_created = len(fresh)
@@ -417,11 +421,6 @@ def _partners_ensure(partners_file: Path) -> dict[str, Any]:
     A key already in the file is kept while it is still live and decrypts to the same secret;
     otherwise a fresh one is issued (rotation revokes the oldest beyond two).
     """
-    import hmac
-
-    from scoring.ingestion.models import Partner, PartnerKey
-    from scoring.ingestion.partners import _decrypt, partner_key_issue
-
     saved: dict[str, dict[str, str]] = {}
     if partners_file.exists():
         try:
@@ -457,29 +456,26 @@ def _partners_ensure(partners_file: Path) -> dict[str, Any]:
 
 
 def _consents_ensure(ids: dict[str, int]) -> None:
-    from scoring.ingestion.models import Partner, PartnerConsent
-
     partners = list(Partner.objects.filter(slug__in=[p.slug for p in DEMO_PARTNERS]))
     member_ids = sorted(ids.values())
     with transaction.atomic():
         for partner in partners:
             have: set[int] = set()
-            for chunk in _chunks(member_ids, 500):
+            for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT):
                 have.update(PartnerConsent.objects.filter(partner=partner, member_id__in=chunk,
                                                           revoked_at__isnull=True).values_list("member_id", flat=True))
             PartnerConsent.objects.bulk_create(
-                [PartnerConsent(member_id=m, partner=partner) for m in member_ids if m not in have], batch_size=1000
+                [PartnerConsent(member_id=m, partner=partner) for m in member_ids if m not in have],
+                batch_size=FRIENDSHIPS_PER_STATEMENT
             )
 
 
 def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report: SeedReport,
                    progress: Callable[..., Any]) -> None:
-    from scoring.ingestion.models import Event, Partner
-
     partner_ids = dict(Partner.objects.filter(slug__in=[p.slug for p in DEMO_PARTNERS]).values_list("slug", "pk"))
     existing: set[str] = set()
     member_ids = sorted(ids.values())
-    for chunk in _chunks(member_ids, 500):
+    for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT):
         existing.update(
             Event.objects.filter(member_id__in=chunk, external_id__startswith="demo-")
             .values_list("external_id", flat=True)
@@ -499,7 +495,8 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report:
                 paid_date=fact.paid_date, missed=fact.missed, status=Event.Status.PENDING,
             ))
     with transaction.atomic():
-        for chunk in progress(list(_chunks(fresh, 2000)), desc="events", unit="×2000", disable=not fresh):
+        for chunk in progress(list(chunks(fresh, EVENTS_PER_STATEMENT)), desc="events",
+                              unit=f"×{EVENTS_PER_STATEMENT}", disable=not fresh):
             Event.objects.bulk_create(chunk)
     report.events = total
     report.events_created = len(fresh)
@@ -508,16 +505,12 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report:
 def _score(ids: dict[str, int], *, report: SeedReport, progress: bool) -> None:
     """Score every pending event of the world's members (and give each a score state).
 
-    Through ``scoring.bulk_scoring``: the same ledger rows and states as the per-member path,
+    Through ``scoring.ledger.bulk``: the same ledger rows and states as the per-member path,
     in batches. Nothing is announced; contagion is rebuilt afterwards (``contagion_rebuild``).
     """
-    from scoring.ingestion.models import Event
-    from scoring.ledger.bulk import members_score_pending_bulk
-    from scoring.ledger.models import ScoreState
-
     member_ids = sorted(ids.values())
     todo: set[int] = set()
-    for chunk in _chunks(member_ids, 500):
+    for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT):
         todo.update(Event.objects.filter(member_id__in=chunk, status=Event.Status.PENDING)
                     .values_list("member_id", flat=True))
         scored = set(ScoreState.objects.filter(member_id__in=chunk).values_list("member_id", flat=True))
@@ -526,8 +519,6 @@ def _score(ids: dict[str, int], *, report: SeedReport, progress: bool) -> None:
         return
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(todo), desc="scoring", unit="member")
     try:
         report.events_scored = members_score_pending_bulk(member_ids=todo, announce=False, progress=bar)
@@ -540,10 +531,6 @@ def world_seed(
     plan: WorldPlan, *, partners_file: Path, now: datetime | None = None, progress: bool = True
 ) -> SeedReport:
     """Create (or complete) ``plan`` in the database. Idempotent; see the module docstring."""
-    import time
-
-    from scoring.ledger.models import ScoreChange
-
     now = now or timezone.now()
     today = now.astimezone(UTC).date()
     bar = _progress(progress)
@@ -570,7 +557,7 @@ def world_seed(
     lap("scoring")
     member_ids = sorted(ids.values())
     report.ledger_rows = sum(
-        ScoreChange.objects.filter(member_id__in=chunk).count() for chunk in _chunks(member_ids, 500)
+        ScoreChange.objects.filter(member_id__in=chunk).count() for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT)
     )
     report.demo_friends = len(plan.demo_friends)
     return report

@@ -9,7 +9,7 @@ The DESIGN fixes the weights, the 350/600 scale, the bands and friend contagion'
 The behavioural constants below them (lateness qualities, partial-payment curve, half-lives,
 priors, purchase saturation) were fitted on the TRAIN split of the UCI data set (rows with ``ID % 5 != 0``) by
 
-    .venv/bin/python -m scoring.demo.calibrate /work/shared/data/uci_credit_card.csv
+    .venv/bin/python -m scoring.demo.calibrate <CREDO_DATA_DIR>/uci_credit_card.csv
 
 which maximises the train-split AUC of the base for "does not default" minus a penalty for a
 score distribution off target (``calibrate.SPREAD``: median 640-690, 15-35 % in Excellent,

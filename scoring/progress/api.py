@@ -16,7 +16,7 @@ from scoring.progress.next_band import member_progress
 class MyStreakView(APIView):
     """``{current_months, best_months, last_on_time, breaks_on, keep_by, current_since, best_since,
     best_until, this_month_kept, today, timezone, months: [{month: "YYYY-MM", state}]}``; dates are
-    the member's local dates (``scoring.streaks`` defines them)."""
+    the member's local dates (``scoring.ledger.streaks`` defines them)."""
 
     @extend_schema(responses={200: None})
     def get(self, request: Request) -> Response:
@@ -26,7 +26,7 @@ class MyStreakView(APIView):
 class MyProgressView(APIView):
     """``{score, band, top_band, next_band: {name, min_score, points_needed} | null, message,
     gets_there: [option], options: [option]}``, option = ``{code, text, points, points_text,
-    new_score, reaches_next_band, link}`` (exact what-if gains; ``scoring.progress``)."""
+    new_score, reaches_next_band, link}`` (exact what-if gains; ``scoring.progress.next_band``)."""
 
     @extend_schema(responses={200: None})
     def get(self, request: Request) -> Response:

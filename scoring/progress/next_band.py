@@ -1,7 +1,7 @@
 """Progress to the next band: how many points, and which concrete behaviours would get there.
 
 Read-only (never writes, not even a first score state). Each candidate behaviour is run through
-the what-if simulator's model path (``scoring.whatif.scenario_fact`` for the hypothetical event,
+the what-if simulator's model path (``scoring.explain.whatif.scenario_fact`` for the hypothetical event,
 then ``compute_base`` / ``total_score`` on a copy of the member's facts, with the member's
 current social points), so its ``points`` equal the ``delta`` that ``POST me/score/what-if/``
 reports for the same scenario. The member's facts are loaded once for all candidates.

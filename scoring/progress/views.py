@@ -10,10 +10,10 @@ from scoring.progress.next_band import member_progress
 
 
 def progress_context(member: User) -> dict[str, Any]:
-    """``progress``: the member's ``scoring.progress.Progress`` (reads only)."""
+    """``progress``: the member's ``scoring.progress.next_band.Progress`` (reads only)."""
     return {"progress": member_progress(member=member)}
 
 
 def streak_context(member: User) -> dict[str, Any]:
-    """``streak``: the member's ``scoring.streaks.Streak`` (their local dates)."""
+    """``streak``: the member's ``scoring.ledger.streaks.Streak`` (their local dates)."""
     return {"streak": member_streak(member=member)}

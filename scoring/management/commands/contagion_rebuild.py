@@ -1,3 +1,5 @@
+"""``manage.py contagion_rebuild``: the nightly reconciliation of friend contagion, run by hand."""
+
 import time
 
 from django.core.management.base import BaseCommand

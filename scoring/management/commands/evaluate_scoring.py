@@ -1,7 +1,7 @@
 """``manage.py evaluate_scoring CSV [--scores-out FILE] [--no-references]``: the score's AUC on
 the UCI test split, and how the split's scores spread over the bands (median, share per band).
 
-A thin wrapper around ``scoring.evaluation.evaluate``; see there for what is measured.
+A thin wrapper around ``scoring.demo.evaluation.evaluate``; see there for what is measured.
 """
 
 from __future__ import annotations

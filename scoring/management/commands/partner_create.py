@@ -1,3 +1,5 @@
+"""``manage.py partner_create NAME``: a partner and its first signing key (the secret shown once)."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError

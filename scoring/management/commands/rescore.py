@@ -1,3 +1,5 @@
+"""``manage.py rescore``: recompute members' scores from their events (``scoring.ledger.rebuild``)."""
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 

@@ -1,11 +1,16 @@
+"""``manage.py seed_demo``: the demo world (``scoring.demo.world``), then what derives from it."""
+
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.members.demo import DEMO_PASSWORD
+from scoring.contagion.services import contagion_rebuild
 from scoring.demo.world import DEFAULT_CREDIT, DEFAULT_GRAPH, DEFAULT_SEED, world_build
 
 
@@ -13,7 +18,7 @@ class Command(BaseCommand):
     help = (
         "Seed the demo world (idempotent): members and friendships from the real Facebook graph, "
         "twelve months of events per member from the real UCI credit data, scored by the real "
-        "scoring code. See scoring/demo_world.py."
+        "scoring code. See scoring/demo/world.py."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -53,16 +58,10 @@ class Command(BaseCommand):
         write(f"Partner keys for `manage.py simulate`: {report.partners_file}")
         if report.friendships_created or report.events_created:
             # The world was loaded in bulk, without signals: derive what depends on it now.
-            from django.conf import settings
-
-            from scoring.contagion.services import contagion_rebuild
-
             started = time.perf_counter()
             result = contagion_rebuild(announce=False)
             write(f"Friend contagion rebuilt in {time.perf_counter() - started:.1f} s: "
                   f"{result['edges']:,} friendships, {result['scores_changed']:,} displayed scores moved.")
-            from django.core.management import call_command
-
             # Badges and perks read scores, events and friendships: award what the history earned.
             call_command("badges_rebuild", stdout=self.stdout, verbosity=0)
             call_command("perks_rebuild", stdout=self.stdout, verbosity=0)

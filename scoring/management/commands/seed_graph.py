@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -17,8 +18,14 @@ from tqdm import tqdm
 
 from accounts.members.models import User
 from scoring.ledger.models import ScoreState
-from scoring.model import band_for, total_score
+from scoring.model import PARAMS, band_for, total_score
 from social.graph.models import Friendship
+
+#: Synthetic bases: normal around the neutral base with this spread (points), within the scale.
+BASE_SPREAD = 80.0
+#: Rows per bulk INSERT.
+MEMBERS_PER_INSERT = 2000
+FRIENDSHIPS_PER_INSERT = 5000
 
 
 class Command(BaseCommand):
@@ -53,8 +60,8 @@ class Command(BaseCommand):
                 User(username=f"{prefix}{n}", email=f"{prefix}{n}@graph.credo.local", password=password)
                 for n in nodes if f"{prefix}{n}" not in existing
             ]
-            for chunk in tqdm(range(0, len(new_users), 2000), desc="members", unit="batch"):
-                User.objects.bulk_create(new_users[chunk:chunk + 2000])
+            for chunk in tqdm(range(0, len(new_users), MEMBERS_PER_INSERT), desc="members", unit="batch"):
+                User.objects.bulk_create(new_users[chunk:chunk + MEMBERS_PER_INSERT])
             ids = dict(User.objects.filter(username__startswith=prefix).values_list("username", "pk"))
             member_of = {n: ids[f"{prefix}{n}"] for n in nodes}
             states = []
@@ -64,10 +71,11 @@ class Command(BaseCommand):
             for n in nodes:
                 if member_of[n] in have_state:
                     continue
-                base = min(950.0, max(350.0, rng.gauss(650.0, 80.0)))
+                base = min(float(PARAMS.score_max), max(float(PARAMS.score_min),
+                                                         rng.gauss(PARAMS.contagion_neutral_base, BASE_SPREAD)))
                 score = total_score(base, 0.0)
                 states.append(ScoreState(member_id=member_of[n], base=base, social=0.0, score=score, factors={}))
-            ScoreState.objects.bulk_create(states, batch_size=2000)
+            ScoreState.objects.bulk_create(states, batch_size=MEMBERS_PER_INSERT)
             for state in states:
                 User.objects.filter(pk=state.member_id).update(score=state.score, score_band=band_for(state.score),
                                                                score_reached_at=now)
@@ -79,11 +87,9 @@ class Command(BaseCommand):
                 a, b = sorted((member_of[u], member_of[v]))
                 if (a, b) not in have_edge:
                     friendships.append(Friendship(member_a_id=a, member_b_id=b, accepted_at=vested))
-            for chunk in tqdm(range(0, len(friendships), 5000), desc="friendships", unit="batch"):
-                Friendship.objects.bulk_create(friendships[chunk:chunk + 5000])
+            for chunk in tqdm(range(0, len(friendships), FRIENDSHIPS_PER_INSERT), desc="friendships", unit="batch"):
+                Friendship.objects.bulk_create(friendships[chunk:chunk + FRIENDSHIPS_PER_INSERT])
         self.stdout.write(f"{len(nodes)} members ({len(new_users)} new), {len(pairs)} friendships "
                           f"({len(friendships)} new)")
         if not options["no_rebuild"]:
-            from django.core.management import call_command
-
             call_command("contagion_rebuild", stdout=self.stdout)

@@ -1,3 +1,5 @@
+"""``manage.py simulate``: live partner traffic for the demo world (``scoring.demo.simulator``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +13,7 @@ from scoring.demo.world import DEFAULT_CREDIT, default_partners_file
 class Command(BaseCommand):
     help = (
         "Stream new events for the demo world's members through the real signed partner API "
-        "(needs `seed_demo` first and a running server). See scoring/simulate.py."
+        "(needs `seed_demo` first and a running server). See scoring/demo/simulator.py."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]

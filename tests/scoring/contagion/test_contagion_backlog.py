@@ -1,5 +1,5 @@
 """Services mode: contagion tasks take the whole backlog of moved bases as one batch
-(``scoring.dirty.contagion_mark`` / ``contagion_take``), and each still folds in its own members."""
+(``scoring.ingestion.dirty.contagion_mark`` / ``contagion_take``), and each still folds in its own members."""
 
 from __future__ import annotations
 

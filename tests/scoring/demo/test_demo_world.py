@@ -120,7 +120,7 @@ def test_history_is_twelve_months_up_to_today_and_known_by_now(rows) -> None:  #
 
 
 def test_history_replays_the_real_months_unchanged(rows) -> None:  # type: ignore[no-untyped-def]
-    """Cycle 0 is scoring.uci's mapping of the row itself, only moved in time."""
+    """Cycle 0 is scoring.demo.uci's mapping of the row itself, only moved in time."""
     from scoring.demo.uci import row_events
 
     today = date(2026, 3, 1)

@@ -1,4 +1,4 @@
-"""The batch scorer (``scoring.bulk_scoring``, behind ``members_score_pending`` and the periodic
+"""The batch scorer (``scoring.ledger.bulk``, behind ``members_score_pending`` and the periodic
 ``score_dirty_members``): it writes exactly what the per-member path writes, in a number of
 statements that does not grow with the batch, and tells the streak badges who paid on time."""
 
