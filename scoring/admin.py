@@ -1,7 +1,7 @@
 """The scoring app's admin, one module per concern (Django's admin autodiscovery reads this one).
 
-The moderators' admin comes last: it replaces the admins of members, events and friendships that
-the other apps (loaded earlier) registered.
+The moderators' admin comes last: it replaces the admins of members and friendships that the
+other apps (loaded earlier) registered, and the ledger's event admin.
 """
 
 from django.contrib import admin

@@ -1,4 +1,5 @@
-"""Partners, their keys and members' consent; events (the outbox); the score state and ledger."""
+"""Friend contagion's state: each member's row (d, s, r), the friendships it applies, and the
+version of that graph."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from django.db.models import Q
 class ContagionNode(models.Model):
     """A member's row in the friend-contagion engine (DESIGN.md §3), in deviation points.
 
-    ``d`` = base − 650 as folded in, ``s`` the social signal, ``r`` the residual with the invariant
-    r = αP(d + s) − s, ``deg`` the member's active contagion friendships, ``version`` bumped on
-    every friendship change and every base change (optimistic concurrency, see
-    scoring.contagion.engine). Derived state: ``manage.py contagion_rebuild`` recomputes it.
+    ``d`` = base − the neutral base (``ScoringParams.contagion_neutral_base``) as folded in, ``s``
+    the social signal, ``r`` the residual with the invariant r = αP(d + s) − s, ``deg`` the
+    member's active contagion friendships, ``version`` bumped on every friendship change and
+    every base change (optimistic concurrency, see ``scoring.contagion.engine``). Derived state:
+    ``manage.py contagion_rebuild`` recomputes it.
     """
 
     member = models.OneToOneField(
@@ -55,7 +57,7 @@ class ContagionGraph(models.Model):
     On PostgreSQL a statement trigger on the edge table sets it from a sequence (migration 0005),
     so every writer is covered — the engine, the rebuild, a cascade from a deleted member — and a
     value is never reused, not even after a rollback. A worker keys its in-memory adjacency on it
-    (``scoring.contagion_store.DbStore.snapshot``). SQLite has no trigger and no such cache.
+    (``scoring.contagion.db_store.DbStore.snapshot``). SQLite has no trigger and no such cache.
     """
 
     version = models.BigIntegerField(default=0)

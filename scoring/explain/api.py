@@ -1,4 +1,5 @@
-"""Scoring's REST API: partner ingestion (signed), and members' score, ledger, events, partners."""
+"""The member's score on the REST API: the score and why, its history, the ledger, what-if, and
+their events."""
 
 from __future__ import annotations
 

@@ -7,9 +7,13 @@ from datetime import datetime
 
 from django.utils.safestring import SafeString, mark_safe
 
-LOW, HIGH = 350, 950  # DESIGN.md §3
-# (upper bound, CSS colour) per band, matching static/css/credo.css.
-BAND_COLOURS = ((549, "#b91c1c"), (599, "#d97706"), (649, "#ca8a04"), (699, "#65a30d"), (950, "#15803d"))
+from scoring.model import PARAMS
+
+LOW, HIGH = PARAMS.score_min, PARAMS.score_max
+# (highest score of the band, CSS colour) per band, lowest first: the model's bands, coloured as
+# in static/css/credo.css.
+_COLOURS = ("#b91c1c", "#d97706", "#ca8a04", "#65a30d", "#15803d")
+BAND_COLOURS = tuple(zip([*(lowest - 1 for lowest, _ in PARAMS.bands), HIGH], _COLOURS, strict=True))
 
 
 def _angle(score: float) -> float:

@@ -1,3 +1,5 @@
+"""The score page's what-if form: a hypothetical event, as the what-if simulator takes it."""
+
 from django import forms
 
 from scoring.ingestion.models import Event

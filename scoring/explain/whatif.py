@@ -17,13 +17,16 @@ from scoring.ledger import selectors
 from scoring.ledger.rows import event_explanation
 from scoring.model import EventFact, band_for, compute_base, total_score
 
+#: The latest a hypothetical payment may be (days; ten years).
+MAX_DAYS_LATE = 3650
+
 
 class WhatIfSerializer(StrictSerializer):
     """A hypothetical event: ``days_late`` (0 = on time) or ``missed`` for bills and cards."""
 
     kind = serializers.ChoiceField(choices=Event.Kind.values)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    days_late = serializers.IntegerField(min_value=0, max_value=3650, required=False, default=0)
+    days_late = serializers.IntegerField(min_value=0, max_value=MAX_DAYS_LATE, required=False, default=0)
     missed = serializers.BooleanField(required=False, default=False)
     partner_name = serializers.CharField(max_length=60, required=False, default="")
 

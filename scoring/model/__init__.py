@@ -1,4 +1,5 @@
-"""Credo's base-score model (DESIGN §3): pure Python, no Django, constants in ``params``.
+"""Credo's score model (DESIGN §3): pure Python, no Django, every constant in ``params`` (the
+base score's and friend contagion's).
 
 The services call ``compute_base`` with plain facts; ``total_score`` adds the social points;
 ``reasons`` and ``describe_event`` explain the result.

@@ -146,12 +146,10 @@ def days_late(e: EventFact) -> int | None:
     return (e.paid_date - e.due_date).days
 
 
-#: Lateness buckets, index into ``ScoringParams.lateness_qualities()``.
-LATENESS_BUCKETS = ("on time", "1-29 days late", "30-59 days late", "60-89 days late", "90+ days late")
-
-
 def lateness_bucket(late: int | None) -> int:
-    """Bucket index of a payment ``late`` days after its due date (None = missed → 90+)."""
+    """Bucket index of a payment ``late`` days after its due date, into
+    ``ScoringParams.lateness_qualities()``: 0 on time, 1 for 1-29 days late, 2 for 30-59, 3 for
+    60-89, 4 for 90+ (None = missed → 90+)."""
     if late is None or late >= 90:
         return 4
     if late <= 0:
