@@ -35,7 +35,8 @@ class ContagionEdge(models.Model):
     """A friendship folded into the contagion state (``member_a`` < ``member_b``).
 
     The social app's friendships are the truth; this table is what the engine has applied, and
-    ``contagion_edges_sync`` moves it towards ``social.selectors.vested_edges()``.
+    ``contagion_edges_sync`` moves it towards
+    ``social.graph.selectors.friendships_active_for_contagion``.
     """
 
     member_a = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

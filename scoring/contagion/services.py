@@ -163,7 +163,8 @@ def _pairs_of(member_ids: Iterable[int]) -> Q:
 
 
 def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: str = "") -> PropagationReport:
-    """Make the applied edges equal the social graph's contagion edges (``vested_edges``).
+    """Make the applied edges equal the social graph's contagion edges
+    (``friendships_active_for_contagion``).
 
     ``members`` limits the work to friendships of those members; None checks every edge.
     """
