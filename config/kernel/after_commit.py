@@ -45,9 +45,20 @@ def enqueue_on_commit(task_name: str, *args: Any, **kwargs: Any) -> None:
 
 def call_on_commit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """Call ``fn(*args, **kwargs)`` after commit (robust: a failure is logged, not raised)."""
-    transaction.on_commit(functools.partial(fn, *args, **kwargs), robust=True)
+    transaction.on_commit(_deferred(fn, *args, **kwargs), robust=True)
 
 
 def send_on_commit(signal: Signal, /, *, sender: Any, **kwargs: Any) -> None:
     """Send a domain signal after commit (robust: a failing receiver is logged, not raised)."""
-    transaction.on_commit(functools.partial(signal.send, sender=sender, **kwargs), robust=True)
+    transaction.on_commit(_deferred(signal.send, sender=sender, **kwargs), robust=True)
+
+
+def _deferred(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Callable[[], None]:
+    """``fn`` with its arguments, named as ``fn``: Django names a failed robust callback by its
+    ``__qualname__`` when it logs the failure (a bare ``functools.partial`` has none)."""
+
+    @functools.wraps(fn)
+    def deferred() -> None:
+        fn(*args, **kwargs)
+
+    return deferred
