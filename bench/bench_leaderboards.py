@@ -133,7 +133,6 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(90)
 
-    from leaderboards.boards import backends
     from social.graph.selectors import friend_ids
 
     r = index.client()
@@ -158,7 +157,7 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
         read_script(keys=read_keys, args=[me_name])
 
     def board() -> None:
-        backends.board_for("friends", viewer=me).view(viewer_id=me.pk, limit=50, around_me=True)
+        services.board_for("friends", viewer=me).view(viewer_id=me.pk, limit=50, around_me=True)
 
     def cold_board() -> None:
         index.friends_forget([me.pk])

@@ -18,8 +18,8 @@
    the one-``rank.changed``-frame-per-row protocol.
 3. A driver process (``--driver``) moves random members' scores at a fixed rate, open loop,
    through the publish path the scoring pipeline ends in: the member's row (the truth), the
-   index pipeline (``leaderboards.index.apply``) and ONE ``member.changed`` (the same message
-   ``leaderboards.broadcast.member_changed`` builds), and logs when each change happened.
+   index pipeline (``leaderboards.boards.index.apply``) and ONE ``member.changed`` (the same message
+   ``leaderboards.live.broadcast.member_changed`` builds), and logs when each change happened.
 4. Latency: change → a friend's socket receiving the delta (a ``rank.changed``, alone or inside
    a ``rank.batch``) with that member's new score (wall clock, same machine). Sequence gaps are
    counted per socket from the deltas' seqs (each answered with a ``resync``: a snapshot repairs

@@ -1,3 +1,4 @@
+"""Seasons in the admin, read-only (``ReadOnlyAdmin`` serves gamification's derived rows too)."""
 
 from django.contrib import admin
 

@@ -1,12 +1,10 @@
-"""The leaderboards' REST API (DESIGN.md §8).
+"""The boards on the REST API (DESIGN.md §8).
 
 ``GET leaderboards/{global|friends|weekly}/?around=me&limit=&cursor=&season=``
 → ``{board, seq, season?, entries: [{rank, username, score, band, is_me}], next, total, my_rank,
 my_score, percentile}``. ``next`` is the cursor of the following page (or null); ``percentile``
 is the share of the board strictly below me (%). ``season`` (weekly only): ``{id, starts_at,
 ends_at, closed, time_left}`` (seconds); ``?season=<id>`` reads a past season's final standings.
-
-``POST ws-ticket/`` → 201 ``{ticket, expires_in}``: single use, for ``/ws/leaderboards/?ticket=``.
 """
 
 from __future__ import annotations
@@ -21,12 +19,12 @@ from rest_framework.views import APIView
 from accounts.members.access import member_of
 from config.kernel.errors import ApiError
 from config.kernel.serializers import StrictSerializer
-from leaderboards.boards import backends
+from leaderboards.boards import backends, services
+from leaderboards.boards.auth import BoardTokenAuthentication
 from leaderboards.boards.models import Season
 from leaderboards.boards.ranking import Cursor, InvalidCursor
 from leaderboards.live import protocol
 from leaderboards.live.protocol import ErrorCode
-from leaderboards.sockets import tickets
 
 
 class BoardQuerySerializer(StrictSerializer):
@@ -43,7 +41,7 @@ class BoardQuerySerializer(StrictSerializer):
 
 class LeaderboardView(APIView):
     # The hottest read: one query for the token, not two (see BoardTokenAuthentication).
-    authentication_classes = [tickets.BoardTokenAuthentication, SessionAuthentication]
+    authentication_classes = [BoardTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         parameters=[
@@ -75,7 +73,7 @@ class LeaderboardView(APIView):
             if season is None:
                 raise ApiError(status.HTTP_404_NOT_FOUND, ErrorCode.UNKNOWN_SEASON, "No such season.")
         me = member_of(request)
-        view = backends.board_for(board, viewer=me, season=season).view(
+        view = services.board_for(board, viewer=me, season=season).view(
             viewer_id=me.pk, limit=params["limit"], cursor=cursor, around_me=params.get("around") == "me")
         return Response(view.as_dict(viewer_id=me.pk))
 

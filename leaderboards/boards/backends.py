@@ -1,22 +1,25 @@
-"""Boards: one interface, two backends (DESIGN.md §4).
+"""Boards, the read side: one interface, two backends (DESIGN.md §4).
 
-``board_for(name, viewer=..., season=...)`` gives a ``Board``; ``Board.view(...)`` answers top N,
-a page after a cursor, or "around me", with the viewer's standing. In services mode the global
-and weekly boards read Redis sorted sets (``leaderboards.index``) and the friends board reads
-the friends' scores with one ZMSCORE; in embedded mode (or while the index is being rebuilt)
-the same queries run on the database. Both backends order, rank and page identically
-(``leaderboards.ranking``).
+A ``Board``'s ``view(...)`` answers top N, a page after a cursor, or "around me", with the
+viewer's standing. In services mode the global and weekly boards read Redis sorted sets
+(``index.RedisSource``) and the friends board reads its members' cards in one round trip
+(``index.friends_read``); in embedded mode (or while the index is being rebuilt) the same
+queries run on the database (``DatabaseSource``). Both backends order, rank and page
+identically (``ranking``).
 
-Every Redis page is checked against the database in one query (``_verified``): a member who
-became inactive or private without the index hearing of it is dropped from the index there and
-then, so such members never appear where they should not.
+Nothing here writes: ``services.board_for`` picks the backend, and does what a read may call
+for (open this week's season, start a rebuild of a lost index). Every Redis page is checked
+against the database in one query (``_verified``): a member who became inactive or private
+without the index hearing of it is left out of the page and handed to the board's ``heal``
+(``services`` re-indexes them there and then), so such members never appear where they should
+not.
 """
 
 from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -30,6 +33,7 @@ from leaderboards.boards import index, selectors
 from leaderboards.boards.models import Season, SeasonEntry
 from leaderboards.boards.ranking import EPOCH, Cursor, Entry, Item, Standing, from_us, ranked, reached_us
 from leaderboards.live import protocol
+from social.graph.selectors import friend_ids
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +41,10 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 #: The friends board is computed whole on read; more friends than this are not shown.
 FRIENDS_MAX = 5_000
-_VERSION_KEY = "leaderboards:version"
+#: Embedded mode's board version (the REST ``seq``) in the cache; services mode keeps it in Redis.
+VERSION_KEY = "leaderboards:version"
+#: Re-indexes members a Redis page listed but the database does not (``services`` gives it).
+Heal = Callable[[set[int]], None]
 
 
 @dataclass(frozen=True)
@@ -85,16 +92,7 @@ class Board(Protocol):
 def version() -> int:
     if index.enabled():
         return index.version()
-    return int(cache.get(_VERSION_KEY) or 0)
-
-
-def version_bump() -> int:
-    """Embedded mode's counterpart of the index version (services mode bumps it in Redis)."""
-    try:
-        return int(cache.incr(_VERSION_KEY))
-    except ValueError:
-        cache.add(_VERSION_KEY, 0, timeout=None)
-        return int(cache.incr(_VERSION_KEY))
+    return int(cache.get(VERSION_KEY) or 0)
 
 
 # --- sources: where a ranked board's items come from --------------------------------------------
@@ -122,6 +120,10 @@ class DatabaseSource:
 
     def _values(self, qs: QuerySet[Any]) -> list[Item]:
         return [self._item(r) for r in qs.values("mid", "value", "reached", "username", "band")]
+
+    def items(self) -> list[Item]:
+        """The whole board, in board order (closing a season ranks all of it)."""
+        return self._values(self.rows)
 
     @staticmethod
     def _before(item: Item | Cursor) -> Q:
@@ -181,14 +183,18 @@ def weekly_rows(season: Season, *, final: bool = False) -> QuerySet[Any]:
 
 
 class RankedBoard:
-    """A board too big to hold in memory: read through a ``Source``, a window at a time."""
+    """A board too big to hold in memory: read through a ``Source``, a window at a time.
+
+    With ``heal`` (a Redis source), each page is checked against the database, which also
+    gives the rows their usernames and bands; members the index lists wrongly are handed to
+    ``heal`` and the page is read once more."""
 
     def __init__(self, name: str, source: Source, *, season: Season | None = None,
-                 verify: bool = False) -> None:
+                 heal: Heal | None = None) -> None:
         self.name = name
         self.source = source
         self.season = season
-        self.verify = verify
+        self.heal = heal
 
     def view(self, *, viewer_id: int, limit: int = DEFAULT_LIMIT, cursor: Cursor | None = None,
              around_me: bool = False, _retry: bool = True) -> BoardView:
@@ -204,11 +210,11 @@ class RankedBoard:
             window, me = self.source.window(0, limit, locate=viewer_id)
         assert me is not None
         items = window.items
-        if self.verify:
+        if self.heal is not None:
             check = [i.member_id for i in items] + ([viewer_id] if me.position is not None else [])
             labels, stale = _verified(check, global_board=True)
             if stale:
-                self._heal(stale)
+                self.heal(stale)
                 if _retry:
                     return self.view(viewer_id=viewer_id, limit=limit, cursor=cursor, around_me=around_me,
                                      _retry=False)
@@ -219,12 +225,6 @@ class RankedBoard:
         standing = Standing(me.greater + 1, me.value, me.total, me.less) if me.position is not None else None
         return BoardView(self.name, entries, Cursor.after(items[-1]) if more else None, me.total, standing,
                          version(), self.season)
-
-    def _heal(self, member_ids: set[int]) -> None:
-        from leaderboards.boards import services
-
-        logger.warning("index listed %d member(s) the database does not: re-indexing them", len(member_ids))
-        services.members_reindex(member_ids=sorted(member_ids))
 
 
 def _verified(member_ids: Sequence[int], *, global_board: bool) -> tuple[dict[int, tuple[str, str]], set[int]]:
@@ -267,8 +267,6 @@ class FriendsBoard:
         self.seq: int | None = None  # the index version read with the rows (services mode)
 
     def _friend_ids(self) -> list[int]:
-        from social.graph.selectors import friend_ids
-
         return sorted(friend_ids(member_id=self.viewer.pk))[:FRIENDS_MAX]
 
     def rows(self) -> list[Row]:
@@ -321,8 +319,8 @@ class FriendsBoard:
 
 def page_rows(name: str, rows: list[Row], *, viewer_id: int, limit: int, cursor: Cursor | None,
               around_me: bool, seq: int | None = None) -> BoardView:
-    """``page_in_memory`` for rows already sorted in board order: ranks by bisection, and
-    entries built for the page only."""
+    """One page of a board held whole in memory, ``rows`` already sorted in board order: ranks
+    by bisection, entries built for the page only, the same cursor semantics as the others."""
     total = len(rows)
     mine = next((i for i, r in enumerate(rows) if r[2] == -viewer_id), None)
     start = 0
@@ -350,66 +348,3 @@ def page_rows(name: str, rows: list[Row], *, viewer_id: int, limit: int, cursor:
         last = chunk[-1]
         nxt = Cursor(-last[0], last[1], -last[2])
     return BoardView(name, entries, nxt, total, standing, version() if seq is None else seq)
-
-
-def page_in_memory(name: str, entries: list[Entry], *, viewer_id: int, limit: int, cursor: Cursor | None,
-                   around_me: bool, reached: dict[int, int], seq: int | None = None) -> BoardView:
-    """Page a board already ranked in memory, with the same cursor semantics as the others."""
-    start = 0
-    mine = next((i for i, e in enumerate(entries) if e.member_id == viewer_id), None)
-    if cursor is not None:
-        # The first entry strictly after the cursor in board order (it may have moved or left).
-        start = next((i for i, e in enumerate(entries)
-                      if (-e.score, reached.get(e.member_id, 0), -e.member_id) > cursor.order), len(entries))
-    elif around_me and mine is not None:
-        start = max(0, mine - (limit - 1) // 2)
-    chunk = entries[start:start + limit]
-    more = start + len(chunk) < len(entries)
-    standing = None
-    if mine is not None:
-        below = sum(1 for e in entries if e.score < entries[mine].score)
-        standing = Standing(entries[mine].rank, entries[mine].score, len(entries), below)
-    nxt = None
-    if more and chunk:
-        last = chunk[-1]
-        nxt = Cursor(last.score, reached.get(last.member_id, 0), last.member_id)
-    return BoardView(name, chunk, nxt, len(entries), standing, version() if seq is None else seq)
-
-
-# --- the factory -----------------------------------------------------------------------------------
-
-
-def index_usable() -> bool:
-    """Redis is configured and holds a complete index; if it lost it, start a rebuild."""
-    if not index.enabled():
-        return False
-    try:
-        if index.is_ready():
-            return True
-    except index.redis.RedisError:
-        logger.exception("leaderboard index unreachable: serving boards from the database")
-        return False
-    from leaderboards.boards import services
-
-    services.index_rebuild_soon()
-    return False
-
-
-def board_for(name: str, *, viewer: User, season: Season | None = None) -> Board:
-    if name == protocol.FRIENDS:
-        return FriendsBoard(viewer)
-    fast = index_usable()
-    if name == protocol.GLOBAL:
-        if fast:
-            return RankedBoard(name, index.RedisSource(index.keys().global_), verify=True)
-        return RankedBoard(name, DatabaseSource(global_rows()))
-    if name == protocol.WEEKLY:
-        from leaderboards.boards import services
-
-        season = season or services.season_current()
-        if season.closed:
-            return RankedBoard(name, DatabaseSource(weekly_rows(season, final=True)), season=season)
-        if fast:
-            return RankedBoard(name, index.RedisSource(index.keys().weekly(season.pk)), season=season, verify=True)
-        return RankedBoard(name, DatabaseSource(weekly_rows(season)), season=season)
-    raise ValueError(f"unknown board {name!r}")

@@ -17,7 +17,7 @@ Keys (``LEADERBOARDS_REDIS_PREFIX``, default ``credo:lb``):
 * ``<p>:version``          rises on every write: the REST ``seq`` of a board
 * ``<p>:lock:rebuild``     one rebuild at a time
 
-Members are zero-padded ids, scores the composite of ``leaderboards.ranking``. Every write is
+Members are zero-padded ids, scores the composite of ``ranking``. Every write is
 one pipeline; every read one or two round trips (Lua for "window" and "locate").
 """
 
@@ -32,11 +32,26 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from config.kernel.chunks import chunks
 from leaderboards.boards.ranking import SPAN, Cursor, Item, decode, encode, lowest_with, member_key
 
 logger = logging.getLogger(__name__)
 
+#: The index's Redis connection: seconds to wait for an answer, for a new connection, and
+#: between health checks of an idle pooled one.
+SOCKET_TIMEOUT_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = 2
+HEALTH_CHECK_SECONDS = 30
+#: How long a rebuild holds its lock (a rebuild that died frees it after this).
 REBUILD_LOCK_SECONDS = 600
+#: Members a rebuild reads from the database, and writes to a board, at a time.
+REBUILD_CHUNK = 10_000
+#: Keys per SCAN step and per DEL, and members per command inside the Lua scripts (``unpack``
+#: has a stack limit).
+KEYS_AT_ONCE = 1_000
+#: ``RedisSource.after`` reads this many items beyond the page at a time (items tied with the
+#: cursor's are skipped, so a page may need more than its length).
+AFTER_SLACK = 16
 #: A cached friend list lives this long (its drop on friendship_started/ended is what keeps it
 #: right; the expiry bounds what a friendship written behind the services' back costs).
 FRIENDS_TTL_SECONDS = 3_600
@@ -56,7 +71,9 @@ def enabled() -> bool:
 
 @lru_cache(maxsize=8)
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                                socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                health_check_interval=HEALTH_CHECK_SECONDS)
 
 
 def client() -> redis.Redis:
@@ -131,14 +148,6 @@ def card(value: int | None, reached: int, band: str | None, username: str) -> st
     return "" if value is None else f"{value}:{reached}:{band or ''}:{username}"
 
 
-def card_parse(raw: str) -> tuple[int, int, str, str] | None:
-    """``(value, reached µs, band, username)`` of a card, None for a member without a score."""
-    if not raw:
-        return None
-    value, reached, band, username = raw.split(":", 3)
-    return int(value), int(reached), band, username
-
-
 def apply(states: Sequence[MemberState], *, season_id: int | None) -> int:
     """Write these members' places in one pipeline; return the new index version.
 
@@ -181,12 +190,6 @@ def apply(states: Sequence[MemberState], *, season_id: int | None) -> int:
     return int(pipe.execute()[-1])
 
 
-def remove(key: str, member_ids: Iterable[int]) -> None:
-    names = [member_key(m) for m in member_ids]
-    if names:
-        client().zrem(key, *names)
-
-
 def season_closed(season_id: int) -> None:
     client().expire(keys().weekly(season_id), CLOSED_SEASON_TTL_SECONDS)
 
@@ -207,7 +210,7 @@ def unlock_rebuild() -> None:
     client().delete(keys().lock)
 
 
-def replace(*, boards: dict[str, Iterable[tuple[int, int, int]]], chunk: int = 10_000,
+def replace(*, boards: dict[str, Iterable[tuple[int, int, int]]], chunk: int = REBUILD_CHUNK,
             cards: Iterable[tuple[int, str]] | None = None) -> int:
     """Swap whole boards for new contents: ``{key: [(member_id, value, reached µs), ...]}``,
     and with ``cards`` (``[(member_id, card), ...]``) the card hash.
@@ -264,7 +267,7 @@ def replace(*, boards: dict[str, Iterable[tuple[int, int, int]]], chunk: int = 1
 def drop_all() -> None:
     """Forget the whole index (tests, and to simulate a Redis that lost its data)."""
     r = client()
-    names = list(r.scan_iter(match=f"{keys().prefix}:*", count=1000))
+    names = list(r.scan_iter(match=f"{keys().prefix}:*", count=KEYS_AT_ONCE))
     if names:
         r.delete(*names)
 
@@ -358,11 +361,11 @@ class RedisSource:
         fetched: list[Item] = []
         skip = 0
         while True:
-            flat = r.zrevrangebyscore(self.key, bound, "-inf", start=skip, num=limit + 16, withscores=True)
+            flat = r.zrevrangebyscore(self.key, bound, "-inf", start=skip, num=limit + AFTER_SLACK, withscores=True)
             batch = [Item(int(m), *decode(float(s))) for m, s in flat]  # type: ignore[str-unpack,misc]
             skip += len(batch)
             fetched.extend(i for i in batch if i.order > cursor.order)
-            if len(fetched) >= limit or len(batch) < limit + 16:
+            if len(fetched) >= limit or len(batch) < limit + AFTER_SLACK:
                 break
         items = fetched[:limit]
         if not items:
@@ -372,16 +375,6 @@ class RedisSource:
         pipe.zcount(self.key, lowest_with(items[0].value + 1), "+inf")
         position, greater = pipe.execute()
         return Window(items, int(greater), int(position or 0))
-
-    def scores(self, member_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-        """ZMSCORE: ``{member_id: (value, reached)}`` of those on this board (friends boards)."""
-        if not member_ids:
-            return {}
-        raw = client().zmscore(self.key, [member_key(m) for m in member_ids])
-        return {m: decode(s) for m, s in zip(member_ids, raw, strict=True) if s is not None}
-
-    def remove(self, member_ids: Iterable[int]) -> None:
-        remove(self.key, member_ids)
 
 
 # --- the friends board: one round trip -------------------------------------------------------------
@@ -393,19 +386,19 @@ class RedisSource:
 # without a card), "name US card-or-?" joined by RS. One string, because parsing thousands of
 # RESP elements costs more Python than the whole board (redis-py without hiredis); ZMSCORE/HMGET
 # go by chunks because unpack() has a stack limit.
-_FRIENDS_READ = r"""
-if redis.call('EXISTS', KEYS[4]) == 0 then return {0} end
+_FRIENDS_READ = rf"""
+if redis.call('EXISTS', KEYS[4]) == 0 then return {{0}} end
 local me = ARGV[1]
 local ids
 if #ARGV > 1 then
-  ids = {unpack(ARGV, 2)}
+  ids = {{unpack(ARGV, 2)}}
 else
   ids = redis.call('SMEMBERS', KEYS[1])
-  if #ids == 0 then return {1, redis.call('GET', KEYS[6]) or '0'} end
+  if #ids == 0 then return {{1, redis.call('GET', KEYS[6]) or '0'}} end
 end
-local rows = {}
-for i = 1, #ids, 1000 do
-  local last = math.min(i + 999, #ids)
+local rows = {{}}
+for i = 1, #ids, {KEYS_AT_ONCE} do
+  local last = math.min(i + {KEYS_AT_ONCE - 1}, #ids)
   local s = redis.call('ZMSCORE', KEYS[2], unpack(ids, i, last))
   local c = redis.call('HMGET', KEYS[3], unpack(ids, i, last))
   for j = 1, last - i + 1 do
@@ -415,16 +408,16 @@ for i = 1, #ids, 1000 do
     end
   end
 end
-return {2, redis.call('GET', KEYS[5]) or '0', table.concat(rows, '\30')}
+return {{2, redis.call('GET', KEYS[5]) or '0', table.concat(rows, '\30')}}
 """
 
 # KEYS: friends set, friends-gen. ARGV[1] the generation read before loading the list from the
 # database, ARGV[2] ttl, ARGV[3..] the names. Stores nothing if the list changed meanwhile.
-_FRIENDS_STORE = """
+_FRIENDS_STORE = f"""
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 1000 do
-  redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+for i = 3, #ARGV, {KEYS_AT_ONCE} do
+  redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + {KEYS_AT_ONCE - 1}, #ARGV)))
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
@@ -500,6 +493,6 @@ def friends_forget(member_ids: Iterable[int]) -> None:
 def friends_forget_all() -> None:
     """Drop every cached friend list (a rebuild; a friendship written behind the services)."""
     r = client()
-    names = list(r.scan_iter(match=f"{keys().prefix}:friends:*", count=1000))
-    for i in range(0, len(names), 1000):
-        r.delete(*names[i:i + 1000])
+    names = list(r.scan_iter(match=f"{keys().prefix}:friends:*", count=KEYS_AT_ONCE))
+    for chunk in chunks(names, KEYS_AT_ONCE):
+        r.delete(*chunk)

@@ -4,5 +4,5 @@ from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 
 
 class BoardTokenScheme(KnoxTokenScheme):
-    target_class = "leaderboards.sockets.tickets.BoardTokenAuthentication"
+    target_class = "leaderboards.boards.auth.BoardTokenAuthentication"
     name = "knoxApiTokenBoards"

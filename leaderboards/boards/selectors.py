@@ -1,4 +1,5 @@
-"""Reads of the leaderboards app: who may be listed where, seasons and baselines.
+"""Reads of the boards: who may be listed where, the week a season covers, members' season
+baselines, and the friends a rising score passed.
 
 Who is listed is decided here and nowhere else (DESIGN.md §2.5, §4, §10):
 
@@ -15,13 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from django.db import connection
-from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Model, OuterRef, Q, Subquery
 
 from accounts.members.models import User
-from leaderboards.boards.models import Season, SeasonEntry
+from config.kernel.chunks import chunks
+from leaderboards.boards.models import Season
+from scoring.ledger.models import ScoreChange
 from social.graph.models import Friendship
 
 SEASON_LENGTH = timedelta(days=7)
+#: Rises per statement in ``friends_passed`` (three parameters each).
+PASSED_CHUNK = 2_000
 
 
 def listed_q(prefix: str = "") -> Q:
@@ -49,10 +54,6 @@ def member_state_fields() -> tuple[str, ...]:
             "on_global_board", "is_frozen")
 
 
-def members_by_id(*, member_ids: list[int]) -> QuerySet[User]:
-    return User.objects.filter(pk__in=member_ids)
-
-
 # --- seasons -------------------------------------------------------------------------------------
 
 
@@ -63,16 +64,10 @@ def week_start(moment: datetime) -> datetime:
     return monday.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def season_at(*, moment: datetime) -> Season | None:
-    return Season.objects.filter(starts_at=week_start(moment)).first()
-
-
 def season_baselines(*, member_ids: Iterable[int], season: Season) -> dict[int, int]:
     """Each member's score when ``season`` opened, or their first score in it; members who had
     no score by now are left out. Read from the score ledger (the truth), so it does not depend
     on the order in which score signals arrive. One query, whatever the number of members."""
-    from scoring.ledger.models import ScoreChange
-
     ledger = ScoreChange.objects.filter(member_id=OuterRef("pk"))
     before = (ledger.filter(created_at__lt=season.starts_at).order_by("-created_at", "-id")
               .values("new_score")[:1])
@@ -80,18 +75,6 @@ def season_baselines(*, member_ids: Iterable[int], season: Season) -> dict[int, 
     rows = (User.objects.filter(pk__in=list(member_ids))
             .annotate(before=Subquery(before), first=Subquery(first)).values_list("pk", "before", "first"))
     return {pk: b if b is not None else f for pk, b, f in rows if b is not None or f is not None}
-
-
-def season_entries(*, season: Season) -> QuerySet[SeasonEntry]:
-    return SeasonEntry.objects.filter(season=season)
-
-
-def seasons_past(*, limit: int = 12) -> QuerySet[Season]:
-    return Season.objects.filter(closed=True).order_by("-starts_at")[:limit]
-
-
-#: Rises per statement in ``friends_passed`` (three parameters each).
-PASSED_CHUNK = 2_000
 
 
 def friends_passed(rises: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -122,8 +105,7 @@ def friends_passed(rises: Sequence[tuple[int, int, int]]) -> list[tuple[int, int
 
     a, b = column(Friendship, "member_a"), column(Friendship, "member_b")
     pairs: list[tuple[int, int, int]] = []
-    for start in range(0, len(rises), PASSED_CHUNK):
-        chunk = rises[start:start + PASSED_CHUNK]
+    for chunk in chunks(rises, PASSED_CHUNK):
         values = ", ".join(["(%s, %s, %s)"] * len(chunk))
         sql = (f"WITH rises (member_id, old_score, new_score) AS (VALUES {values})"
                f" {side(a, b)} UNION ALL {side(b, a)}")

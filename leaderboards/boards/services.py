@@ -1,13 +1,16 @@
-"""Writes of the leaderboards app: seasons, keeping the index in step, rebuilding it.
+"""Writes of the boards: seasons, keeping the index in step, rebuilding it, and the reads that
+may call for a write (``board_for``).
 
-The scoring pipeline announces score changes after commit (``scoring.signals.scores_changed``
-for a batch, ``score_changed`` for one member, handed over as a batch of one);
+The scoring pipeline announces score changes after commit (``scoring.ledger.signals``:
+``scores_changed`` for a batch, ``score_changed`` for one member, handed over as a batch of one);
 ``members_scores_changed`` then brings the members' weekly entries in step (database, set-based),
 writes their places in the Redis index (one pipeline), publishes ONE message per member and tells
 the friends a rising score passed on the friends board (``_friends_passed_tell``). Its queries
 do not grow with the batch (only the notifications of friends actually passed do).
 Everything it writes is read back from the database first, so late or reordered signals
 converge on the truth.
+
+A season that closes freezes its final ranks and sends ``signals.season_ended`` after commit.
 """
 
 from __future__ import annotations
@@ -26,13 +29,66 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from accounts.notifications.feed import Kind, notify_many
-from leaderboards.boards import backends, index, selectors
+from config.kernel.after_commit import call_on_commit, enqueue_on_commit, send_on_commit
+from leaderboards.boards import backends, index, selectors, signals
 from leaderboards.boards.models import Season, SeasonEntry
 from leaderboards.boards.ranking import rank_all, reached_us
-from leaderboards.live import broadcast
+from leaderboards.live import broadcast, protocol
 from scoring.ledger.bulk import rows_update
 
 logger = logging.getLogger(__name__)
+
+#: Final ranks written per UPDATE statement when a season closes.
+FINAL_RANKS_PER_UPDATE = 1_000
+#: A member hears at most once per this many seconds that the same friend passed them: scores
+#: that see-saw around a friend's (a refund, then the purchase again) would otherwise repeat it.
+PASSED_NOTICE_EVERY_SECONDS = 3600
+
+
+# --- reading a board ----------------------------------------------------------------------------
+
+
+def board_for(name: str, *, viewer: User, season: Season | None = None) -> backends.Board:
+    """The board ``name`` (``protocol.BOARDS``) as ``viewer`` reads it; ``season``: a weekly
+    board's season (this week's by default). The read itself is ``backends``'; what it may call
+    for is written here: this week's season opens on first use, an index Redis lost starts a
+    rebuild (``index_usable``), and members a Redis page lists wrongly are re-indexed (``_heal``)."""
+    if name == protocol.FRIENDS:
+        return backends.FriendsBoard(viewer)
+    fast = index_usable()
+    if name == protocol.GLOBAL:
+        if fast:
+            return backends.RankedBoard(name, index.RedisSource(index.keys().global_), heal=_heal)
+        return backends.RankedBoard(name, backends.DatabaseSource(backends.global_rows()))
+    if name == protocol.WEEKLY:
+        season = season or season_current()
+        if season.closed:
+            return backends.RankedBoard(name, backends.DatabaseSource(backends.weekly_rows(season, final=True)),
+                                        season=season)
+        if fast:
+            return backends.RankedBoard(name, index.RedisSource(index.keys().weekly(season.pk)), season=season,
+                                        heal=_heal)
+        return backends.RankedBoard(name, backends.DatabaseSource(backends.weekly_rows(season)), season=season)
+    raise ValueError(f"unknown board {name!r}")
+
+
+def index_usable() -> bool:
+    """Redis is configured and holds a complete index; if it lost it, start a rebuild."""
+    if not index.enabled():
+        return False
+    try:
+        if index.is_ready():
+            return True
+    except redis.RedisError:
+        logger.exception("leaderboard index unreachable: serving boards from the database")
+        return False
+    index_rebuild_soon()
+    return False
+
+
+def _heal(member_ids: set[int]) -> None:
+    logger.warning("index listed %d member(s) the database does not: re-indexing them", len(member_ids))
+    members_reindex(member_ids=sorted(member_ids))
 
 
 # --- seasons -------------------------------------------------------------------------------------
@@ -65,26 +121,18 @@ def season_close(*, season_id: int) -> int:
     season = Season.objects.select_for_update().get(pk=season_id)
     if season.closed:
         return 0
-    rows = backends.DatabaseSource(backends.weekly_rows(season))._values(backends.weekly_rows(season))
-    ranks = {e.member_id: e.rank for e in rank_all(rows)}
+    ranks = {e.member_id: e.rank for e in rank_all(backends.DatabaseSource(backends.weekly_rows(season)).items())}
     entries = list(SeasonEntry.objects.filter(season=season))
     for entry in entries:
         entry.final_rank = ranks.get(entry.member_id)
-    SeasonEntry.objects.bulk_update(entries, ["final_rank"], batch_size=1000)
+    SeasonEntry.objects.bulk_update(entries, ["final_rank"], batch_size=FINAL_RANKS_PER_UPDATE)
     season.closed = True
     season.closed_at = timezone.now()
     season.save(update_fields=["closed", "closed_at"])
-    _season_badges_soon(season.pk)
+    send_on_commit(signals.season_ended, sender=Season, season_id=season.pk)
     if index.enabled():
-        transaction.on_commit(lambda: _forget_season(season_id), robust=True)
+        call_on_commit(_forget_season, season_id)
     return 1
-
-
-def _season_badges_soon(season_id: int) -> None:
-    """Most improved of the week (leaderboards.badges), awarded by a task after commit."""
-    from config.kernel.after_commit import enqueue_on_commit
-
-    enqueue_on_commit("leaderboards.gamification.tasks.award_season_badges", season_id)
 
 
 def _forget_season(season_id: int) -> None:
@@ -169,9 +217,18 @@ def _state(row: _Row, entry: SeasonEntry | None) -> index.MemberState:
                              username=row.username, band=row.band or "")
 
 
+def version_bump() -> int:
+    """Embedded mode's counterpart of the index version (services mode bumps it in Redis)."""
+    try:
+        return int(cache.incr(backends.VERSION_KEY))
+    except ValueError:
+        cache.add(backends.VERSION_KEY, 0, timeout=None)
+        return int(cache.incr(backends.VERSION_KEY))
+
+
 def _index_apply(states: Sequence[index.MemberState], season_id: int) -> None:
     if not index.enabled():
-        backends.version_bump()
+        version_bump()
         return
     try:
         index.apply(states, season_id=season_id)
@@ -188,7 +245,7 @@ def member_score_changed(*, member_id: int, old_score: int | None, new_score: in
 
 
 def members_scores_changed(*, changes: Sequence[Mapping[str, Any]]) -> None:
-    """The scoring pipeline moved these members' displayed scores (``scoring.signals.ScoreMove``
+    """The scoring pipeline moved these members' displayed scores (``scoring.ledger.signals.ScoreMove``
     dicts, called after its commit): weekly entries, one index pipeline, ONE publish per change,
     then the friends passed on the friends board. Queries: a constant handful per batch."""
     if not changes:
@@ -237,11 +294,6 @@ def _publish(row: _Row, entry: SeasonEntry | None, *, old_score: int | None, cau
 
 # --- "bob passed you on your friends board" ------------------------------------------------------
 
-#: A member hears at most once per this many seconds that the same friend passed them: scores
-#: that see-saw around a friend's (a refund, then the purchase again) would otherwise repeat it.
-PASSED_NOTICE_EVERY_SECONDS = 3600
-
-
 def _friends_passed_tell(moved: Sequence[tuple[_Row, int | None]]) -> None:
     """Each member rose from ``old_score`` to ``row.score``: every listed friend whose score
     lies in ``[old_score, row.score)`` was at or above them and is now below, and is told.
@@ -281,7 +333,7 @@ class RebuildReport:
     seconds: float
 
 
-def index_rebuild(*, chunk: int = 10_000) -> RebuildReport:
+def index_rebuild(*, chunk: int = index.REBUILD_CHUNK) -> RebuildReport:
     """Replace the whole index with the database's truth (``manage.py leaderboards_rebuild``).
 
     Boards are swapped atomically; members whose score moved while the rebuild read the
@@ -335,8 +387,6 @@ def friends_changed(*, member_ids: Sequence[int]) -> None:
 
 def index_rebuild_soon() -> bool:
     """The index is missing (Redis restarted or was flushed): start one rebuild, if none runs."""
-    from config.kernel.after_commit import enqueue_on_commit
-
     try:
         if not index.lock_rebuild():
             return False

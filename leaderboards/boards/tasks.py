@@ -1,4 +1,4 @@
-"""Celery tasks of the leaderboards: thin, idempotent."""
+"""Celery tasks of the boards: thin, idempotent (a rebuild of the index, the weekly season rollover)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.members.access import member_of
-from leaderboards.boards import backends
+from leaderboards.boards import services
 from leaderboards.live import protocol
 
 
@@ -18,7 +18,7 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
     if board not in protocol.BOARDS:
         board = protocol.FRIENDS
     # Rendered once on the server for a fast first paint; the socket takes over from there.
-    view = backends.board_for(board, viewer=me).view(viewer_id=me.pk, limit=25, around_me=True)
+    view = services.board_for(board, viewer=me).view(viewer_id=me.pk, limit=protocol.WINDOW, around_me=True)
     tabs = [(protocol.FRIENDS, "Friends"), (protocol.GLOBAL, "Global"), (protocol.WEEKLY, "This week")]
     return render(request, "leaderboards/leaderboard.html", {
         "board": board, "tabs": tabs, "view": view.as_dict(viewer_id=me.pk), "me": me,

@@ -1,9 +1,14 @@
+"""Gamification in the admin: badges, challenges and perk grants to look at (read-only), and the
+perk catalogue, which staff edit (each change re-syncs the members it may affect)."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, Q
 
 from leaderboards.boards.admin import ReadOnlyAdmin
+from leaderboards.gamification import perks
 from leaderboards.gamification.models import BadgeAward, Challenge, ChallengeParticipant, Perk, PerkGrant
+from scoring.model import PARAMS
 
 
 @admin.register(BadgeAward)
@@ -48,15 +53,15 @@ class PerkAdminForm(forms.ModelForm):
 
     def clean_min_score(self) -> int:
         value = self.cleaned_data["min_score"]
-        if not 350 <= value <= 950:
-            raise forms.ValidationError("A score runs from 350 to 950.")
+        if not PARAMS.score_min <= value <= PARAMS.score_max:
+            raise forms.ValidationError(f"A score runs from {PARAMS.score_min} to {PARAMS.score_max}.")
         return value
 
 
 @admin.register(Perk)
 class PerkAdmin(admin.ModelAdmin):
     """Add, edit, deactivate (never delete: grants are history). Every save re-syncs the
-    members it may affect, after commit (leaderboards.perks.perk_changed)."""
+    members it may affect, after commit (``perks.perk_changed``)."""
 
     form = PerkAdminForm
     list_display = ["name", "min_score", "provider", "is_active", "holders", "created_at"]
@@ -66,8 +71,6 @@ class PerkAdmin(admin.ModelAdmin):
     actions = ["deactivate", "activate"]
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
-        from django.db.models import Count, Q
-
         return super().get_queryset(request).annotate(
             open_grants=Count("grants", filter=Q(grants__revoked_at__isnull=True)))
 
@@ -79,15 +82,11 @@ class PerkAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        from leaderboards.gamification import perks
-
         super().save_model(request, obj, form, change)
         if not change or {"min_score", "is_active"}.intersection(form.changed_data):
             perks.perk_changed(perk=obj)
 
     def _set_active(self, request, queryset, active: bool) -> int:  # type: ignore[no-untyped-def]
-        from leaderboards.gamification import perks
-
         changed = 0
         for perk in queryset.filter(is_active=not active):
             Perk.objects.filter(pk=perk.pk).update(is_active=active)

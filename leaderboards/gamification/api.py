@@ -12,7 +12,8 @@ and challenges, and a member's board of honour as its owner allows.
 * ``GET/POST challenges/`` (``{"opponents": ["bob"]}`` → 201), ``GET challenges/{id}/``,
   ``POST challenges/{id}/accept/`` · ``/decline/`` · ``/cancel/`` (→ 200, the challenge).
 
-Thin: parse, call one service or selector, shape the answer.
+Thin: parse, call one service or selector, shape the answer. Errors are ``DomainError``s
+(``ChallengeError``, ``NotFound``): the API's exception handler answers them.
 """
 
 from __future__ import annotations
@@ -25,15 +26,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
-from config.kernel.errors import ApiError
 from config.kernel.serializers import StrictSerializer
 from leaderboards.gamification import challenges
 from leaderboards.gamification.badges import badges_overview, newest_first
-from leaderboards.gamification.challenges import ChallengeError
 from leaderboards.gamification.honour import honour_for
 from leaderboards.gamification.perks import member_perks
 from social.graph import selectors as social_selectors
-from social.graph.errors import NotFound
 
 
 class MyBadgesView(APIView):
@@ -46,12 +44,10 @@ class MyBadgesView(APIView):
         })
 
 
-
 class MyPerksView(APIView):
     @extend_schema(responses={200: None})
     def get(self, request: Request) -> Response:
         return Response(member_perks(member=member_of(request)).as_dict())
-
 
 
 class _StreakSerializer(serializers.Serializer):
@@ -87,24 +83,12 @@ class HonourView(APIView):
     @extend_schema(summary="A member's board of honour: badges, band, streak, member since",
                    responses=HonourSerializer)
     def get(self, request: Request, username: str) -> Response:
-        try:
-            honour = honour_for(username=username, viewer=request.user)
-        except NotFound as exc:
-            raise ApiError(exc.status, exc.code, exc.detail) from None
-        return Response(honour.as_dict())
-
+        return Response(honour_for(username=username, viewer=request.user).as_dict())
 
 
 class ChallengeCreateSerializer(StrictSerializer):
     opponents = serializers.ListField(child=serializers.CharField(max_length=150), allow_empty=True,
                                       help_text=f"Usernames of 1 to {challenges.MAX_OPPONENTS} friends.")
-
-
-class ChallengeAPIView(APIView):
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, ChallengeError):
-            exc = ApiError(exc.status, exc.code, exc.detail)
-        return super().handle_exception(exc)
 
 
 def _answer(request: Request, pk: int) -> Response:
@@ -113,7 +97,7 @@ def _answer(request: Request, pk: int) -> Response:
                                               viewer_id=me.pk))
 
 
-class ChallengesView(ChallengeAPIView):
+class ChallengesView(APIView):
     @extend_schema(operation_id="v1_challenges_list", responses={200: None})
     def get(self, request: Request) -> Response:
         me = member_of(request)
@@ -132,13 +116,13 @@ class ChallengesView(ChallengeAPIView):
                                                   viewer_id=me.pk), status=status.HTTP_201_CREATED)
 
 
-class ChallengeDetailView(ChallengeAPIView):
+class ChallengeDetailView(APIView):
     @extend_schema(responses={200: None})
     def get(self, request: Request, pk: int) -> Response:
         return _answer(request, pk)
 
 
-class ChallengeAcceptView(ChallengeAPIView):
+class ChallengeAcceptView(APIView):
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
@@ -147,7 +131,7 @@ class ChallengeAcceptView(ChallengeAPIView):
         return _answer(request, pk)
 
 
-class ChallengeDeclineView(ChallengeAPIView):
+class ChallengeDeclineView(APIView):
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
@@ -156,7 +140,7 @@ class ChallengeDeclineView(ChallengeAPIView):
         return _answer(request, pk)
 
 
-class ChallengeCancelView(ChallengeAPIView):
+class ChallengeCancelView(APIView):
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)

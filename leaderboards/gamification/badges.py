@@ -10,8 +10,8 @@ Awarding is idempotent: ``BadgeAward``'s unique constraint ``badge_awarded_once`
 tier, key) decides, and only the caller whose INSERT won notifies the member. A badge never
 touches the score, the ledger or the boards.
 
-Triggers (connected in ``leaderboards.apps``; each hands member ids to one Celery task after
-commit, so the scoring pipeline pays nothing but the enqueue):
+Triggers (the ``on_*`` functions below, connected in ``receivers``; each hands ids to one Celery
+task after commit, so the scoring pipeline pays nothing but the enqueue):
 
 * ``scores_changed`` / ``score_changed`` → band badges, only for members whose new score's band
   is above the old one's (pure Python per move; no query; one task per batch, none otherwise);
@@ -19,7 +19,7 @@ commit, so the scoring pipeline pays nothing but the enqueue):
   the members whose change came with a payment that may be on time (``payments_on_time``);
 * ``friendship_started`` → first friend and invitations accepted, for both members;
 * ``dispute_decided`` → dispute resolved;
-* ``season_close`` → most improved (``badges_season_award``);
+* ``season_ended`` (the boards closed a season) → most improved (``badges_season_award``);
 * a daily beat task → one year a member (``badges_anniversaries_award``);
 * the challenges code → ``badge_award(badge=CHALLENGE_WON, key=challenge_key(id), …)``.
 """
@@ -42,9 +42,18 @@ from django.utils import timezone
 from accounts.members.models import User
 from accounts.notifications.feed import notify, notify_many
 from accounts.notifications.models import Notification
+from config.kernel.after_commit import enqueue_on_commit
+from config.kernel.chunks import chunks
 from leaderboards.boards.models import SeasonEntry
-from leaderboards.gamification.models import BadgeAward, Challenge, ChallengeParticipant
+from leaderboards.gamification.models import (
+    BADGE_EXPLANATION_LENGTH,
+    BADGE_KEY_LENGTH,
+    BadgeAward,
+    Challenge,
+    ChallengeParticipant,
+)
 from leaderboards.live.broadcast import member_push
+from leaderboards.live.protocol import MessageType
 from scoring.ledger.models import ScoreChange
 from scoring.ledger.streaks import Streak, member_streak, member_zone, members_streaks
 from scoring.model import PARAMS, band_bounds, band_for
@@ -80,6 +89,10 @@ AWARDS_PER_INSERT = 500
 #: Most improved of the week: final ranks up to this one (standard competition ranking, so a
 #: tie can make more than three winners), with a positive gain.
 MOST_IMPROVED_TOP = 3
+
+#: A year is at least this long: members who joined this long ago are the candidates for
+#: ``ONE_YEAR`` (its rule checks the calendar year).
+A_YEAR_AT_LEAST = timedelta(days=365)
 
 
 def season_key(season_id: int) -> str:
@@ -378,7 +391,6 @@ CATALOGUE: tuple[Badge, ...] = (
           repeatable=True),
 )
 BY_CODE: dict[str, Badge] = {b.code: b for b in CATALOGUE}
-FAMILIES = frozenset(b.family for b in CATALOGUE)
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -470,7 +482,8 @@ def badge_award(*, member_id: int, badge: str, tier: str = "", key: str = "", ex
                 at: datetime | None = None) -> BadgeAward | None:
     """Award ``badge`` (``tier``, ``key``) to the member, once. Returns the new award, or None
     when they already held it. Newly awarded: one notification (unless the member muted badges)
-    and a ``me.changed`` push, both after commit. Never touches the score.
+    and a ``me.changed`` push, both after commit. Never touches the score. ``key`` and
+    ``explanation`` are cut to their columns' lengths.
 
     Idempotency: the INSERT runs in a savepoint and the unique constraint ``badge_awarded_once``
     decides. Unlike ``bulk_create(ignore_conflicts=True)`` (ON CONFLICT DO NOTHING, which
@@ -487,15 +500,16 @@ def badge_award(*, member_id: int, badge: str, tier: str = "", key: str = "", ex
         try:
             with transaction.atomic():  # a savepoint: the constraint may refuse the row
                 award = BadgeAward.objects.create(
-                    member_id=member_id, badge=badge, tier=tier, key=key[:60],
-                    awarded_at=at or timezone.now(), explanation=explanation[:300])
+                    member_id=member_id, badge=badge, tier=tier, key=key[:BADGE_KEY_LENGTH],
+                    awarded_at=at or timezone.now(), explanation=explanation[:BADGE_EXPLANATION_LENGTH])
         except IntegrityError:
-            if BadgeAward.objects.filter(member_id=member_id, badge=badge, tier=tier, key=key[:60]).exists():
+            if BadgeAward.objects.filter(member_id=member_id, badge=badge, tier=tier,
+                                         key=key[:BADGE_KEY_LENGTH]).exists():
                 return None  # held already (maybe awarded this very moment by a concurrent caller)
             raise  # something else, e.g. the member is gone
         notify(member_id=member_id, kind=Notification.Kind.BADGE,
                text=f"New badge: {definition.label(tier)}. {explanation}.", link=reverse("badges"))
-        member_push(member_id=member_id, payload={"type": "me.changed", "what": ["badges"]})
+        member_push(member_id=member_id, payload={"type": MessageType.ME_CHANGED, "what": ["badges"]})
     return award
 
 
@@ -519,8 +533,8 @@ def badges_award_many(*, due: Sequence[tuple[int, Due]], at: datetime | None = N
             raise ValueError(f"unknown badge {d.badge!r}")
         if d.tier not in definition.tier_names():
             raise ValueError(f"badge {d.badge!r} has no tier {d.tier!r}")
-        rows.append(BadgeAward(member_id=member_id, badge=d.badge, tier=d.tier, key=d.key[:60],
-                               awarded_at=at or now, explanation=d.explanation[:300]))
+        rows.append(BadgeAward(member_id=member_id, badge=d.badge, tier=d.tier, key=d.key[:BADGE_KEY_LENGTH],
+                               awarded_at=at or now, explanation=d.explanation[:BADGE_EXPLANATION_LENGTH]))
     try:
         with transaction.atomic():
             inserted = _awards_insert(rows)
@@ -533,7 +547,7 @@ def badges_award_many(*, due: Sequence[tuple[int, Due]], at: datetime | None = N
                         items=[(row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}.")
                                for row, d in new])
             for member_id in dict.fromkeys(row.member_id for row, _ in new):
-                member_push(member_id=member_id, payload={"type": "me.changed", "what": ["badges"]})
+                member_push(member_id=member_id, payload={"type": MessageType.ME_CHANGED, "what": ["badges"]})
     except IntegrityError:
         # A row the database refuses (its member deleted meanwhile: a foreign key, checked at
         # the INSERT or at commit): every award alone, so the others are still made.
@@ -567,8 +581,7 @@ def _awards_insert(rows: Sequence[BadgeAward]) -> dict[tuple[int, str, str, str]
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     inserted: dict[tuple[int, str, str, str], int] = {}
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), AWARDS_PER_INSERT):
-            chunk = rows[start:start + AWARDS_PER_INSERT]
+        for chunk in chunks(rows, AWARDS_PER_INSERT):
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail,
                            [f.get_db_prep_save(f.pre_save(award, True), connection) for award in chunk for f in fields])
             inserted.update({(member, badge, tier, key): pk for pk, member, badge, tier, key in cursor.fetchall()})
@@ -579,7 +592,8 @@ def badges_evaluate(*, member_id: int, families: Collection[str] | None = None,
                     now: datetime | None = None) -> list[BadgeAward]:
     """Evaluate the rules (all, or those of ``families``) for one member and award what is due.
     Returns the new awards. Reads first (one query for what they hold; a rule whose every award
-    is held is not evaluated at all), then one short transaction per award."""
+    is held is not evaluated at all), then awards what is due in one transaction
+    (``badges_evaluate_many``)."""
     return badges_evaluate_many(member_ids=[member_id], families=families, now=now)
 
 
@@ -673,8 +687,7 @@ def badges_season_award(*, season_id: int) -> list[BadgeAward]:
 def badges_anniversaries_award(*, now: datetime | None = None) -> int:
     """Daily: one year a member, for those who passed the mark and do not hold it yet."""
     now = now or timezone.now()
-    # 365 days is at most a year, so this is a superset; the rule checks the calendar year.
-    candidates = (User.objects.filter(is_active=True, date_joined__lte=now - timedelta(days=365))
+    candidates = (User.objects.filter(is_active=True, date_joined__lte=now - A_YEAR_AT_LEAST)
                   .exclude(badges__badge=ONE_YEAR).order_by("pk").values_list("pk", flat=True))
     return sum(len(badges_evaluate(member_id=pk, families=[TENURE], now=now)) for pk in candidates.iterator())
 
@@ -687,7 +700,7 @@ def badges_rebuild(*, member_ids: Iterable[int]) -> list[BadgeAward]:
     return awarded
 
 
-# --- triggers (receivers of other apps' domain signals, connected in leaderboards.apps) ----------
+# --- triggers (receivers of domain signals, connected in ``receivers``) -----------------------------
 
 
 def _band_floor(score: int | None) -> int:
@@ -696,8 +709,6 @@ def _band_floor(score: int | None) -> int:
 
 
 def _enqueue(member_ids: list[int], families: list[str]) -> None:
-    from config.kernel.after_commit import enqueue_on_commit
-
     enqueue_on_commit("leaderboards.gamification.tasks.evaluate_badges", member_ids, families)
 
 
@@ -726,3 +737,8 @@ def on_friendship_started(sender: Any, member_a_id: int, member_b_id: int, **kwa
 
 def on_dispute_decided(sender: Any, member_id: int, **kwargs: Any) -> None:
     _enqueue([member_id], [DISPUTES])
+
+
+def on_season_ended(sender: Any, season_id: int, **kwargs: Any) -> None:
+    """The boards closed a season: most improved of the week, awarded by a task."""
+    enqueue_on_commit("leaderboards.gamification.tasks.award_season_badges", season_id)

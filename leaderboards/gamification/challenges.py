@@ -1,16 +1,16 @@
 """Challenges between friends (DESIGN.md §9): "who gains more points this week".
 
-Reads, writes and the live push of one small feature live together here; the API
-(``challenges_api``) and the pages (``challenges_views``) are thin on top.
+Reads, writes and the live push of one small feature live together here; the API (``api``)
+and the pages (``views``) are thin on top.
 
 The rules (the page explains them to members in these words):
 
 * **Who.** A member challenges 1 to ``MAX_OPPONENTS`` of their current friends (not
   themself, no one twice); several opponents must also be friends with each other
   (``opponents_not_friends``), since each sees the others' points. Everyone taking part must
-  be able to play: active, not frozen by a moderator, not in private mode (a member in
-  private mode left the social game: their score is theirs alone, and standings would show
-  how it moves), and scored. A username that is not
+  be able to play (``can_play``): active, not frozen by a moderator, not in private mode (a
+  member in private mode left the social game: their score is theirs alone, and standings would
+  show how it moves), and scored — the members the boards may list. A username that is not
   a friend — a stranger, a member who blocked you or one who does not exist — answers the same
   ``not_friends``; a friend who cannot play answers ``opponent_unavailable`` (private mode
   already shows on the friends list; a freeze is told apart from it by nothing).
@@ -38,8 +38,12 @@ The rules (the page explains them to members in these words):
   are in private mode or frozen. Otherwise standings show their rank without points
   (``"points": null, "hidden": true``), and their live points stop moving while they cannot play.
 
-Concurrency (STYLE.md §6): writes lock member rows (id order), then the challenge row, in
-``_lock_members`` / ``_lock_challenge`` — the one place locks are taken. Beneath the locks,
+Errors are ``ChallengeError`` (a ``DomainError``: the API answers ``{"code", "detail"}`` with
+its status), with a ``ChallengeCode``; a challenge the member does not take part in raises
+``ChallengeNotFound``, the kernel's ``NotFound``.
+
+Concurrency (STYLE.md §6): writes lock member rows first (``config.kernel.locks``, ascending
+id), then the challenge row (``_lock_challenge``): the one lock order. Beneath the locks,
 answers and status moves are conditional updates whose row count decides who did it, so a
 double accept notifies once even without the locks.
 """
@@ -60,11 +64,17 @@ from django.utils import timezone
 from accounts.members.models import User
 from accounts.notifications.feed import notify
 from accounts.notifications.models import Notification
-from config.kernel.errors import ErrorCode
+from config.kernel import locks
+from config.kernel.after_commit import call_on_commit
+from config.kernel.errors import DomainError, ErrorCode, NotFound
 from leaderboards.boards import selectors
+from leaderboards.gamification import badges
 from leaderboards.gamification.models import Challenge, ChallengeParticipant
 from leaderboards.live import broadcast
 from leaderboards.live.protocol import MessageType
+from scoring.ledger.models import ScoreChange
+from social.graph import selectors as social_selectors
+from social.graph.models import Friendship
 
 logger = logging.getLogger(__name__)
 
@@ -107,18 +117,17 @@ class ChallengeCode:
     ALREADY_RUNNING = "already_running"  # cancel: someone accepted, it can no longer be called off
 
 
-class ChallengeError(Exception):
-    def __init__(self, code: str, detail: str, status: int = 400) -> None:
-        self.code, self.detail, self.status = code, detail, status
-        super().__init__(detail)
+class ChallengeError(DomainError):
+    """A rule of challenges said no: ``code`` is a ``ChallengeCode``, ``status`` 400 unless said."""
 
 
-def _not_found() -> ChallengeError:
-    return ChallengeError(ChallengeCode.NOT_FOUND, "Not found.", 404)
+class ChallengeNotFound(ChallengeError, NotFound):
+    """Not a challenge the member takes part in: the same 404 as any unknown URL."""
 
 
 def _not_friends(username: str) -> ChallengeError:
-    return ChallengeError(ChallengeCode.NOT_FRIENDS, f"You can only challenge your friends: {username} is not one.")
+    return ChallengeError(f"You can only challenge your friends: {username} is not one.",
+                          code=ChallengeCode.NOT_FRIENDS)
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -141,7 +150,9 @@ def join_deadline(challenge: Challenge) -> datetime:
 
 
 def can_play(user: User) -> bool:
-    return bool(user.is_active and not user.is_frozen and not user.private_mode and user.score is not None)
+    """Whether ``user`` may take part: exactly when the boards may list them."""
+    return selectors.is_listed(is_active=user.is_active, private_mode=user.private_mode, score=user.score,
+                               is_frozen=user.is_frozen)
 
 
 def shows_points(user: User) -> bool:
@@ -152,8 +163,6 @@ def shows_points(user: User) -> bool:
 def _friends_among(member_ids: Iterable[int]) -> dict[int, set[int]]:
     """Each of ``member_ids`` → their current friends among them (a block ends a friendship).
     One query."""
-    from social.graph.models import Friendship
-
     out: dict[int, set[int]] = {pk: set() for pk in member_ids}
     pairs = Friendship.objects.active().filter(member_a_id__in=list(out), member_b_id__in=list(out))
     for a, b in pairs.values_list("member_a_id", "member_b_id"):
@@ -230,12 +239,12 @@ def _finish_due_of(member_id: int, now: datetime) -> None:
 
 def challenge_for_member(*, member: User, challenge_id: int, now: datetime | None = None) -> Challenge:
     """A challenge ``member`` takes part in (whatever they answered), participants prefetched,
-    finished first if it is due; ``ChallengeError(not_found)`` for anyone else."""
+    finished first if it is due; ``ChallengeNotFound`` for anyone else."""
     now = now or timezone.now()
     qs = Challenge.objects.filter(pk=challenge_id, participants__member_id=member.pk)
     challenge = qs.first()
     if challenge is None:
-        raise _not_found()
+        raise ChallengeNotFound()
     if _is_due(challenge, now):
         challenge_finish(challenge_id=challenge.pk, now=now)
     return _with_participants(Challenge.objects.filter(pk=challenge_id)).get()
@@ -293,26 +302,15 @@ def opponents_by_username(*, member: User, usernames: Sequence[str]) -> list[Use
     """The members named, in order, for ``challenge_create``: each must be a current friend.
     A stranger, a block either way and an unknown username all raise the same ``not_friends``
     (so this tells nothing a friend request would not)."""
-    _check_opponent_count(len(usernames))
-    if len(set(usernames)) != len(usernames):
-        raise ChallengeError(ChallengeCode.DUPLICATE_OPPONENT, "Each friend can be challenged once.")
-    if member.username in usernames:
-        raise ChallengeError(ChallengeCode.CANNOT_CHALLENGE_SELF, "You cannot challenge yourself.")
-    from social.graph import selectors as social_selectors
-
-    friends = social_selectors.friend_ids(member_id=member.pk)
-    found = {u.username: u for u in User.objects.filter(username__in=list(usernames), pk__in=friends, is_active=True)}
-    for username in usernames:
-        if username not in found:
-            raise _not_friends(username)
+    _check_picked(usernames, me=member.username)
+    found = {u.username: u for u in User.objects.filter(username__in=list(usernames))}
+    _check_friends(member.pk, [(username, found.get(username)) for username in usernames])
     return [found[name] for name in usernames]
 
 
 def challenge_candidates(*, member: User) -> list[str]:
     """Usernames of friends ``member`` may pick (scored and not private; frozen ones are refused
     by the service, which does not tell them apart)."""
-    from social.graph import selectors as social_selectors
-
     return [f.username for f in social_selectors.friends_of(member=member) if not f.private and f.score is not None]
 
 
@@ -347,10 +345,8 @@ def result_for(challenge: Challenge, standings: Sequence[Standing], viewer_id: i
 def challenge_dict(challenge: Challenge, *, viewer_id: int, friends: Collection[int] | None = None) -> dict[str, Any]:
     """A challenge as its participant ``viewer_id`` sees it (participants prefetched).
     ``friends``: the viewer's friend ids — pass them when rendering several challenges (one
-    query, ``social.selectors.friend_ids``); read here otherwise."""
+    query, ``social.graph.selectors.friend_ids``); read here otherwise."""
     if friends is None:
-        from social.graph import selectors as social_selectors
-
         friends = social_selectors.friend_ids(member_id=viewer_id)
     participants = list(challenge.participants.all())
     mine = next((p for p in participants if p.member_id == viewer_id), None)
@@ -397,18 +393,11 @@ def _push_standings(challenge_id: int) -> None:
 # --- writes --------------------------------------------------------------------------------------
 
 
-def _lock_members(*member_ids: int) -> None:
-    """Lock member rows in id order (before any challenge row: the one lock order). No-op on
-    SQLite, whose writers are serialised by ``BEGIN IMMEDIATE``."""
-    ids = sorted(set(member_ids))
-    list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
-
-
 def _lock_challenge(challenge_id: int) -> Challenge:
     try:
         return Challenge.objects.select_for_update().get(pk=challenge_id)
     except Challenge.DoesNotExist:
-        raise _not_found() from None
+        raise ChallengeNotFound() from None
 
 
 def _live_count(member_id: int) -> int:
@@ -416,19 +405,34 @@ def _live_count(member_id: int) -> int:
                                                challenge__status__in=LIVE).count()
 
 
-def _check_opponent_count(n: int) -> None:
-    if n < 1:
-        raise ChallengeError(ChallengeCode.NO_OPPONENTS, "Pick at least one friend to challenge.")
-    if n > MAX_OPPONENTS:
-        raise ChallengeError(ChallengeCode.TOO_MANY_OPPONENTS,
-                             f"A challenge can have at most {MAX_OPPONENTS} friends.")
+def _check_picked(picked: Sequence[str] | Sequence[int], *, me: str | int) -> None:
+    """The opponents picked (usernames or ids; ``me``: the creator's): 1 to ``MAX_OPPONENTS``,
+    each once, never the creator."""
+    if len(picked) < 1:
+        raise ChallengeError("Pick at least one friend to challenge.", code=ChallengeCode.NO_OPPONENTS)
+    if len(picked) > MAX_OPPONENTS:
+        raise ChallengeError(f"A challenge can have at most {MAX_OPPONENTS} friends.",
+                             code=ChallengeCode.TOO_MANY_OPPONENTS)
+    if len(set(picked)) != len(picked):
+        raise ChallengeError("Each friend can be challenged once.", code=ChallengeCode.DUPLICATE_OPPONENT)
+    if me in picked:
+        raise ChallengeError("You cannot challenge yourself.", code=ChallengeCode.CANNOT_CHALLENGE_SELF)
+
+
+def _check_friends(member_id: int, opponents: Sequence[tuple[str, User | None]]) -> None:
+    """Each opponent (``(username, the member or None if there is none)``, in order) must be a
+    current friend of ``member_id``; the first that is not raises ``not_friends``. An inactive
+    member does not exist for others (as in social): not a friend either."""
+    friends = social_selectors.friend_ids(member_id=member_id)
+    for username, user in opponents:
+        if user is None or user.pk not in friends or not user.is_active:
+            raise _not_friends(username)
 
 
 def _check_cap(member_id: int) -> None:
     if _live_count(member_id) >= MAX_LIVE_CHALLENGES:
-        raise ChallengeError(ChallengeCode.TOO_MANY_CHALLENGES,
-                             f"You are already in {MAX_LIVE_CHALLENGES} open or running challenges: "
-                             "finish or cancel one first.", 409)
+        raise ChallengeError(f"You are already in {MAX_LIVE_CHALLENGES} open or running challenges: "
+                             "finish or cancel one first.", code=ChallengeCode.TOO_MANY_CHALLENGES, status=409)
 
 
 def _check_can_play(user: User) -> None:
@@ -439,7 +443,7 @@ def _check_can_play(user: User) -> None:
             why = "your account is frozen"
         else:
             why = "you have no score yet"
-        raise ChallengeError(ChallengeCode.NOT_ELIGIBLE, f"You cannot take part in challenges: {why}.")
+        raise ChallengeError(f"You cannot take part in challenges: {why}.", code=ChallengeCode.NOT_ELIGIBLE)
 
 
 def _link(challenge_id: int) -> str:
@@ -461,31 +465,21 @@ def challenge_create(*, by: User, opponents: list[User], now: datetime | None = 
     takes part (accepted); each opponent is invited and notified. ``ChallengeError`` otherwise."""
     now = now or timezone.now()
     ids = [o.pk for o in opponents]
-    _check_opponent_count(len(ids))
-    if len(set(ids)) != len(ids):
-        raise ChallengeError(ChallengeCode.DUPLICATE_OPPONENT, "Each friend can be challenged once.")
-    if by.pk in ids:
-        raise ChallengeError(ChallengeCode.CANNOT_CHALLENGE_SELF, "You cannot challenge yourself.")
-    _lock_members(by.pk, *ids)
+    _check_picked(ids, me=by.pk)
+    locks.member_ids_lock([by.pk, *ids])
     fresh = User.objects.in_bulk([by.pk, *ids])
     _check_can_play(fresh[by.pk])
-    from social.graph import selectors as social_selectors
-
-    friends = social_selectors.friend_ids(member_id=by.pk)
-    for opponent in opponents:
-        # An inactive member does not exist for others (as in social): not a friend either.
-        if opponent.pk not in friends or opponent.pk not in fresh or not fresh[opponent.pk].is_active:
-            raise _not_friends(opponent.username)
+    _check_friends(by.pk, [(opponent.username, fresh.get(opponent.pk)) for opponent in opponents])
     if len(ids) > 1:
         # Each participant sees the others' points: they must all be friends with each other.
         among = _friends_among(ids)
         if any(among[pk] != set(ids) - {pk} for pk in ids):
-            raise ChallengeError(ChallengeCode.OPPONENTS_NOT_FRIENDS,
-                                 "Friends you challenge together must also be friends with each other.")
+            raise ChallengeError("Friends you challenge together must also be friends with each other.",
+                                 code=ChallengeCode.OPPONENTS_NOT_FRIENDS)
     for opponent in opponents:
         if not can_play(fresh[opponent.pk]):
-            raise ChallengeError(ChallengeCode.OPPONENT_UNAVAILABLE,
-                                 f"{opponent.username} cannot take part in challenges right now.")
+            raise ChallengeError(f"{opponent.username} cannot take part in challenges right now.",
+                                 code=ChallengeCode.OPPONENT_UNAVAILABLE)
     _check_cap(by.pk)
     challenge = Challenge.objects.create(created_by_id=by.pk, created_at=now, starts_at=now, ends_at=window_end(now))
     ChallengeParticipant.objects.bulk_create(
@@ -508,24 +502,26 @@ def challenge_answer(*, challenge: Challenge, member: User, accept: bool, now: d
     acceptance starts the challenge (``start_score`` for everyone still in). Everyone declining
     cancels it."""
     now = now or timezone.now()
-    _lock_members(member.pk)
+    locks.member_ids_lock([member.pk])
     locked = _lock_challenge(challenge.pk)
     mine = ChallengeParticipant.objects.filter(challenge=locked, member_id=member.pk).first()
     if mine is None:
-        raise _not_found()
+        raise ChallengeNotFound()
     wanted = Answer.ACCEPTED if accept else Answer.DECLINED
     if mine.answer == wanted:
         return False
     if locked.created_by_id == member.pk:
-        raise ChallengeError(ChallengeCode.ALREADY_ANSWERED, "You created this challenge: cancel it instead.", 409)
+        raise ChallengeError("You created this challenge: cancel it instead.", code=ChallengeCode.ALREADY_ANSWERED,
+                             status=409)
     if mine.answer != Answer.INVITED:
-        raise ChallengeError(ChallengeCode.ALREADY_ANSWERED, f"You already {mine.answer} this challenge.", 409)
+        raise ChallengeError(f"You already {mine.answer} this challenge.", code=ChallengeCode.ALREADY_ANSWERED,
+                             status=409)
     if locked.status not in LIVE or locked.ends_at <= now:
-        raise ChallengeError(ChallengeCode.CHALLENGE_CLOSED, "This challenge is over.", 409)
+        raise ChallengeError("This challenge is over.", code=ChallengeCode.CHALLENGE_CLOSED, status=409)
     if accept:
         if now >= join_deadline(locked):
-            raise ChallengeError(ChallengeCode.CHALLENGE_CLOSED,
-                                 "Too late to join: invitations close a day after the challenge starts.", 409)
+            raise ChallengeError("Too late to join: invitations close a day after the challenge starts.",
+                                 code=ChallengeCode.CHALLENGE_CLOSED, status=409)
         _check_can_play(User.objects.get(pk=member.pk))
         _check_cap(member.pk)
     # The row count decides who answered: a concurrent double click does the rest once.
@@ -545,8 +541,7 @@ def challenge_answer(*, challenge: Challenge, member: User, accept: bool, now: d
             ChallengeParticipant.objects.filter(pk=mine.pk).update(points=score - F("start_score"))
         _tell(creator_id, locked.pk, f"{member.username} accepted your challenge"
               + (": it has started." if started else "."))
-        challenge_id = locked.pk
-        transaction.on_commit(lambda: _push_standings(challenge_id), robust=True)
+        call_on_commit(_push_standings, locked.pk)
         return True
     left = ChallengeParticipant.objects.filter(challenge=locked, answer__in=[Answer.INVITED, Answer.ACCEPTED]
                                                ).exclude(member_id=creator_id).exists()
@@ -577,25 +572,24 @@ def challenge_cancel(*, challenge: Challenge, by: User, now: datetime | None = N
     locked = _lock_challenge(challenge.pk)
     if locked.created_by_id != by.pk:
         if ChallengeParticipant.objects.filter(challenge=locked, member_id=by.pk).exists():
-            raise ChallengeError(ChallengeCode.NOT_CREATOR, "Only the member who created a challenge can cancel it.",
-                                 403)
-        raise _not_found()
+            raise ChallengeError("Only the member who created a challenge can cancel it.",
+                                 code=ChallengeCode.NOT_CREATOR, status=403)
+        raise ChallengeNotFound()
     if locked.status == Status.CANCELLED:
         return False
     if locked.status == Status.FINISHED or locked.ends_at <= now:
-        raise ChallengeError(ChallengeCode.CHALLENGE_CLOSED, "This challenge is over: it can no longer be cancelled.",
-                             409)
+        raise ChallengeError("This challenge is over: it can no longer be cancelled.",
+                             code=ChallengeCode.CHALLENGE_CLOSED, status=409)
     if locked.status == Status.ACTIVE:
-        raise ChallengeError(ChallengeCode.ALREADY_RUNNING,
-                             "This challenge is running: it can no longer be cancelled.", 409)
+        raise ChallengeError("This challenge is running: it can no longer be cancelled.",
+                             code=ChallengeCode.ALREADY_RUNNING, status=409)
     if not Challenge.objects.filter(pk=locked.pk, status=Status.OPEN).update(status=Status.CANCELLED, finished_at=now):
         return False
     told = ChallengeParticipant.objects.filter(challenge=locked, answer__in=[Answer.INVITED, Answer.ACCEPTED]
                                                ).exclude(member_id=by.pk).values_list("member_id", flat=True)
     for member_id in told:
         _tell(member_id, locked.pk, f"{by.username} cancelled the challenge.")
-    challenge_id = locked.pk
-    transaction.on_commit(lambda: _push_standings(challenge_id), robust=True)
+    call_on_commit(_push_standings, locked.pk)
     return True
 
 
@@ -611,8 +605,6 @@ def _scores_at(member_ids: Sequence[int], moment: datetime) -> dict[int, int]:
     """Each member's score just before ``moment``, from the score ledger (the truth): their last
     row before it, else the ``old_score`` of their first row from it on; the current score only
     for a member without ledger rows at all."""
-    from scoring.ledger.models import ScoreChange
-
     out: dict[int, int] = {}
     missing: list[int] = []
     for member_id in member_ids:
@@ -665,7 +657,7 @@ def challenge_finish(*, challenge_id: int, now: datetime | None = None) -> int:
              for s in standings]
     locked.status, locked.finished_at = Status.FINISHED, now
     _announce_result(locked, final, [p for p in accepted if p.is_winner], now)
-    transaction.on_commit(lambda: _push_standings(challenge_id), robust=True)
+    call_on_commit(_push_standings, challenge_id)
     return 1
 
 
@@ -690,14 +682,11 @@ def _announce_result(challenge: Challenge, standings: Sequence[Standing], won: S
             how = f" with {winners[0].points:+d} points" if seen else ""
             text = f"{names} {verb} the challenge{how}; you gained {s.points:+d} (rank {s.rank})."
         _tell(s.member_id, challenge.pk, text)
-    if won:
-        from leaderboards.gamification import badges
-
-        for p in won:
-            p.challenge = challenge
-            badges.badge_award(member_id=p.member_id, badge=badges.CHALLENGE_WON, tier="",
-                               key=badges.challenge_key(challenge.pk),
-                               explanation=badges.challenge_won_explanation(p), at=now)
+    for p in won:
+        p.challenge = challenge
+        badges.badge_award(member_id=p.member_id, badge=badges.CHALLENGE_WON, tier="",
+                           key=badges.challenge_key(challenge.pk),
+                           explanation=badges.challenge_won_explanation(p), at=now)
 
 
 # --- live points -----------------------------------------------------------------------------------
@@ -709,7 +698,7 @@ def challenge_member_score_changed(*, member_id: int, now: datetime | None = Non
 
 
 def challenge_members_score_changed(*, member_ids: Iterable[int], now: datetime | None = None) -> int:
-    """Members' scores moved (``scoring.signals.scores_changed``, after commit): bring their
+    """Members' scores moved (``scoring.ledger.signals.scores_changed``, after commit): bring their
     points in running challenges up to date and push the standings of each challenge concerned
     once to every participant. Nothing for a member who cannot play (``can_play``: private mode,
     frozen).

@@ -25,10 +25,10 @@ from datetime import date
 from django.contrib.auth.models import AnonymousUser
 
 from accounts.members.models import User
+from config.kernel.errors import NotFound
 from leaderboards.gamification.badges import BY_CODE, EarnedBadge, badges_of
 from scoring.ledger.streaks import member_streak
 from social.graph import selectors as social
-from social.graph.errors import NotFound
 
 
 @dataclass(frozen=True)

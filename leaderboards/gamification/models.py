@@ -1,11 +1,6 @@
-"""Weekly seasons. The global and friends boards need no tables: ``accounts.User.score`` /
-``score_reached_at`` are their truth, and the Redis index is derived from them.
-
-A season runs from Monday 00:00 UTC to the next Monday. A member's entry is created the first
-time their score moves in the season, with ``start_score`` = the score they had when it opened
-(their score just before that first move; their first score ever if they had none). ``points``
-is then always ``current score − start_score``. Closed seasons are read-only: ``final_rank``
-holds the final standings (standard competition ranking).
+"""Gamification's tables: badges awarded, the perk catalogue and its grants, challenges between
+friends and their participants. The rules that fill them live in ``badges``, ``perks`` and
+``challenges``.
 """
 
 from __future__ import annotations
@@ -14,9 +9,16 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from scoring.model import PARAMS
+
+#: Lengths of the text columns that services fill from longer text (cut to fit).
+BADGE_KEY_LENGTH = 60
+BADGE_EXPLANATION_LENGTH = 300
+REVOKE_REASON_LENGTH = 300
+
 
 class BadgeAward(models.Model):
-    """A badge a member earned. The catalogue and its rules are ``leaderboards.badges``.
+    """A badge a member earned. The catalogue and its rules are ``badges``.
 
     Awarded once: ``(member, badge, tier, key)`` is unique, so evaluating a rule twice, or
     concurrently, awards once. ``key`` tells repeatable badges apart ("season:12" for most
@@ -26,10 +28,10 @@ class BadgeAward(models.Model):
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="badges")
     badge = models.CharField(max_length=40)
     tier = models.CharField(max_length=16, blank=True)  # "bronze" | "silver" | "gold" | ""
-    key = models.CharField(max_length=60, blank=True)
+    key = models.CharField(max_length=BADGE_KEY_LENGTH, blank=True)
     awarded_at = models.DateTimeField()
     #: One line, like a score change's: "Awarded for 6 months of on-time payments, last one on 3 Nov 2026".
-    explanation = models.CharField(max_length=300)
+    explanation = models.CharField(max_length=BADGE_EXPLANATION_LENGTH)
 
     class Meta:
         ordering = ["-awarded_at", "-id"]
@@ -49,14 +51,15 @@ class Perk(models.Model):
     description = models.TextField(max_length=1000)
     #: Offered by (e.g. a partner's name); empty for Credo's own perks.
     provider = models.CharField(max_length=100, blank=True)
-    min_score = models.PositiveSmallIntegerField(help_text="Unlocked at this score and above (350–950).")
+    min_score = models.PositiveSmallIntegerField(
+        help_text=f"Unlocked at this score and above ({PARAMS.score_min}–{PARAMS.score_max}).")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["min_score", "name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(min_score__gte=350, min_score__lte=950),
+            models.CheckConstraint(condition=models.Q(min_score__gte=PARAMS.score_min, min_score__lte=PARAMS.score_max),
                                    name="perk_min_score_in_range"),
         ]
 
@@ -72,7 +75,7 @@ class PerkGrant(models.Model):
     perk = models.ForeignKey(Perk, on_delete=models.CASCADE, related_name="grants")
     granted_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoke_reason = models.CharField(max_length=300, blank=True)
+    revoke_reason = models.CharField(max_length=REVOKE_REASON_LENGTH, blank=True)
 
     class Meta:
         ordering = ["-granted_at", "-id"]

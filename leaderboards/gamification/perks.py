@@ -12,8 +12,9 @@ Rules:
   ``revoked_at`` and ``revoke_reason``), a notification (kind ``perk``) that says why, and one
   ``me.changed`` push per sync.
 
-``perks_sync`` is idempotent and race-safe: it locks the member's row (concurrent syncs of one
-member run one after the other and the second finds nothing to do); beneath that, the partial
+``perks_sync`` is idempotent and race-safe: it locks the member's row (``config.kernel.locks``:
+concurrent syncs of one member run one after the other and the second finds nothing to do);
+beneath that, the partial
 unique constraint ``perk_held_once`` refuses a second open grant and the loser skips it without
 notifying, and a grant is closed by a conditional UPDATE whose row count decides who notifies.
 """
@@ -36,7 +37,9 @@ from django.utils.formats import date_format
 from accounts.members.models import User
 from accounts.notifications.feed import notify
 from accounts.notifications.models import Notification
-from leaderboards.gamification.models import Perk, PerkGrant
+from config.kernel import locks
+from config.kernel.after_commit import call_on_commit, enqueue_on_commit
+from leaderboards.gamification.models import REVOKE_REASON_LENGTH, Perk, PerkGrant
 from leaderboards.live.broadcast import member_push
 from leaderboards.live.protocol import MessageType
 from scoring.ledger.streaks import member_zone
@@ -78,7 +81,7 @@ def perk_thresholds() -> tuple[int, ...]:
 
 def thresholds_forget() -> None:
     """The catalogue changed: drop the cached thresholds (after commit)."""
-    transaction.on_commit(lambda: cache.delete(THRESHOLDS_CACHE_KEY), robust=True)
+    call_on_commit(cache.delete, THRESHOLDS_CACHE_KEY)
 
 
 def crosses_threshold(old: int | None, new: int | None, thresholds: Iterable[int]) -> bool:
@@ -205,18 +208,14 @@ def loss_text(*, perk: Perk, member: User, cause: str) -> str:
             f"{perk.name} is paused until you are back at {perk.min_score}")
 
 
-def _lock_member(member_id: int) -> User:
-    """Serialise syncs of one member (the partial unique constraint backs this up)."""
-    return User.objects.select_for_update().get(pk=member_id)
-
-
 @transaction.atomic
 def perks_sync(*, member_id: int, cause: str = Cause.SCORE) -> PerkSync:
     """Open and close the member's ``PerkGrant`` rows to match their current score, account
     state and the active catalogue; notify each gain and loss (why), and push ``me.changed``.
 
-    Idempotent: a second call changes nothing. ``cause`` only words the losses."""
-    member = _lock_member(member_id)
+    Idempotent: a second call changes nothing. ``cause`` only words the losses. The member's row
+    lock serialises syncs of one member (the partial unique constraint backs it up)."""
+    member = locks.member_lock(member_id)
     eligible_ok = member.is_active and not member.is_frozen and member.score is not None
     perks = {p.pk: p for p in active_perks()}
     wanted = {pk for pk, p in perks.items() if eligible_ok and member.score is not None and member.score >= p.min_score}
@@ -232,7 +231,7 @@ def perks_sync(*, member_id: int, cause: str = Cause.SCORE) -> PerkSync:
             continue
         reason = loss_text(perk=grant.perk, member=member, cause=cause)
         closed = PerkGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(
-            revoked_at=now, revoke_reason=reason[:300])
+            revoked_at=now, revoke_reason=reason[:REVOKE_REASON_LENGTH])
         if closed:  # else another sync closed it (and notified) first
             notify(member_id=member_id, kind=Notification.Kind.PERK, text=reason, link=link)
             lost.append(grant.perk.slug)
@@ -281,13 +280,11 @@ def perk_members_sync(*, perk_id: int) -> int:
 def perk_changed(*, perk: Perk) -> None:
     """A perk was added, edited, deactivated or reactivated (the admin calls this inside its
     transaction): forget the cached thresholds and re-sync the affected members after commit."""
-    from config.kernel.after_commit import enqueue_on_commit
-
     thresholds_forget()
     enqueue_on_commit("leaderboards.gamification.tasks.perk_members_sync", perk.pk)
 
 
-# --- signal receivers (connected in leaderboards.apps) --------------------------------------------
+# --- triggers (receivers of other apps' domain signals, connected in ``receivers``) ----------------
 
 #: ``profile_changed`` fields that change whether a member may hold perks.
 ACCOUNT_FIELDS = {"is_frozen", "is_active"}
@@ -320,13 +317,9 @@ def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwarg
     crossing = sorted({change["member_id"] for change in changes
                        if crosses_threshold(change["old_score"], change["new_score"], thresholds)})
     if crossing:
-        from config.kernel.after_commit import enqueue_on_commit
-
         enqueue_on_commit("leaderboards.gamification.tasks.perks_sync_members", crossing, Cause.SCORE)
 
 
 def on_profile_changed(sender: Any, user_id: int, fields: Iterable[str] = (), **kwargs: Any) -> None:
     if ACCOUNT_FIELDS.intersection(fields):
-        from config.kernel.after_commit import enqueue_on_commit
-
         enqueue_on_commit("leaderboards.gamification.tasks.perks_sync_member", user_id, Cause.ACCOUNT)

@@ -1,7 +1,7 @@
 """Gamification listens: perks (only members who crossed a perk's line), challenge points (one
-query for the batch), badges (one task for the batch, if a band rose). Each receiver is
-set-based: its queries must not grow with the batch. One member's change (``score_changed``) is
-handed to the same receivers as a batch of one."""
+query for the batch), badges (one task for the batch, if a band rose; most improved when the
+boards close a season). Each receiver is set-based: its queries must not grow with the batch.
+One member's change (``score_changed``) is handed to the same receivers as a batch of one."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Any
 from django.dispatch import receiver
 
 from accounts.members.signals import profile_changed
+from leaderboards.boards.signals import season_ended
 from leaderboards.gamification import badges, challenges, perks
 from scoring.ledger.signals import bases_changed, score_changed, scores_changed
 from scoring.moderation.signals import dispute_decided
 from social.graph.signals import friendship_started
 
-logger = logging.getLogger("leaderboards.challenges")
+logger = logging.getLogger(__name__)
 
 
 def on_scores_changed_challenges(sender: Any, changes: list[dict[str, Any]], **kwargs: Any) -> None:
@@ -36,6 +37,7 @@ bases_changed.connect(badges.on_bases_changed, dispatch_uid="leaderboards.badges
 dispute_decided.connect(badges.on_dispute_decided, dispatch_uid="leaderboards.badges.dispute_decided")
 profile_changed.connect(perks.on_profile_changed, dispatch_uid="leaderboards.perks.profile_changed")
 friendship_started.connect(badges.on_friendship_started, dispatch_uid="leaderboards.badges.friendship_started")
+season_ended.connect(badges.on_season_ended, dispatch_uid="leaderboards.badges.season_ended")
 
 
 @receiver(score_changed, dispatch_uid="leaderboards.gamification.score_changed")

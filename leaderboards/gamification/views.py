@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.members.access import member_of
 from accounts.members.models import User
+from config.kernel.errors import DomainError, NotFound
 from leaderboards.gamification import challenges
 from leaderboards.gamification.badges import BadgeStatus, badges_overview, newest_first
 from leaderboards.gamification.challenges import ChallengeCode, ChallengeError
@@ -28,7 +29,6 @@ from leaderboards.gamification.honour import honour_for
 from leaderboards.gamification.models import Challenge
 from leaderboards.gamification.perks import member_perks
 from social.graph import selectors as social_selectors
-from social.graph.errors import NotFound
 
 #: Earned badges shown on the dashboard card.
 CARD_RECENT = 3
@@ -59,9 +59,8 @@ def badges_context(member: User) -> dict[str, Any]:
     return {"badges_card": {"recent": earned[:CARD_RECENT], "count": len(earned), "next": _closest(overview)}}
 
 
-
 def perks_context(member: User) -> dict[str, Any]:
-    """``perks``: the member's ``leaderboards.perks.MemberPerks`` (reads only)."""
+    """``perks``: the member's ``perks.MemberPerks`` (reads only)."""
     return {"perks": member_perks(member=member)}
 
 
@@ -70,14 +69,12 @@ def perks_page(request: HttpRequest) -> HttpResponse:
     return render(request, "leaderboards/perks.html", perks_context(member_of(request)))
 
 
-
 def honour_page(request: HttpRequest, username: str) -> HttpResponse:
     try:
         honour = honour_for(username=username, viewer=request.user)
     except NotFound:
         raise Http404 from None
     return render(request, "leaderboards/honour.html", {"honour": honour})
-
 
 
 class ChallengeForm(forms.Form):
@@ -151,9 +148,9 @@ def _act(request: HttpRequest, pk: int, action: Callable[[Challenge, User], obje
     try:
         challenge = challenges.challenge_for_member(member=me, challenge_id=pk)
         action(challenge, me)
-    except ChallengeError as exc:
-        if exc.status == 404:
-            raise Http404 from None
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
         messages.error(request, exc.detail)
     else:
         messages.success(request, success)

@@ -29,6 +29,10 @@ FRIENDS = "friends"
 WEEKLY = "weekly"
 BOARDS = (GLOBAL, FRIENDS, WEEKLY)
 
+#: How many rows a live global/weekly board shows: a window around the member (the page's first
+#: paint shows as many, then the socket takes over).
+WINDOW = 25
+
 #: ``?batch=`` on the socket URL: what turns batches on and off (anything else is an error).
 BATCH_QUERY_VALUES = {"1": True, "true": True, "0": False, "false": False}
 

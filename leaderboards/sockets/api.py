@@ -1,16 +1,12 @@
-"""The leaderboards' REST API (DESIGN.md §8).
+"""WebSocket tickets on the REST API (DESIGN.md §8).
 
-``GET leaderboards/{global|friends|weekly}/?around=me&limit=&cursor=&season=``
-→ ``{board, seq, season?, entries: [{rank, username, score, band, is_me}], next, total, my_rank,
-my_score, percentile}``. ``next`` is the cursor of the following page (or null); ``percentile``
-is the share of the board strictly below me (%). ``season`` (weekly only): ``{id, starts_at,
-ends_at, closed, time_left}`` (seconds); ``?season=<id>`` reads a past season's final standings.
-
-``POST ws-ticket/`` → 201 ``{ticket, expires_in}``: single use, for ``/ws/leaderboards/?ticket=``.
+``POST ws-ticket/`` → 201 ``{ticket, expires_in}``: single use, for ``/ws/leaderboards/?ticket=``
+(``tickets``); ``expires_in`` in seconds.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -28,8 +24,5 @@ class WsTicketView(APIView):
         token = getattr(request.auth, "token_key", None)
         session_key = None if token else getattr(getattr(request, "session", None), "session_key", None)
         ticket = tickets.ticket_issue(member=me, token_key=token, session_key=session_key)
-        from django.conf import settings
-
         return Response({"ticket": ticket, "expires_in": settings.LEADERBOARDS_WS_TICKET_SECONDS},
                         status=status.HTTP_201_CREATED)
-

@@ -1,25 +1,29 @@
 """The live leaderboard consumer: ``/ws/leaderboards/`` (DESIGN.md §5, §8).
 
 Auth happens before (session via ``AuthMiddlewareStack``, ``?ticket=`` via
-``leaderboards.auth.TicketAuthMiddleware``; the origin check in ``config.ws``). Anonymous sockets
-get an ``error`` and close with ``CloseCode.NOT_AUTHENTICATED`` (4401); a bad ticket with
+``tickets.TicketAuthMiddleware``; the origin check in ``config.ws``). Anonymous sockets get an
+``error`` and close with ``CloseCode.NOT_AUTHENTICATED`` (4401); a bad ticket with
 ``CloseCode.TICKET_INVALID`` (4403).
 
 Per subscribed board the consumer holds what its client shows and a ``seq`` (+1 per row message
-to that client, starting at 1 with the first snapshot). The members a socket shows are watched
-through its process's ``MemberFeed``, which joins each watched member's group (``lb.member.<id>``)
-once per process and hands each ``member.changed`` to every socket showing that member; a change
-marks the board dirty and a flush recomputes it — the friends board in memory, a global/weekly
-window from the index — and sends one ``rank.changed`` per shown member whose rank or score moved,
-or, to a client that asked for batches (``protocol`` docstring), all of them in one ``rank.batch``
-frame. Flushes are coalesced: the first change after a quiet tick
-(``LEADERBOARDS_LIVE_TICK_SECONDS``, 250 ms) goes out at once (leading edge), the rest of its
-burst one tick after that flush, together. Nothing runs on a tick while nothing changes: a slow
-timer refreshes boards from the index (lost messages), re-adds groups (a Redis that restarted
-forgot them) and re-checks credentials (logged out elsewhere). The member's own score changes
+to that client, starting at 1 with the first snapshot): a ``subscriptions.Live``. The members a
+socket shows are watched through its process's ``feed.MemberFeed``, which hands each
+``member.changed`` to every socket showing that member; a change marks the board dirty and a
+flush recomputes it — the friends board in memory, a global/weekly window from the index — and
+sends one ``rank.changed`` per shown member whose rank or score moved, or, to a client that
+asked for batches (``protocol`` docstring), all of them in one ``rank.batch`` frame. Flushes are
+coalesced: the first change after a quiet tick (``LEADERBOARDS_LIVE_TICK_SECONDS``, 250 ms) goes
+out at once (leading edge), the rest of its burst one tick after that flush, together. Nothing
+runs on a tick while nothing changes: a slow timer refreshes boards from the index (lost
+messages) and re-adds the socket's own group (a Redis that restarted forgot it); the feed
+re-checks credentials (logged out elsewhere, ``credentials``). The member's own score changes
 become ``me.changed`` with the same coalescing (one per flush, before the boards' deltas). News
 about the member themself (``lb.user.<id>``: friendships, logouts, ``client.push``) comes to the
 socket's own channel.
+
+Handlers are named after the messages they handle: the client's ``subscribe``, ``resync`` and
+``unsubscribe``; the channel layer's ``friends.changed``, ``client.push`` and ``auth.check``
+(``protocol.InternalType``); the feed calls ``watched_member_changed`` for ``member.changed``.
 """
 
 from __future__ import annotations
@@ -28,9 +32,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import weakref
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,18 +39,15 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from accounts.members.models import User
-from leaderboards.boards import backends
-from leaderboards.boards.ranking import Entry, Item, Move, RankedBoard
 from leaderboards.live import broadcast, protocol
-from leaderboards.live.protocol import CloseCode, ErrorCode, InternalType, MessageType
+from leaderboards.live.protocol import CloseCode, ErrorCode, MessageType
+from leaderboards.sockets.credentials import credentials_valid, socket_auth
+from leaderboards.sockets.feed import Change, MemberFeed, retrying
+from leaderboards.sockets.subscriptions import Live, diff, live_load, rank_changed
 
 logger = logging.getLogger(__name__)
-
-#: How many rows a live global/weekly board shows (a window around the member).
-WINDOW = 25
 
 #: One encoder for every frame (compact separators; ``json.dumps`` with options builds a new one per call).
 encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -57,335 +55,11 @@ encode = json.JSONEncoder(separators=(",", ":")).encode
 #: The member's own score moved (sent to their sockets, whatever boards they show): always the same text.
 ME_CHANGED_SCORE = encode({"type": MessageType.ME_CHANGED, "what": ["score"]})
 
-#: Errors of a channel layer whose Redis is unreachable (restarting): wait and retry, never die.
-LAYER_DOWN = (OSError, RedisError)
-#: The feed's pause after any other error of a receive (it logs it and goes on).
-FEED_ERROR_PAUSE_SECONDS = 0.5
-#: Group joins the feed sends at once (each is one or two Redis round trips).
-GROUP_ADDS_AT_ONCE = 100
-
-
-def retrying(receive: Callable[[], Any]) -> Callable[[], Any]:
-    """``receive`` (a channel layer's, for one channel) that waits out an unreachable Redis:
-    it retries with a growing pause (0.25 s doubling to 5 s) instead of raising."""
-
-    async def resilient() -> Any:
-        delay = 0.25
-        while True:
-            try:
-                return await receive()
-            except LAYER_DOWN as exc:
-                logger.warning("channel layer unreachable (%s); retrying in %.2f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    return resilient
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One ``member.changed`` (``broadcast.member_changed``), read once per process."""
-
-    member_id: int
-    item: Item | None  # the member's row on friends boards; None: no longer listed (private, frozen)
-    cause: str
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> Change:
-        member_id = event["member_id"]
-        item = None
-        if event.get("listed") and event.get("new_score") is not None:
-            item = Item(member_id, event["new_score"], event["reached"], event["username"], event.get("band") or "")
-        return cls(member_id, item, event.get("cause") or "change")
-
-
-@dataclass
-class Live:
-    """One subscribed board: what its client shows, and what a flush needs to bring it up to date."""
-
-    name: str
-    members: set[int]  # the members whose changes concern this board (watched through the feed)
-    board: RankedBoard | None = None  # friends: the whole board, ranked here
-    window: dict[int, Entry] = field(default_factory=dict)  # global/weekly: rows read from the index
-    season: dict | None = None
-    total: int = 0
-    my_rank: int | None = None
-    seq: int = 0
-    batch: bool = False  # one rank.batch frame per flush instead of a rank.changed frame per row
-    dirty: bool = False
-    causes: dict[int, str] = field(default_factory=dict)
-
-    def shown(self) -> dict[int, Entry]:
-        """The rows its client shows, by member id in board order."""
-        return self.board.ordered() if self.board is not None else self.window
-
-    def take(self, change: Change, *, me: int) -> bool:
-        """Note ``change`` if this board shows its member (a friends board moves the row at once;
-        a window is reloaded at the flush); False if the board does not show them."""
-        member_id = change.member_id
-        if member_id not in self.members:
-            return False
-        self.dirty = True
-        self.causes[member_id] = change.cause
-        if self.board is not None:
-            if change.item is not None:
-                self.board.put(change.item)
-            elif member_id != me:
-                self.board.remove(member_id)
-        return True
-
-
-def diff(old: Mapping[int, Entry], new: Mapping[int, Entry], *, me: int) -> list[Move]:
-    """The rows that take a client from ``old`` to ``new`` (both by member id in board order), as
-    ``RankedBoard.changes()`` gives them: each row whose rank or score moved or that entered, in
-    the new board's order, then each row that left."""
-    out: list[Move] = []
-    for member_id, after in new.items():
-        before = old.get(member_id)
-        if before is None or before.rank != after.rank or before.score != after.score:
-            out.append((before, after, passed_by(old, new, me=me) if member_id == me and before else []))
-    out.extend((before, None, []) for member_id, before in old.items() if member_id not in new)
-    return out
-
-
-def passed_by(old: Mapping[int, Entry], new: Mapping[int, Entry], *, me: int) -> list[str]:
-    """Who was below ``me`` on ``old`` and is above on ``new``, in the new board's order."""
-    old_pos = {member_id: i for i, member_id in enumerate(old)}
-    new_pos = {member_id: i for i, member_id in enumerate(new)}
-    return [new[x].username for x in new_pos
-            if x != me and x in old_pos and old_pos[x] > old_pos[me] and new_pos[x] < new_pos[me]]
-
-
-def rank_changed(move: Move, *, board: str, seq: int, me: int, causes: Mapping[int, str]) -> dict[str, Any]:
-    """The ``rank.changed`` message (DESIGN.md §8) of one moved row; ``passed_by`` on the
-    member's own row when it was and still is on the board."""
-    before, after, passed = move
-    shown = after or before
-    assert shown is not None
-    message: dict[str, Any] = {
-        "type": MessageType.RANK_CHANGED, "board": board, "seq": seq, "username": shown.username,
-        "old_rank": before.rank if before else None, "new_rank": after.rank if after else None,
-        "old_score": before.score if before else None, "new_score": after.score if after else None,
-        "band": shown.band, "is_me": shown.member_id == me, "cause": causes.get(shown.member_id, "shift"),
-    }
-    if shown.member_id == me and before is not None and after is not None:
-        message["passed_by"] = passed
-    return message
-
-
-# --- one feed of member changes per process ---------------------------------------------------------
-
-
-class MemberFeed:
-    """The members that one process's live sockets show, received ONCE per process.
-
-    A change of a member with 24 online friends used to be 24 channel messages — one per friend's
-    socket, each received, unpacked and dispatched by that socket's own task (≈ 30 µs of CPU
-    each, a quarter of a busy ASGI process; docs/benchmarks.md). The feed joins each watched
-    member's group (``lb.member.<id>``) once on its own channel, reads each ``member.changed``
-    once (``Change``) and hands it to every socket showing that member with a plain call. Offline
-    members still cost nothing: a group is left as soon as no socket of the process shows its
-    member, and the feed stops with its last socket.
-
-    One feed per event loop and channel layer (``for_layer``): an ASGI process runs one loop.
-    Delivery stays at-most-once (both layers); the sockets' refresh timers repair what is lost.
-    """
-
-    def __init__(self, layer: Any) -> None:
-        self.layer = layer
-        self.watching: dict[LeaderboardConsumer, frozenset[int]] = {}  # socket → the members it shows
-        self.watchers: dict[int, set[LeaderboardConsumer]] = {}  # member → the sockets showing them
-        self.joined: set[int] = set()  # members whose group the feed's channel is in
-        self.channel: str | None = None
-        self.tasks: list[asyncio.Task] = []
-        self.groups_lock = asyncio.Lock()  # one reconciliation of the groups at a time
-        self.stopped = False
-
-    @classmethod
-    def for_layer(cls, layer: Any) -> MemberFeed:
-        loop = asyncio.get_running_loop()
-        feed = _feeds.get(loop)
-        if feed is None or feed.layer is not layer or feed.stopped:
-            feed = _feeds[loop] = cls(layer)
-        return feed
-
-    # --- what the sockets watch ---
-
-    async def watch(self, consumer: LeaderboardConsumer, members: Iterable[int]) -> None:
-        """From now on ``consumer`` gets the changes of ``members`` (and only theirs); returns once
-        their groups are joined (or, when Redis is unreachable, left to the next regroup)."""
-        assert not self.stopped, "a stopped feed watches nothing"
-        wanted = frozenset(members)
-        before = self.watching.get(consumer, frozenset())
-        self.watching[consumer] = wanted
-        for member_id in wanted - before:
-            self.watchers.setdefault(member_id, set()).add(consumer)
-        self._forget(consumer, before - wanted)
-        if not self.tasks:
-            try:
-                await self._start()
-            except BaseException:
-                await self.unwatch(consumer)  # e.g. no channel without Redis: nothing to leak
-                raise
-        await self._sync_groups()
-
-    async def unwatch(self, consumer: LeaderboardConsumer) -> None:
-        """``consumer`` is gone: it gets nothing more; the feed stops with its last socket."""
-        if consumer not in self.watching:
-            return
-        self._forget(consumer, self.watching.pop(consumer))
-        if self.watching:
-            await self._sync_groups()
-        elif not self.stopped:
-            await self._stop()
-
-    def _forget(self, consumer: LeaderboardConsumer, members: Iterable[int]) -> None:
-        for member_id in members:
-            watchers = self.watchers.get(member_id)
-            if watchers is not None:
-                watchers.discard(consumer)
-                if not watchers:
-                    del self.watchers[member_id]
-
-    # --- the channel and its groups ---
-
-    async def _start(self) -> None:
-        async with self.groups_lock:
-            if self.tasks or self.stopped:
-                return
-            self.channel = await self.layer.new_channel()
-            self.tasks = [asyncio.create_task(self._receive_loop()), asyncio.create_task(self._regroup_loop()),
-                          asyncio.create_task(self._recheck_loop())]
-
-    async def _stop(self) -> None:
-        self.stopped = True
-        loop = asyncio.get_running_loop()
-        if _feeds.get(loop) is self:
-            del _feeds[loop]
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        async with self.groups_lock:
-            if self.channel is not None:
-                for member_id in sorted(self.joined):
-                    with contextlib.suppress(Exception):
-                        await self.layer.group_discard(broadcast.member_group(member_id), self.channel)
-            self.joined = set()
-
-    async def _sync_groups(self, *, readd: bool = False) -> None:
-        """Join the groups of the watched members, leave the others; ``readd``: join them all again
-        (a Redis that restarted forgot them). A Redis that is unreachable is logged and left to the
-        next regroup: the sockets keep what they show and catch up on their refresh timers."""
-        async with self.groups_lock:
-            if self.channel is None or self.stopped:
-                return
-            try:
-                # Side by side, a chunk at a time: a process may watch thousands of members, and
-                # subscribes wait on this lock while a periodic re-add runs.
-                adds = sorted(set(self.watchers) if readd else set(self.watchers) - self.joined)
-                for start in range(0, len(adds), GROUP_ADDS_AT_ONCE):
-                    chunk = adds[start:start + GROUP_ADDS_AT_ONCE]
-                    await asyncio.gather(*(self.layer.group_add(broadcast.member_group(member_id), self.channel)
-                                           for member_id in chunk))
-                    self.joined.update(chunk)
-                for member_id in sorted(self.joined - set(self.watchers)):  # as of now: the adds took a while
-                    self.joined.discard(member_id)
-                    await self.layer.group_discard(broadcast.member_group(member_id), self.channel)
-            except LAYER_DOWN as exc:
-                logger.warning("channel layer unreachable (%s); the groups are joined at the next regroup", exc)
-
-    async def _regroup_loop(self) -> None:
-        every = float(settings.LEADERBOARDS_GROUP_REFRESH_SECONDS)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self._sync_groups(readd=True)
-            except Exception:
-                logger.exception("live leaderboard regroup failed; retrying at the next period")
-
-    async def _recheck_loop(self) -> None:
-        """Re-check every socket's credentials each ``LEADERBOARDS_AUTH_RECHECK_SECONDS`` (a
-        logout whose ``auth.check`` was lost): two queries for all token and ticket sockets of the
-        process; a session socket, or one whose credentials do not pass, checks itself
-        (``auth_check``: its session read) and closes if they fail."""
-        every = float(settings.LEADERBOARDS_AUTH_RECHECK_SECONDS)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                sockets = [c for c in self.watching if not c.closing]
-                passed = await database_sync_to_async(credentials_pass)([(c.member.pk, c.auth) for c in sockets])
-                for consumer, ok in zip(sockets, passed, strict=True):
-                    if not ok:
-                        await consumer.auth_check({"type": InternalType.AUTH_CHECK})
-            except Exception:
-                logger.exception("live leaderboard credential re-check failed; retrying at the next period")
-
-    # --- member changes in ---
-
-    async def _receive_loop(self) -> None:
-        assert self.channel is not None
-        channel = self.channel
-        receive = retrying(lambda: self.layer.receive(channel))
-        while True:
-            try:
-                message = await receive()
-            except Exception:
-                # Anything else the layer raises (a message it cannot decode, a bug of its own)
-                # must not end the loop: every socket of the process would stop hearing changes.
-                logger.exception("live leaderboard feed: the channel layer failed a receive; going on")
-                await asyncio.sleep(FEED_ERROR_PAUSE_SECONDS)
-                continue
-            if message.get("type") != InternalType.MEMBER_CHANGED:  # the only message sent to lb.member.<id>
-                logger.warning("live leaderboard feed: unexpected %r", message.get("type"))
-                continue
-            try:
-                self.member_changed(message)
-            except Exception:
-                logger.exception("live leaderboard feed could not read a member.changed")
-
-    def member_changed(self, event: dict[str, Any]) -> None:
-        """``member.changed`` (handler names follow ``InternalType``): every local socket showing
-        the member takes it, in one plain call each."""
-        watchers = self.watchers.get(event["member_id"])
-        if watchers:
-            change = Change.from_event(event)
-            for consumer in watchers:
-                try:
-                    consumer.watched_member_changed(change)
-                except Exception:
-                    logger.exception("a live leaderboard socket could not take a member.changed")
-
-
-def credentials_pass(sockets: list[tuple[int, dict[str, Any]]]) -> list[bool]:
-    """For each ``(member id, scope["lb_auth"])``: True if the member is active and the token
-    behind the socket is still valid — or the socket came with a ticket that had neither token
-    nor session. The rules for token and ticket sockets, for many sockets in two queries; a
-    session socket does not pass here: ``LeaderboardConsumer._credentials_valid`` reads its
-    session."""
-    from django.db.models import Q
-    from django.utils import timezone
-    from knox.models import AuthToken
-
-    ids = {member_id for member_id, _ in sockets}
-    active = set(User.objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
-    keys = {auth["token_key"] for _, auth in sockets if auth.get("token_key")}
-    tokens = set(AuthToken.objects.filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()), token_key__in=keys)
-                 .values_list("token_key", "user_id")) if keys else set()
-    out = []
-    for member_id, auth in sockets:
-        if member_id not in active:
-            out.append(False)
-        elif auth.get("token_key"):
-            out.append((auth["token_key"], member_id) in tokens)
-        else:
-            out.append(not auth.get("session_key") and auth.get("via") == "ticket")
-    return out
-
-
-#: The feed of each event loop (an ASGI process runs one; tests run one per test).
-_feeds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MemberFeed] = weakref.WeakKeyDictionary()
+#: How much of a client's unexpected value an error message quotes back.
+ECHO_CHARS = 40
+#: ``auth.check`` re-checks this long after it came: the logout that sent it finishes (session
+#: flushed, token deleted) just after sending it.
+LOGOUT_SETTLE_SECONDS = 1.0
 
 
 class LeaderboardConsumer(AsyncWebsocketConsumer):
@@ -451,11 +125,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             await self._refuse(CloseCode.NOT_AUTHENTICATED, ErrorCode.NOT_AUTHENTICATED, "This account is inactive.")
             return
         self.member = member
-        auth = self.scope.get("lb_auth")
-        if auth is None:
-            session = self.scope.get("session")
-            auth = {"via": "session", "session_key": session.session_key if session is not None else None}
-        self.auth = auth
+        self.auth = socket_auth(self.scope)
         self.feed = MemberFeed.for_layer(self.channel_layer)
         await self._sync_groups()
         self.timers = asyncio.create_task(self._timer_loop())
@@ -464,7 +134,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         self.batch_default = False
         for value in query.get("batch", [])[:1]:
             if value.lower() not in protocol.BATCH_QUERY_VALUES:
-                await self._error(ErrorCode.INVALID_BATCH, f"?batch= takes 1 or 0, not {value[:40]!r}.")
+                await self._error(ErrorCode.INVALID_BATCH, f"?batch= takes 1 or 0, not {value[:ECHO_CHARS]!r}.")
                 return
             self.batch_default = protocol.BATCH_QUERY_VALUES[value.lower()]
         for name in query.get("board", [])[:1]:
@@ -523,12 +193,12 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         kind = message.get("type")
         commands = (MessageType.SUBSCRIBE, MessageType.RESYNC, MessageType.UNSUBSCRIBE)
         if kind not in commands:
-            await self._error(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {str(kind)[:40]!r}: send one of "
+            await self._error(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {str(kind)[:ECHO_CHARS]!r}: send one of "
                               + ", ".join(commands) + ".")
             return
         board = message.get("board")
         if board not in protocol.BOARDS:
-            await self._error(ErrorCode.UNKNOWN_BOARD, f"Unknown board {str(board)[:40]!r}: "
+            await self._error(ErrorCode.UNKNOWN_BOARD, f"Unknown board {str(board)[:ECHO_CHARS]!r}: "
                               + ", ".join(protocol.BOARDS) + ".")
             return
         if kind == MessageType.RESYNC:
@@ -538,7 +208,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         else:
             batch = message.get("batch", self.batch_default)
             if not isinstance(batch, bool):
-                await self._error(ErrorCode.INVALID_BATCH, f"batch is true or false, not {str(batch)[:40]!r}.")
+                await self._error(ErrorCode.INVALID_BATCH, f"batch is true or false, not {str(batch)[:ECHO_CHARS]!r}.")
                 return
             await self.subscribe(board, batch=batch)
 
@@ -601,16 +271,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         return fresh
 
     def _load_sync(self, name: str) -> Live:
-        me = self.member.pk
-        if name == protocol.FRIENDS:
-            board = RankedBoard(backends.FriendsBoard(self.member).items(), viewer=me)
-            mine = board.entries.get(me)
-            return Live(name, set(board.items) | {me}, board=board, total=len(board),
-                        my_rank=mine.rank if mine else None)
-        view = backends.board_for(name, viewer=self.member).view(viewer_id=me, limit=WINDOW, around_me=True)
-        season = backends.season_dict(view.season) if view.season is not None else None
-        return Live(name, {e.member_id for e in view.entries} | {me}, window={e.member_id: e for e in view.entries},
-                    season=season, total=view.total, my_rank=view.me.rank if view.me else None)
+        return live_load(name, self.member)
 
     async def _sync_groups(self) -> None:
         # The members shown (and the member themself: their own score changes become
@@ -665,9 +326,8 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             await self._send(event["payload"])
 
     async def auth_check(self, event: dict[str, Any]) -> None:
-        # The logout that sent this finishes (session flushed, token deleted) just after it.
         if self.auth_recheck is None or self.auth_recheck.done():
-            self.auth_recheck = asyncio.create_task(self._recheck_credentials(after=1.0))
+            self.auth_recheck = asyncio.create_task(self._recheck_credentials(after=LOGOUT_SETTLE_SECONDS))
 
     # --- flushes and timers -----------------------------------------------------------------------
 
@@ -796,14 +456,4 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
                 await self._send(delta)
 
     def _credentials_valid(self) -> bool:
-        from importlib import import_module
-
-        from django.contrib.auth import SESSION_KEY
-
-        session_key = self.auth.get("session_key")
-        if self.auth.get("token_key") or not session_key:
-            return credentials_pass([(self.member.pk, self.auth)])[0]
-        if not User.objects.filter(pk=self.member.pk, is_active=True).exists():
-            return False
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
-        return str(store.get(SESSION_KEY)) == str(self.member.pk)
+        return credentials_valid(self.member.pk, self.auth)

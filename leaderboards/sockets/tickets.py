@@ -20,8 +20,6 @@ from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.utils import timezone
-from knox.auth import TokenAuthentication
 
 from accounts.members.models import User
 
@@ -79,15 +77,3 @@ class TicketAuthMiddleware(BaseMiddleware):
                 scope["lb_auth"] = {"via": "ticket", "token_key": grant.token_key,
                                     "session_key": grant.session_key}
         return await super().__call__(scope, receive, send)
-
-
-class BoardTokenAuthentication(TokenAuthentication):
-    """knox's token authentication for the hot board reads, minus its sweep of the member's
-    OTHER tokens on every request (a second query per read: ``_cleanup_token`` lists all of the
-    member's tokens). The presented token's own expiry is still checked; an expired one goes
-    through knox's full clean-up. Every other endpoint keeps sweeping."""
-
-    def _cleanup_token(self, auth_token: Any) -> bool:
-        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
-            return bool(super()._cleanup_token(auth_token))
-        return False

@@ -33,7 +33,7 @@ def rows(view: boards.BoardView) -> list[tuple[int, str, int]]:
 
 
 def global_view(viewer: User, **kwargs) -> boards.BoardView:  # type: ignore[no-untyped-def]
-    return boards.board_for(protocol.GLOBAL, viewer=viewer).view(viewer_id=viewer.pk, **kwargs)
+    return services.board_for(protocol.GLOBAL, viewer=viewer).view(viewer_id=viewer.pk, **kwargs)
 
 
 @pytest.fixture
@@ -134,12 +134,12 @@ def test_friends_board_is_me_and_my_friends_without_private_ones(backend, wednes
     for friend in (bob, carol, dave):
         befriend(alice, friend)
     befriend(bob, mallory)
-    view = boards.board_for(protocol.FRIENDS, viewer=alice).view(viewer_id=alice.pk)
+    view = services.board_for(protocol.FRIENDS, viewer=alice).view(viewer_id=alice.pk)
     assert rows(view) == [(1, "bob", 700), (2, "carol", 640), (2, "alice", 640)]
     assert [e.as_dict(alice.pk)["is_me"] for e in view.entries] == [False, False, True]
     assert view.me is not None and view.me.rank == 2
     # bob sees alice and mallory, not carol (not his friend).
-    bobs = boards.board_for(protocol.FRIENDS, viewer=bob).view(viewer_id=bob.pk)
+    bobs = services.board_for(protocol.FRIENDS, viewer=bob).view(viewer_id=bob.pk)
     assert rows(bobs) == [(1, "mallory", 950), (2, "bob", 700), (3, "alice", 640)]
 
 
@@ -148,7 +148,7 @@ def test_friends_board_pages_with_cursors(backend, wednesday):
     me = member("me", 500, at=at(0))
     for n in range(7):
         befriend(me, member(f"f{n}", 600 + n, at=at(n + 1)))
-    board = boards.board_for(protocol.FRIENDS, viewer=me)
+    board = services.board_for(protocol.FRIENDS, viewer=me)
     first = board.view(viewer_id=me.pk, limit=3)
     assert [e.username for e in first.entries] == ["f6", "f5", "f4"]
     second = board.view(viewer_id=me.pk, limit=3, cursor=first.next)
@@ -170,7 +170,7 @@ def test_weekly_counts_points_since_monday_from_the_score_at_the_season_start(ba
         scored(carol, 740, at=WEDNESDAY + timedelta(seconds=1))  # +40 in all, after alice
         newcomer = member("newcomer", 610)  # first score this week: baseline 610
         scored(newcomer, 620, at=WEDNESDAY + timedelta(seconds=2))  # +10
-        view = boards.board_for(protocol.WEEKLY, viewer=alice).view(viewer_id=alice.pk)
+        view = services.board_for(protocol.WEEKLY, viewer=alice).view(viewer_id=alice.pk)
         data = view.as_dict(viewer_id=alice.pk)
     assert rows(view) == [(1, "alice", 40), (1, "carol", 40), (3, "newcomer", 10), (4, "bob", -10)]
     assert [e.band for e in view.entries] == ["Good", "Excellent", "Good", "Good"]
@@ -190,8 +190,8 @@ def test_weekly_rollover_opens_a_new_season_and_keeps_the_old_one_read_only(back
         first = services.season_current()
     with time_machine.travel(MONDAY + timedelta(days=7, minutes=1), tick=False):
         scored(bob, 700)  # +80 this week, but it must not touch last week's standings
-        current = boards.board_for(protocol.WEEKLY, viewer=alice).view(viewer_id=alice.pk)
-        past = boards.board_for(protocol.WEEKLY, viewer=alice, season=first).view(viewer_id=alice.pk)
+        current = services.board_for(protocol.WEEKLY, viewer=alice).view(viewer_id=alice.pk)
+        past = services.board_for(protocol.WEEKLY, viewer=alice, season=first).view(viewer_id=alice.pk)
     first.refresh_from_db()
     assert first.closed
     assert current.season is not None and current.season.pk != first.pk
@@ -224,6 +224,6 @@ def test_hot_reads_have_pinned_query_counts(backend, wednesday, django_assert_ma
     with django_assert_max_num_queries(limits[backend] + 1):
         global_view(me, limit=20, around_me=True)
     with django_assert_max_num_queries(2):
-        boards.board_for(protocol.FRIENDS, viewer=me).view(viewer_id=me.pk, limit=50)
+        services.board_for(protocol.FRIENDS, viewer=me).view(viewer_id=me.pk, limit=50)
     with django_assert_max_num_queries(limits[backend] + 1):
-        boards.board_for(protocol.WEEKLY, viewer=me).view(viewer_id=me.pk, limit=20)
+        services.board_for(protocol.WEEKLY, viewer=me).view(viewer_id=me.pk, limit=20)

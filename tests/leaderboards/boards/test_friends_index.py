@@ -10,7 +10,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.members.models import User
-from leaderboards.boards import backends, index, services
+from leaderboards.boards import index, services
 from leaderboards.boards.ranking import member_key, reached_us
 from leaderboards.live import protocol
 from scoring.model import band_for
@@ -30,7 +30,7 @@ def card_of(user: User) -> bytes | None:
 
 
 def friends_rows(viewer: User) -> list[tuple[int, str, int]]:
-    view = backends.board_for(protocol.FRIENDS, viewer=viewer).view(viewer_id=viewer.pk, limit=50)
+    view = services.board_for(protocol.FRIENDS, viewer=viewer).view(viewer_id=viewer.pk, limit=50)
     return [(e.rank, e.username, e.score) for e in view.entries]
 
 

@@ -20,7 +20,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 
 from accounts.members.models import User
-from leaderboards.boards import backends, index, services
+from leaderboards.boards import index, services
 from leaderboards.boards.ranking import encode as ranking_encode
 from leaderboards.boards.ranking import member_key
 from leaderboards.live import protocol
@@ -65,11 +65,11 @@ def test_rebuild_from_the_database_equals_the_incremental_index(redis_index):
 def test_an_empty_index_rebuilds_itself_and_is_served_from_the_database_meanwhile(redis_index):
     alice = member("alice", 700)
     member("bob", 650)
-    expected = [(e.rank, e.username) for e in backends.board_for(protocol.GLOBAL, viewer=alice)
+    expected = [(e.rank, e.username) for e in services.board_for(protocol.GLOBAL, viewer=alice)
                 .view(viewer_id=alice.pk).entries]
     index.drop_all()  # Redis restarted: everything is gone
     assert not index.is_ready()
-    view = backends.board_for(protocol.GLOBAL, viewer=alice).view(viewer_id=alice.pk)
+    view = services.board_for(protocol.GLOBAL, viewer=alice).view(viewer_id=alice.pk)
     assert [(e.rank, e.username) for e in view.entries] == expected
     # The read noticed and (Celery eager in tests) rebuilt the index right away.
     assert index.is_ready()
@@ -195,7 +195,7 @@ async def test_live_boards_recover_after_a_redis_restart(private_redis, settings
 
     # And the index noticed it was empty and rebuilt itself on the next read.
     view = await database_sync_to_async(
-        lambda: backends.board_for(protocol.GLOBAL, viewer=alice).view(viewer_id=alice.pk))()
+        lambda: services.board_for(protocol.GLOBAL, viewer=alice).view(viewer_id=alice.pk))()
     assert [(e.rank, e.username, e.score) for e in view.entries] == [(1, "bob", 720), (2, "alice", 700)]
     assert await asyncio.to_thread(index.is_ready)
     await socket_.disconnect()

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from accounts.notifications.models import Notification
+from config.kernel import locks
 from leaderboards.gamification import challenges
 from leaderboards.gamification.challenges import ChallengeError
 from leaderboards.gamification.models import Challenge, ChallengeParticipant
@@ -44,7 +45,7 @@ def slow_checks(monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def no_row_locks(monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(challenges, "_lock_members", lambda *ids: None)
+    monkeypatch.setattr(locks, "member_ids_lock", lambda ids: [])
     monkeypatch.setattr(challenges, "_lock_challenge", lambda pk: Challenge.objects.get(pk=pk))
 
 

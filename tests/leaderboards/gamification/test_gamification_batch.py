@@ -35,16 +35,14 @@ def catalogue() -> None:
 def enqueued(monkeypatch):  # type: ignore[no-untyped-def]
     """The perk tasks enqueued (their arguments), run as they would be."""
     calls: list[tuple[str, tuple[object, ...]]] = []
-    from config.kernel import after_commit
-
-    real = after_commit.enqueue_on_commit
+    real = perks.enqueue_on_commit
 
     def spy(task_name, *args, **kwargs):  # type: ignore[no-untyped-def]
         if task_name.startswith("leaderboards.gamification.tasks.perk"):
             calls.append((task_name.rsplit(".", 1)[1], args))
         real(task_name, *args, **kwargs)
 
-    monkeypatch.setattr(after_commit, "enqueue_on_commit", spy)
+    monkeypatch.setattr(perks, "enqueue_on_commit", spy)
     return calls
 
 

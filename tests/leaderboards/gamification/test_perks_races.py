@@ -16,6 +16,7 @@ from django.apps import apps as django_apps
 
 from accounts.members.models import User
 from accounts.notifications.models import Notification
+from config.kernel import locks
 from leaderboards.gamification import perks
 from leaderboards.gamification.models import PerkGrant
 from tests.factories import UserFactory
@@ -40,7 +41,7 @@ def slow_window(monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def no_row_lock(monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(perks, "_lock_member", lambda member_id: User.objects.get(pk=member_id))
+    monkeypatch.setattr(locks, "member_lock", lambda member_id: User.objects.get(pk=member_id))
 
 
 @pytest.fixture(autouse=True)

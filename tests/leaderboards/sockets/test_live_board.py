@@ -1,7 +1,7 @@
 """The live consumer's in-memory friends board: incremental re-ranking == ranking from scratch.
 
 ``RankedBoard.changes()`` re-ranks only the rows whose rank can have moved; the reference is the
-whole board ranked again with ``rank_all`` and compared with ``consumers.diff`` (what a reload
+whole board ranked again with ``rank_all`` and compared with ``subscriptions.diff`` (what a reload
 sends). Random boards with many ties (few values, few moments) and random bursts of moves,
 entries and exits.
 """
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leaderboards.boards.ranking import Entry, Item, RankedBoard, rank_all
-from leaderboards.sockets.consumers import diff
+from leaderboards.sockets.subscriptions import diff
 
 VIEWER = 1
 MEMBERS = st.integers(min_value=1, max_value=12)

@@ -1,4 +1,4 @@
-"""The process's member feed (``leaderboards.consumers.MemberFeed``) under real sockets.
+"""The process's member feed (``leaderboards.sockets.feed.MemberFeed``) under real sockets.
 
 A process joins each shown member's group once, whatever number of its sockets show that
 member, hands each change to all of them, leaves the group when the last of them goes, and loses
@@ -20,7 +20,8 @@ from channels.testing import WebsocketCommunicator
 from config.asgi import application
 from leaderboards.live import broadcast
 from leaderboards.live.protocol import InternalType
-from leaderboards.sockets.consumers import LeaderboardConsumer, MemberFeed
+from leaderboards.sockets.consumers import LeaderboardConsumer
+from leaderboards.sockets.feed import MemberFeed
 from tests.leaderboards.conftest import connect, rows, subscribe
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_ticks")]
@@ -235,7 +236,7 @@ async def test_a_token_revoked_without_auth_check_closes_its_socket_at_the_proce
 async def test_a_receive_that_fails_does_not_silence_the_process(cast, monkeypatch):
     """Anything the layer raises on a receive (not only Redis being down) is logged and the feed
     goes on: otherwise every socket of the process would stop hearing changes."""
-    monkeypatch.setattr("leaderboards.sockets.consumers.FEED_ERROR_PAUSE_SECONDS", 0.01)
+    monkeypatch.setattr("leaderboards.sockets.feed.FEED_ERROR_PAUSE_SECONDS", 0.01)
     layer = get_channel_layer()
     real_receive = layer.receive
     failures: list[str] = []

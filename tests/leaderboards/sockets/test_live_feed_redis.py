@@ -21,7 +21,7 @@ from config.asgi import application
 from leaderboards.boards import index
 from leaderboards.live import broadcast
 from leaderboards.live.protocol import InternalType
-from leaderboards.sockets.consumers import MemberFeed
+from leaderboards.sockets.feed import MemberFeed
 from tests.leaderboards.conftest import befriend, member, scored
 
 pytestmark = pytest.mark.services
