@@ -17,12 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
+from config.kernel import errors
 from config.kernel.errors import ApiError
 from config.kernel.serializers import StrictSerializer
 from leaderboards.boards import backends, services
 from leaderboards.boards.auth import BoardTokenAuthentication
 from leaderboards.boards.models import Season
-from leaderboards.boards.ranking import Cursor, InvalidCursor
+from leaderboards.boards.ranking import CURSOR_MAX_CHARS, Cursor, InvalidCursor
 from leaderboards.live import protocol
 from leaderboards.live.protocol import ErrorCode
 
@@ -30,7 +31,7 @@ from leaderboards.live.protocol import ErrorCode
 class BoardQuerySerializer(StrictSerializer):
     around = serializers.ChoiceField(choices=["me"], required=False)
     limit = serializers.IntegerField(min_value=1, max_value=backends.MAX_LIMIT, default=backends.DEFAULT_LIMIT)
-    cursor = serializers.CharField(required=False, max_length=200)
+    cursor = serializers.CharField(required=False, max_length=CURSOR_MAX_CHARS)
     season = serializers.IntegerField(required=False, min_value=1)
 
     def validate(self, attrs: dict) -> dict:
@@ -68,7 +69,8 @@ class LeaderboardView(APIView):
         season = None
         if "season" in params:
             if board != protocol.WEEKLY:
-                raise ApiError(status.HTTP_400_BAD_REQUEST, "invalid", "season: only the weekly board has seasons.")
+                raise ApiError(status.HTTP_400_BAD_REQUEST, errors.ErrorCode.INVALID,
+                               "season: only the weekly board has seasons.")
             season = Season.objects.filter(pk=params["season"]).first()
             if season is None:
                 raise ApiError(status.HTTP_404_NOT_FOUND, ErrorCode.UNKNOWN_SEASON, "No such season.")

@@ -23,6 +23,9 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 EPOCH_MS = int(EPOCH.timestamp() * 1000)
 SPAN = 10**12
 MAX_TIE = SPAN - 1
+#: A cursor longer than this, or holding a value beyond ± this bound, is not one the API gave out.
+CURSOR_MAX_CHARS = 200
+CURSOR_VALUE_BOUND = 100_000
 
 
 def reached_us(moment: datetime | None) -> int:
@@ -111,7 +114,7 @@ class Cursor:
             value, reached, member_id = (int(part) for part in raw.split("."))
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise InvalidCursor(text) from exc
-        if reached < 0 or member_id <= 0 or abs(value) > 100_000:
+        if reached < 0 or member_id <= 0 or abs(value) > CURSOR_VALUE_BOUND:
             raise InvalidCursor(text)
         return cls(value, reached, member_id)
 

@@ -1,11 +1,11 @@
 """The one way real-time events leave the app (STYLE.md §4).
 
-Messages are JSON-safe dicts with a ``type`` (``leaderboards.protocol.InternalType``), sent
-after the current transaction commits, to groups named here and nowhere else:
+Messages are JSON-safe dicts with a ``type`` (``protocol.InternalType``), sent after the current
+transaction commits, to groups named here and nowhere else:
 
 * ``lb.member.<id>``: one publish per changed member; each ASGI process's live feed
-  (``consumers.MemberFeed``) joins it once while any of its sockets shows that member (friends
-  boards, global/weekly windows) and hands the change to those sockets.
+  (``leaderboards.sockets.feed.MemberFeed``) joins it once while any of its sockets shows that
+  member (friends boards, global/weekly windows) and hands the change to those sockets.
 * ``lb.user.<id>``: the member's own sockets only (their friendships changed, they logged out,
   news about them: ``member_push``).
 
@@ -16,7 +16,7 @@ Each delivery from synchronous code is one ``async_to_sync`` hop (≈ 3 ms here,
 publish itself), so code that publishes for many members wraps its work in ``batch()``: messages
 whose transaction has committed are then collected and delivered in one hop when the outermost
 ``batch()`` ends, several groups at a time, each group's in the order they were sent. Every Celery
-task runs inside one (``config.celery``).
+task runs inside one (``receivers``: opened before the task, closed after it).
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ from typing import Any
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
 
+from config.kernel.after_commit import call_on_commit
 from leaderboards.live.protocol import InternalType
 
 logger = logging.getLogger(__name__)
+
+#: How many groups one delivery publishes to at a time (each in flight holds a Redis connection).
+DELIVERY_CONCURRENCY = 32
 
 
 def member_group(member_id: int) -> str:
@@ -87,18 +90,15 @@ def send(group: str, message: dict[str, Any]) -> None:
     inside a ``batch()``, at its end)."""
     assert isinstance(message.get("type"), str), "a channel message needs a type"
     json.dumps(message)  # JSON-safe or fail here, in the caller, not in a consumer
-
-    def deliver() -> None:
-        if _batch.depth:
-            _batch.outbox.append((group, message))
-        else:
-            _deliver([(group, message)])
-
-    transaction.on_commit(deliver, robust=True)
+    call_on_commit(_committed, group, message)
 
 
-#: How many groups one delivery publishes to at a time (each in flight holds a Redis connection).
-DELIVERY_CONCURRENCY = 32
+def _committed(group: str, message: dict[str, Any]) -> None:
+    """``message``'s transaction committed: into the open ``batch()``, or out now."""
+    if _batch.depth:
+        _batch.outbox.append((group, message))
+    else:
+        _deliver([(group, message)])
 
 
 def _deliver(outbox: list[tuple[str, dict[str, Any]]]) -> None:

@@ -23,6 +23,11 @@ from django.core.cache import cache
 
 from accounts.members.models import User
 
+#: Random bytes in a ticket (its text is about 4/3 as long).
+TICKET_BYTES = 32
+#: A presented "ticket" longer than this is not one of ours: refused before any cache lookup.
+TICKET_MAX_CHARS = 200
+
 
 def _key(ticket: str) -> str:
     return "leaderboards:ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
@@ -31,7 +36,7 @@ def _key(ticket: str) -> str:
 def ticket_issue(*, member: User, token_key: str | None = None, session_key: str | None = None) -> str:
     """A new single-use ticket for ``member``; remembers which credential asked for it, so the
     socket closes when that token or session is logged out."""
-    ticket = secrets.token_urlsafe(32)
+    ticket = secrets.token_urlsafe(TICKET_BYTES)
     cache.set(_key(ticket), {"member_id": member.pk, "token_key": token_key, "session_key": session_key},
               timeout=settings.LEADERBOARDS_WS_TICKET_SECONDS)
     return ticket
@@ -47,7 +52,7 @@ class Grant:
 def ticket_consume(ticket: str) -> Grant | None:
     """The grant behind a ticket, exactly once; None if unknown, used, expired or the member is
     no longer active."""
-    if not ticket or len(ticket) > 200:
+    if not ticket or len(ticket) > TICKET_MAX_CHARS:
         return None
     key = _key(ticket)
     data = cache.get(key)
