@@ -192,7 +192,7 @@ class RankedBoard:
     ties), and a member entering or leaving at value v those of rows valued v or less — and
     returns the ones that did. A 600-row board with one member moving by a few points re-ranks a
     handful of rows, not 600; two members moving far apart re-rank their two handfuls, not what
-    lies between (tests/leaderboards/test_live_board.py checks it all against ``rank_all``).
+    lies between (tests/leaderboards/sockets/test_live_board.py checks it all against ``rank_all``).
     """
 
     def __init__(self, items: Iterable[Item], *, viewer: int) -> None:

@@ -1,0 +1,1 @@
+"""Gamification on top of the boards: badges, perks, challenges between friends, boards of honour."""

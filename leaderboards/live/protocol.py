@@ -2,9 +2,9 @@
 
 Named once here and shared by the consumer, the broadcaster, the REST API and the tests.
 
-Client → server: ``{"type": "subscribe", "board": ...}`` (optional ``"around": "me"|"top"``,
-optional ``"batch": true|false``), ``{"type": "resync", "board": ...}``,
-``{"type": "unsubscribe", "board": ...}``.
+Client → server: ``{"type": "subscribe", "board": ...}`` (optional ``"batch": true|false``),
+``{"type": "resync", "board": ...}``, ``{"type": "unsubscribe", "board": ...}``. A global or
+weekly board shows the ``WINDOW`` rows around the member; a friends board, all of it.
 
 Server → client: ``snapshot``, ``rank.changed``, ``error`` (see the consumer's docstring).
 Each board's ``seq`` rises by one per message sent to that client, starting at 1. Messages about

@@ -1,4 +1,5 @@
-"""WebSocket routes: the live leaderboards (``leaderboards.consumers``)."""
+"""WebSocket routes: the live leaderboards (``consumers.LeaderboardConsumer``, behind
+``tickets.TicketAuthMiddleware``)."""
 
 from django.urls import path
 

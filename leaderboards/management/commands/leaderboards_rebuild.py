@@ -1,7 +1,7 @@
 """``manage.py leaderboards_rebuild``: restore the Redis index from the database.
 
-Run it after Redis lost its data (the app also notices an empty index and rebuilds by itself)
-or to check that the incremental index equals a rebuild (``--check``).
+Run it after Redis lost its data (the app also notices an empty index and rebuilds by itself);
+``--close-seasons`` first closes the weekly seasons that ended.
 """
 
 from __future__ import annotations

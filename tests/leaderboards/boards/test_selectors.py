@@ -1,4 +1,4 @@
-"""leaderboards.selectors: who a rise passed on the friends board (``friends_passed``)."""
+"""leaderboards.boards.selectors: who a rise passed on the friends board (``friends_passed``)."""
 
 from __future__ import annotations
 
