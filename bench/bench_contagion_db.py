@@ -3,10 +3,10 @@
 Loads a synthetic heavy-tailed graph (the generator of bench_contagion.py) as members with
 varied bases and contagion rows straight into PostgreSQL (COPY-speed bulk inserts, then the
 real rebuild path: ``contagion_rebuild``), then measures base changes per second through the
-real task ``scoring.tasks.contagion_bases_sync`` (the one the scoring pipeline enqueues, run in
+real task ``scoring.contagion.tasks.contagion_bases_sync`` (the one the scoring pipeline enqueues, run in
 this process): for fixed batch sizes (``--batches``, default 1, 100, 1,000 and 5,000 changed
 members), and for a backlog of scoring batches of 500 run by one worker in order (``--backlog``:
-the first task takes every queued member, scoring/dirty.py). Checks the error bound against an
+the first task takes every queued member, ``scoring.ingestion.dirty``). Checks the error bound against an
 exact solve after.
 
 Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000] [--db NAME] [--reuse]
