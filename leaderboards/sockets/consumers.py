@@ -63,6 +63,8 @@ LOGOUT_SETTLE_SECONDS = 1.0
 
 
 class LeaderboardConsumer(AsyncWebsocketConsumer):
+    """One live socket: its subscribed boards, their flushes and timers (see the module's docstring)."""
+
     member: User
     feed: MemberFeed | None = None  # set once the member is known (connect)
     closing = False
