@@ -1,5 +1,5 @@
 """Accounts' sections of the member's data (``accounts.privacy.registry``): the profile, the
-privacy settings, the account's state and the notifications; and what deletion does to them."""
+privacy settings, the account's state, the notifications and the kinds muted; and what deletion does to them."""
 
 from __future__ import annotations
 
@@ -70,6 +70,11 @@ def notifications_export(member: User) -> list[dict[str, Any]]:
             for n in Notification.objects.filter(member=member).order_by("created_at", "id")]
 
 
+def notification_mutes_export(member: User) -> list[str]:
+    """The kinds of notification the member muted."""
+    return sorted(NotificationMute.objects.filter(member=member).values_list("kind", flat=True))
+
+
 def notifications_delete(member: User, deletion: Deletion) -> None:
     Notification.objects.filter(member=member).delete()
     NotificationMute.objects.filter(member=member).delete()
@@ -81,13 +86,12 @@ def register_sections() -> None:
         Section("privacy", (User,), privacy_export),
         Section("account", (User,), account_export),
         Section("notifications", (Notification,), notifications_export, notifications_delete),
+        Section("notification_mutes", (NotificationMute,), notification_mutes_export),
     )
     registry.leave_out(AuthToken, why="login tokens: only a digest of each is stored, useless to anyone; "
                                       "deletion removes them")
     registry.leave_out(DataExport, why="the exports themselves: the data-rights page lists them; deletion "
                                        "removes them and their files")
-    registry.leave_out(NotificationMute, why="which notification kinds the member muted, shown as they are "
-                                             "on the notifications page; deletion removes them")
     for model in (AccessAttempt, AccessLog, AccessFailureLog):
         registry.leave_out(model, why="login attempts (django-axes), kept by username and address for "
                                       "security; deletion removes those of the member's username")

@@ -14,7 +14,7 @@ from django.db.models import Model, Q
 from knox.models import AuthToken
 
 from accounts.members.models import User
-from accounts.notifications.models import Notification
+from accounts.notifications.models import Notification, NotificationMute
 from accounts.privacy import registry
 from accounts.privacy import services as privacy
 from leaderboards.boards.models import Season, SeasonEntry
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.django_db
 #: with ``registry.leave_out`` and the reason, next to its sections; in short:
 LEFT_OUT = {
     "accounts.DataExport",  # the exports themselves, listed on the data page; deletion removes them
-    "accounts.NotificationMute",  # the kinds muted, shown on the notifications page
     "knox.AuthToken",  # login tokens: only digests, useless to anyone
     "axes.AccessAttempt",  # login attempts, kept by username for security (no member key)
     "axes.AccessLog",
@@ -46,7 +45,7 @@ LEFT_OUT = {
 #: The export's keys, in order: the envelope, then each app's sections in registration order.
 EXPORT_KEYS = [
     "format", "generated_at",
-    "profile", "privacy", "account", "notifications",  # accounts
+    "profile", "privacy", "account", "notifications", "notification_mutes",  # accounts
     "friendships", "friend_requests", "blocks", "invitations",  # social
     "score", "events", "ledger", "partners", "disputes", "flags_made", "moderation",  # scoring
     "season_entries", "badges", "challenges", "perks",  # leaderboards
@@ -150,6 +149,8 @@ def everything(world, run, acme, moderator):  # type: ignore[no-untyped-def]
     alice = world.alice
     eve = UserFactory(username="eve")
     Notification.objects.create(member=alice, kind="badge", text="You earned a badge.")
+    NotificationMute.objects.create(member=alice, kind="challenge")
+    NotificationMute.objects.create(member=alice, kind="badge")
     run(social.friend_request_send, from_user=alice, to_username="mallory")
     run(social.friend_request_send, from_user=world.carol, to_username="alice")
     run(social.block_create, blocker=alice, username="eve")
@@ -185,6 +186,7 @@ def test_each_section_shows_the_members_rows(everything):
     assert [p["partner"] for p in data["partners"]] == ["acme"]
     assert [(a["action"], a["reason"]) for a in data["moderation"]] == [("member_edit", "Rude bio")]
     assert "You earned a badge." in [n["text"] for n in data["notifications"]]
+    assert data["notification_mutes"] == ["badge", "challenge"]
 
 
 def test_sections_are_registered_once_under_their_name():
