@@ -43,6 +43,13 @@ def enqueue_on_commit(task_name: str, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def enqueue_now(task_name: str, *args: Any, **kwargs: Any) -> None:
+    """Send the Celery task ``task_name`` at once, for a caller that is itself the retry: the
+    sweeper runs outside any transaction, and a send it cannot make must fail it (beat runs it
+    again), not be logged away as if a sweeper would retry it."""
+    app.tasks[task_name].apply_async(args=args, kwargs=kwargs)
+
+
 def call_on_commit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """Call ``fn(*args, **kwargs)`` after commit (robust: a failure is logged, not raised)."""
     transaction.on_commit(_deferred(fn, *args, **kwargs), robust=True)

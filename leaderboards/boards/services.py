@@ -34,7 +34,7 @@ from leaderboards.boards import backends, index, selectors, signals
 from leaderboards.boards.models import Season, SeasonEntry
 from leaderboards.boards.ranking import rank_all, reached_us
 from leaderboards.live import broadcast, protocol
-from scoring.ledger.bulk_sql import rows_update
+from config.kernel.bulk_sql import rows_update
 
 logger = logging.getLogger(__name__)
 

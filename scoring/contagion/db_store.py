@@ -20,7 +20,7 @@ from config.kernel.chunks import chunks
 from scoring.contagion.engine import Delta, EdgeFold, Expansion, NodeState, Snapshot, StaleState, apply_rows
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import FriendGraph, build_graph
-from scoring.ledger.bulk_sql import bulk_cursor
+from config.kernel.bulk_sql import bulk_cursor
 from scoring.ledger.models import ScoreState
 
 #: Member ids per ORM statement (``IN (…)``, ``bulk_create``): statements stay bounded.

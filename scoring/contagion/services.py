@@ -52,7 +52,7 @@ from scoring.contagion.engine import (
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
 from scoring.ingestion import dirty
-from scoring.ledger.bulk_sql import bulk_cursor, rows_update
+from config.kernel.bulk_sql import bulk_cursor, rows_update
 from scoring.ledger.models import EXPLANATION_MAX_LENGTH, ScoreChange, ScoreState
 from scoring.ledger.rows import format_points
 from scoring.ledger.services import member_state_ensure

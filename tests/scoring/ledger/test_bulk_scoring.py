@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.members.models import User
+from config.kernel import bulk_sql
 from scoring.ingestion.models import Event, Partner
-from scoring.ledger import bulk, bulk_sql, services
+from scoring.ledger import bulk, services
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.ledger.signals import bases_changed
 from scoring.ledger.streaks import Payment, may_be_on_time

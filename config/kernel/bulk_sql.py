@@ -1,5 +1,5 @@
-"""Plain SQL for updates of many rows at once: the batch scorer (``ledger.bulk``) and friend
-contagion (``contagion.services``, ``contagion.db_store``) write through here.
+"""Plain SQL for updates of many rows at once: the batch scorer, friend contagion and the boards'
+season entries write through here.
 
 ``bulk_update`` builds a CASE WHEN expression per row and field: ≈ 130–200 ms of CPU for 200
 score states, against ≈ 7 ms for the same rows sent as one parametrised UPDATE through
