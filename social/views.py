@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.members.access import member_of
 from accounts.members.models import User
-from config.kernel.errors import DomainError
+from config.kernel.errors import DomainError, NotFound
 from social.forms import InvitationForm, UsernameForm
 from social.graph import selectors, services
-from social.graph.errors import InvitationGone, NotFound
+from social.graph.errors import InvitationGone
 from social.graph.limits import INVITATION_TTL, MAX_OPEN_INVITATIONS
 from social.invitations import selectors as invitations_selectors
 from social.invitations import services as invitations_services

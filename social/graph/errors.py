@@ -8,14 +8,13 @@ with the very same detail, so no response can tell them apart.
 
 from __future__ import annotations
 
-from config.kernel.errors import DomainError, ErrorCode, NotFound
+from config.kernel.errors import DomainError, ErrorCode
 
 __all__ = [
     "AlreadyFriends",
     "CannotBlockSelf",
     "CannotFriendSelf",
     "InvitationGone",
-    "NotFound",
     "RateLimited",
     "RequestClosed",
     "SocialCode",

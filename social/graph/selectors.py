@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.members.models import User
-from social.graph.errors import NotFound
+from config.kernel.errors import NotFound
 from social.graph.limits import SUGGESTIONS_LIMIT
 from social.graph.models import Block, FriendRequest, Friendship, FriendshipQuerySet
 

@@ -25,12 +25,12 @@ from accounts.members.models import User
 from accounts.notifications.feed import Kind, notify
 from config.kernel import locks
 from config.kernel.after_commit import send_on_commit
+from config.kernel.errors import NotFound
 from social.graph import selectors
 from social.graph.errors import (
     AlreadyFriends,
     CannotBlockSelf,
     CannotFriendSelf,
-    NotFound,
     RequestClosed,
     YouBlocked,
 )

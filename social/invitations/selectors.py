@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from accounts.members.models import User
-from social.graph.errors import NotFound
+from config.kernel.errors import NotFound
 from social.invitations.models import Invitation
 from social.invitations.tokens import invitation_token_hash
 

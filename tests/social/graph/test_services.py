@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from config.kernel.errors import NotFound
 from social.graph import selectors, services
-from social.graph.errors import AlreadyFriends, CannotBlockSelf, CannotFriendSelf, NotFound, RequestClosed, YouBlocked
+from social.graph.errors import AlreadyFriends, CannotBlockSelf, CannotFriendSelf, RequestClosed, YouBlocked
 from social.graph.models import Block, FriendRequest, Friendship
 from tests.factories import UserFactory
 from tests.social.conftest import befriend
