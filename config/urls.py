@@ -1,4 +1,5 @@
-"""Every app's routes, in the order the old single list had them (API first under /api/v1/)."""
+"""Every app's routes: each sub-package brings its web pages (``web_urls``) and its API (``urls``,
+under /api/v1/). No two of them claim the same path."""
 
 from django.conf import settings
 from django.contrib import admin

@@ -10,11 +10,16 @@ class ScoringConfig(AppConfig):
         # ``receivers`` module connects its receivers, each ``tasks`` module registers its tasks.
         from accounts.members.moderators import register_moderator_permissions
         from scoring import privacy  # scoring's part of a member's data (accounts.privacy.registry)
-        from scoring.contagion import receivers as contagion_receivers  # noqa: F401
         from scoring.contagion import tasks as contagion_tasks  # noqa: F401
-        from scoring.ledger import receivers as ledger_receivers  # noqa: F401
         from scoring.ledger import tasks as ledger_tasks  # noqa: F401
         from scoring.moderation import tasks as moderation_tasks  # noqa: F401
+
+        # Receivers run in the order they were connected: on one profile change the ledger
+        # rescores before contagion re-checks private mode, as they always did.
+        # isort: off
+        from scoring.ledger import receivers as ledger_receivers  # noqa: F401
+        from scoring.contagion import receivers as contagion_receivers  # noqa: F401
+        # isort: on
 
         register_moderator_permissions(
             "scoring.view_event", "scoring.change_event", "scoring.view_scorechange",

@@ -10,7 +10,12 @@ the dirty-member sets) that a sweeper re-sends.
 Tasks are named, not imported: a service that hands work to a task never imports the tasks
 module that calls it back. Each app's ``AppConfig.ready`` imports its tasks modules, so every name
 is registered by then, and an unknown name fails at once, in the caller. In embedded mode (no
-REDIS_URL) Celery runs the task eagerly, i.e. in-process right after the commit.
+REDIS_URL) Celery runs the task eagerly, i.e. in-process right after the commit. Names are looked
+up on Credo's own Celery app (``config.celery``, which imports no app), not on Celery's "current"
+app: any other ``Celery()`` made in the process would become current and send elsewhere.
+
+Robust means a failing receiver or callback no longer fails the request or task that already
+committed: Django logs it ("Error calling … in on_commit()") and goes on with the next callback.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Members' rows, locked in one order.
 
 Every writer that must serialise on members (scoring, friendships, challenges, moderation,
-deletion) locks their ``accounts_user`` rows here: always ascending by id, so two writers that
-lock overlapping sets never wait on each other in a cycle. Call inside ``transaction.atomic``.
+deletion) locks their ``accounts_user`` rows here, each call ascending by id, so two writers that
+each lock their whole set in one call never wait on each other in a cycle. A writer that locks
+again later in the same transaction (deletion locks the member, then the member's friends) can
+still meet one that locks in the other order; lock the whole set at once where possible. Call
+inside ``transaction.atomic``.
 The model comes from ``get_user_model()``: the kernel imports no app.
 """
 

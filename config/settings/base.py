@@ -363,5 +363,5 @@ CELERY_BEAT_SCHEDULE["scoring-exports-expire"] = {
     "task": "accounts.privacy.tasks.data_exports_expire",
     "schedule": 3600.0,
 }
-# Services mode: events accepted by the API are scored in batches every second (scoring/dirty.py).
+# Services mode: events accepted by the API are scored in batches every second (scoring.ingestion.dirty).
 CELERY_BEAT_SCHEDULE["scoring-score-dirty"] = {"task": "scoring.ledger.tasks.score_dirty_members", "schedule": 1.0}
