@@ -19,7 +19,6 @@ from config.kernel.errors import ApiError
 
 
 class AuthCode:
-    USERNAME_TAKEN = "username_taken"
     INVALID_CREDENTIALS = "invalid_credentials"
 
 
@@ -40,10 +39,7 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            user = services.user_register(request=request._request, **serializer.validated_data)
-        except services.UsernameTaken as exc:
-            raise ApiError(400, AuthCode.USERNAME_TAKEN, "username: That username is taken.") from exc
+        user = services.user_register(request=request._request, **serializer.validated_data)
         return _token_response(user, status.HTTP_201_CREATED)
 
 

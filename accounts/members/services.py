@@ -15,18 +15,21 @@ from django.urls import reverse
 from accounts.members.models import User
 from accounts.members.signals import profile_changed
 from config.kernel.after_commit import call_on_commit, send_on_commit
+from config.kernel.errors import DomainError
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "city", "bio", "timezone")
 PRIVACY_FIELDS = ("profile_visibility", "on_global_board", "private_mode")
 
 
-class UsernameTaken(Exception):
-    pass
+class UsernameTaken(DomainError):
+    code = "username_taken"
+    # Worded like a validation error on the field, which is what the client sent wrong.
+    detail = "username: That username is taken."
 
 
 @transaction.atomic
 def user_register(*, request: HttpRequest | None, username: str, email: str, password: str) -> User:
-    """Create a member from the API.
+    """Create a member from the API; ``UsernameTaken`` (400) if the username is in use.
 
     The email is never checked against other accounts here, so the response cannot tell
     whether the address is known (no enumeration). It stays unverified until its owner
@@ -38,7 +41,7 @@ def user_register(*, request: HttpRequest | None, username: str, email: str, pas
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError as exc:
-        raise UsernameTaken(username) from exc
+        raise UsernameTaken() from exc
     address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
     already_owned = EmailAddress.objects.filter(email__iexact=email, verified=True).exists()
     call_on_commit(_send_registration_email, request, address, already_owned)
