@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from config.kernel import locks
-from config.kernel.after_commit import enqueue_on_commit, send_on_commit
+from config.kernel.after_commit import enqueue_now, enqueue_on_commit, send_on_commit
 from config.kernel.chunks import chunks
 from scoring.ingestion import dirty
 from scoring.ingestion.models import Event
@@ -219,7 +219,9 @@ def pending_sweep(*, older_than_seconds: int = 60, chunk: int = 100) -> int:
     """Re-enqueue members with events still pending after ``older_than_seconds``, ``chunk``
     members per task.
 
-    Recovers enqueues lost to a crash or a broker outage. Returns how many members it sent.
+    Recovers enqueues lost to a crash or a broker outage. Sends at once, outside any
+    transaction: a send that fails fails the sweep, and beat runs it again. Returns how many
+    members it sent.
     """
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     member_ids = sorted(
@@ -229,7 +231,7 @@ def pending_sweep(*, older_than_seconds: int = 60, chunk: int = 100) -> int:
         )
     )
     for batch in chunks(member_ids, chunk):
-        enqueue_on_commit("scoring.ledger.tasks.score_members", list(batch))
+        enqueue_now("scoring.ledger.tasks.score_members", list(batch))
     return len(member_ids)
 
 

@@ -157,13 +157,12 @@ def test_a_failing_member_is_retried_then_marked_failed_never_dropped(
     assert event.status == Event.Status.SCORED and event.attempts == 1
 
 
-def test_the_sweeper_recovers_events_whose_enqueue_was_lost(alice, acme, django_capture_on_commit_callbacks):
+def test_the_sweeper_recovers_events_whose_enqueue_was_lost(alice, acme):
     old = make_event(alice, acme, 1)
     fresh = make_event(alice, acme, 2)
     Event.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(minutes=2))
-    # Eager in tests: the sweeper's enqueue (after commit: at once outside a transaction) runs the task.
-    with django_capture_on_commit_callbacks(execute=True):
-        assert sweep_pending_events() == 1
+    # Eager in tests: the sweeper's enqueue runs the task at once.
+    assert sweep_pending_events() == 1
     assert Event.objects.get(pk=old.pk).status == Event.Status.SCORED
     # The member's other pending event is scored in the same pass (per-member work).
     assert Event.objects.get(pk=fresh.pk).status == Event.Status.SCORED

@@ -186,8 +186,7 @@ def test_ingestion_survives_a_broker_outage_and_the_sweeper_recovers(
     assert Event.objects.get().status == "pending"
     monkeypatch.undo()
     Event.objects.update(received_at=timezone.now() - timedelta(minutes=2))
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.pending_sweep() == 1
+    assert services.pending_sweep() == 1
     assert Event.objects.get().status == "scored"
     assert ScoreChange.objects.filter(cause="event").count() == 1
 
@@ -239,6 +238,5 @@ def test_a_redis_outage_while_queueing_loses_nothing(partner_client, alice_conse
         dirty._client = None
     settings.SERVICES_MODE = False
     Event.objects.update(received_at=timezone.now() - timedelta(minutes=2))
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.pending_sweep() == 1
+    assert services.pending_sweep() == 1
     assert Event.objects.get().status == "scored"
