@@ -21,6 +21,12 @@ def pair(x, y):  # type: ignore[no-untyped-def]
     return tuple(sorted([x.pk, y.pk]))
 
 
+def contagion_edges(now=None):  # type: ignore[no-untyped-def]
+    """The pairs ``friendships_active_for_contagion`` counts at ``now``, sorted."""
+    rows = selectors.friendships_active_for_contagion(now=now).values_list("member_a_id", "member_b_id")
+    return sorted(rows)
+
+
 @pytest.fixture
 def world_at_t0(alice, bob, carol, mallory):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0, tick=False):
@@ -30,23 +36,21 @@ def world_at_t0(alice, bob, carol, mallory):  # type: ignore[no-untyped-def]
     return alice, bob, carol, mallory
 
 
-def test_vested_edges_at_the_boundary(world_at_t0):
+def test_contagion_edges_at_the_boundary(world_at_t0):
     alice, bob, carol, _ = world_at_t0
-    assert selectors.vested_edges(T0 + WEEK - TICK) == []
-    assert selectors.vested_edges(T0 + WEEK) == [pair(alice, bob)]
+    assert contagion_edges(T0 + WEEK - TICK) == []
+    assert contagion_edges(T0 + WEEK) == [pair(alice, bob)]
     day8 = T0 + timedelta(days=8)
-    assert selectors.vested_edges(day8 - TICK) == [pair(alice, bob)]
-    assert selectors.vested_edges(day8) == sorted([pair(alice, bob), pair(bob, carol)])
-    assert selectors.contagion_neighbour_ids(member_id=bob.pk, now=day8) == sorted([alice.pk, carol.pk])
-    assert selectors.contagion_neighbour_ids(member_id=bob.pk, now=T0 + WEEK) == [alice.pk]
+    assert contagion_edges(day8 - TICK) == [pair(alice, bob)]
+    assert contagion_edges(day8) == sorted([pair(alice, bob), pair(bob, carol)])
 
 
-def test_vested_edges_default_to_now_and_follow_the_setting(world_at_t0, settings):
+def test_contagion_edges_default_to_now_and_follow_the_setting(world_at_t0, settings):
     alice, bob, _, _ = world_at_t0
     with time_machine.travel(T0 + timedelta(days=2, hours=12), tick=False):
-        assert selectors.vested_edges() == []
+        assert contagion_edges() == []
         settings.CONTAGION_VESTING = timedelta(days=2)
-        assert selectors.vested_edges() == [pair(alice, bob)]
+        assert contagion_edges() == [pair(alice, bob)]
 
 
 def test_private_mode_inactive_and_ended_friendships_are_not_edges(world_at_t0):
@@ -54,28 +58,19 @@ def test_private_mode_inactive_and_ended_friendships_are_not_edges(world_at_t0):
     later = T0 + timedelta(days=30)
     carol.private_mode = True
     carol.save()
-    assert selectors.vested_edges(later) == [pair(alice, bob)]
+    assert contagion_edges(later) == [pair(alice, bob)]
     alice.is_active = False
     alice.save()
-    assert selectors.vested_edges(later) == []
+    assert contagion_edges(later) == []
     carol.private_mode = False
     carol.save()
     alice.is_active = True
     alice.save()
     with time_machine.travel(T0 + timedelta(days=20), tick=False):
         services.friendship_unfriend(member=alice, username="bob")
-    assert selectors.vested_edges(later) == [pair(bob, carol)]
+    assert contagion_edges(later) == [pair(bob, carol)]
     # Point in time: before it ended, the alice–bob edge counted.
-    assert selectors.vested_edges(T0 + timedelta(days=19)) == sorted([pair(alice, bob), pair(bob, carol)])
-
-
-def test_friendships_vested_between_picks_up_edges_as_they_vest(world_at_t0):
-    alice, bob, carol, _ = world_at_t0
-    rows = selectors.friendships_vested_between(since=T0, until=T0 + WEEK)
-    assert [(a, b) for _, a, b in rows] == [pair(alice, bob)]
-    assert selectors.friendships_vested_between(since=T0 + WEEK, until=T0 + WEEK + timedelta(hours=23)) == []
-    rows = selectors.friendships_vested_between(since=T0 + WEEK, until=T0 + timedelta(days=8))
-    assert [(a, b) for _, a, b in rows] == [pair(bob, carol)]
+    assert contagion_edges(T0 + timedelta(days=19)) == sorted([pair(alice, bob), pair(bob, carol)])
 
 
 def test_friends_list_with_scores_bands_and_vesting(world_at_t0):
