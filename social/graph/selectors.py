@@ -1,10 +1,10 @@
 """Reads of the friend graph.
 
-The contagion engine (scoring) reads the graph through ``vested_edges`` /
-``friendships_active_for_contagion`` and ``contagion_neighbour_ids``; everything else here serves
-the friends pages and API. Any lookup of another member by username goes through
-``member_visible_to``-style helpers that raise ``NotFound`` identically for a stranger, a block
-either way, and a username that does not exist.
+The contagion engine (scoring) reads the graph through ``friendships_active_for_contagion``;
+everything else here serves the friends pages and API. ``friend_by_username`` (and
+``friend_detail`` on top of it) raises ``NotFound`` identically for a stranger, a block either
+way, an inactive member and a username that does not exist; ``member_by_username`` raises it for
+an unknown or inactive username.
 """
 
 from __future__ import annotations

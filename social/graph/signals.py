@@ -1,4 +1,4 @@
-"""Domain signals of the social app (never ``post_save``: see STYLE.md).
+"""Domain signals of the friend graph (never ``post_save``: see STYLE.md).
 
 Higher apps (scoring's contagion engine, leaderboards' friends boards) listen to these; social
 never imports them. Both are sent only AFTER the transaction that changed the friend graph
@@ -13,9 +13,9 @@ commits, exactly once per change, with ``sender=Friendship`` and plain JSON-safe
     * ``member_a_id``, ``member_b_id`` (int): the pair, ``member_a_id < member_b_id``
     * ``accepted_at`` (datetime, UTC)
     * ``vests_at`` (datetime, UTC): ``accepted_at + settings.CONTAGION_VESTING``. The edge is
-      NOT yet active for contagion when this fires; it joins
-      ``social.selectors.vested_edges()`` at ``vests_at`` (see
-      ``social.selectors.friendships_vested_between`` to pick up edges as they vest).
+      NOT yet active for contagion when this fires (unless the vesting is zero); it joins
+      ``social.graph.selectors.friendships_active_for_contagion`` at ``vests_at``, and
+      scoring's periodic ``contagion_tick`` picks it up then (no signal fires when it vests).
 
 ``friendship_ended``
     A live friendship ended (the row is kept as history). Keyword arguments:
