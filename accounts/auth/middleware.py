@@ -1,6 +1,6 @@
 """The web pages' side of a freeze: a frozen member's form posts are refused (403), reads work.
 
-The API has its own guard (``accounts.permissions.NotFrozen``: token clients never pass through
+The API has its own guard (``accounts.auth.permissions.NotFrozen``: token clients never pass through
 a session). Logging out, the admin (a frozen moderator is still refused there by the admin's own
 permission checks) and the pages a frozen member may still use (data export) stay open.
 """

@@ -35,15 +35,16 @@ class User(AbstractUser):
     )
 
     # The displayed score, denormalised here so lower apps (friends lists) and the database
-    # boards can read it in one query. Written only by scoring (scoring.services); null until
-    # the member is first scored. ``score_reached_at`` breaks ties on boards: who got there first.
+    # boards can read it in one query. Written only by scoring (scoring.ledger, scoring.contagion);
+    # null until the member is first scored. ``score_reached_at`` breaks ties on boards: who got
+    # there first.
     score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     score_band = models.CharField(max_length=16, blank=True, editable=False)
     score_reached_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Moderation (DESIGN.md §10). Written only by scoring's moderation services (audited):
     # a frozen member is off every board, out of friend contagion, and the API refuses their
-    # writes (accounts.permissions, accounts.middleware). ``frozen_until`` empty: until a
+    # writes (accounts.auth.permissions, accounts.auth.middleware). ``frozen_until`` empty: until a
     # moderator unfreezes them; otherwise a periodic task unfreezes them then.
     is_frozen = models.BooleanField(default=False, editable=False, db_index=True)
     frozen_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -1,5 +1,5 @@
 """Create the Moderators group. Its permissions are synced after every migrate
-(accounts.moderators.sync_moderator_permissions), once every app's permissions exist."""
+(accounts.members.moderators.sync_moderator_permissions), once every app's permissions exist."""
 
 from django.db import migrations
 

@@ -1,7 +1,7 @@
 """The notification feed: every app notifies a member through ``notify``.
 
 A muted kind (``NotificationMute``) is not written at all, except the kinds in ``UNMUTABLE``.
-After commit, ``accounts.signals.notifications_created`` fires so the live layer (leaderboards)
+After commit, ``accounts.notifications.signals.notifications_created`` fires so the live layer (leaderboards)
 can push it to the member's open sockets.
 
 The feed is small, so its writes (``notify``, ``notifications_mark_read``,

@@ -1,8 +1,4 @@
-"""Members and their profiles.
-
-Profile fields count toward the score only as *completeness* (DESIGN.md §2): whether a field
-is filled or verified, never what it says.
-"""
+"""A member's notification feed: its items and the kinds they muted."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ class Notification(models.Model):
     """One item of a member's in-app feed (and, live, of their WebSocket).
 
     Lives here, in the lowest app, so that every app can notify a member without importing a
-    higher one: write through ``accounts.notifications.notify`` (mutes, the live push).
+    higher one: write through ``accounts.notifications.feed.notify`` (mutes, the live push).
     """
 
     class Kind(models.TextChoices):
