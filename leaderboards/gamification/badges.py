@@ -700,7 +700,7 @@ def badges_rebuild(*, member_ids: Iterable[int]) -> list[BadgeAward]:
     return awarded
 
 
-# --- triggers (receivers of domain signals, connected in ``receivers``) -----------------------------
+# --- triggers (asked for by the receivers of other parts' signals, in ``receivers``) ------------------
 
 
 def _band_floor(score: int | None) -> int:
@@ -708,37 +708,29 @@ def _band_floor(score: int | None) -> int:
     return PARAMS.score_min if score is None else band_bounds(score)[0]
 
 
-def _enqueue(member_ids: list[int], families: list[str]) -> None:
+def badges_evaluate_later(*, member_ids: list[int], families: list[str]) -> None:
+    """Evaluate these badge families for these members in ONE task, enqueued after commit."""
     enqueue_on_commit("leaderboards.gamification.tasks.evaluate_badges", member_ids, families)
 
 
-def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwargs: Any) -> None:
-    """Band badges: the members whose score climbed into a higher band (picked in Python, no
-    query), one task for the batch; nothing otherwise."""
+def band_badges_evaluate_later(*, changes: Iterable[Mapping[str, Any]]) -> None:
+    """Scores moved (``scoring.ledger.signals.ScoreMove`` dicts): band badges for the members
+    whose score climbed into a higher band (picked in Python, no query), one task for the batch;
+    nothing otherwise."""
     risen = sorted({c["member_id"] for c in changes if _band_floor(c["new_score"]) > _band_floor(c["old_score"])})
     if risen:
-        _enqueue(risen, [BANDS])
+        badges_evaluate_later(member_ids=risen, families=[BANDS])
 
 
-def on_bases_changed(sender: Any, member_ids: list[int], payments_on_time: list[int] | None = None,
-                     **kwargs: Any) -> None:
+def streak_badges_evaluate_later(*, member_ids: list[int], payments_on_time: list[int] | None = None) -> None:
     """Events were scored (a batch): streak badges, one task for the batch — for the members
     whose change came with a payment that may be on time, when the sender says which (nothing
     else can lengthen a streak: a starting score, a purchase, a late payment); all otherwise."""
     candidates = member_ids if payments_on_time is None else payments_on_time
     if candidates:
-        _enqueue(sorted(set(candidates)), [STREAKS])
+        badges_evaluate_later(member_ids=sorted(set(candidates)), families=[STREAKS])
 
 
-def on_friendship_started(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:
-    """First friend, and — when it came through an invitation — invitations accepted."""
-    _enqueue([member_a_id, member_b_id], [SOCIAL])
-
-
-def on_dispute_decided(sender: Any, member_id: int, **kwargs: Any) -> None:
-    _enqueue([member_id], [DISPUTES])
-
-
-def on_season_ended(sender: Any, season_id: int, **kwargs: Any) -> None:
+def season_badges_award_later(*, season_id: int) -> None:
     """The boards closed a season: most improved of the week, awarded by a task."""
     enqueue_on_commit("leaderboards.gamification.tasks.award_season_badges", season_id)

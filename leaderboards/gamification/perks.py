@@ -284,10 +284,7 @@ def perk_changed(*, perk: Perk) -> None:
     enqueue_on_commit("leaderboards.gamification.tasks.perk_members_sync", perk.pk)
 
 
-# --- triggers (receivers of other apps' domain signals, connected in ``receivers``) ----------------
-
-#: ``profile_changed`` fields that change whether a member may hold perks.
-ACCOUNT_FIELDS = {"is_frozen", "is_active"}
+# --- triggers (asked for by the receivers of other parts' signals, in ``receivers``) ---------------
 
 
 def perks_sync_many(*, member_ids: Iterable[int], cause: str = Cause.SCORE) -> int:
@@ -306,10 +303,11 @@ def perks_sync_many(*, member_ids: Iterable[int], cause: str = Cause.SCORE) -> i
     return changed
 
 
-def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwargs: Any) -> None:
-    """Cheap: the moves that cross an active perk's threshold are picked in Python (the
-    thresholds are one cached read per batch); ONE sync task is enqueued for those members
-    (a task costs ≈ 1 ms of worker time before any work, DESIGN.md §11), none otherwise."""
+def perks_sync_crossing_later(*, changes: Iterable[Mapping[str, Any]]) -> None:
+    """Scores moved (``scoring.ledger.signals.ScoreMove`` dicts). Cheap: the moves that cross an
+    active perk's threshold are picked in Python (the thresholds are one cached read per batch);
+    ONE sync task is enqueued for those members, after commit (a task costs ≈ 1 ms of worker
+    time before any work, DESIGN.md §11), none otherwise."""
     changes = list(changes)
     if not changes:
         return
@@ -320,6 +318,6 @@ def on_scores_changed(sender: Any, changes: Iterable[Mapping[str, Any]], **kwarg
         enqueue_on_commit("leaderboards.gamification.tasks.perks_sync_members", crossing, Cause.SCORE)
 
 
-def on_profile_changed(sender: Any, user_id: int, fields: Iterable[str] = (), **kwargs: Any) -> None:
-    if ACCOUNT_FIELDS.intersection(fields):
-        enqueue_on_commit("leaderboards.gamification.tasks.perks_sync_member", user_id, Cause.ACCOUNT)
+def perks_sync_member_later(*, member_id: int, cause: str) -> None:
+    """Sync this member's perks in a task, enqueued after commit."""
+    enqueue_on_commit("leaderboards.gamification.tasks.perks_sync_member", member_id, cause)

@@ -127,7 +127,8 @@ def test_band_badges_take_one_task_for_the_batch(monkeypatch, django_capture_on_
     members = _world(4)
     ContagionNode.objects.update(s=240.0)  # +60 points: 600 → 660, into "Very good"
     calls: list[tuple[list[int], list[str]]] = []
-    monkeypatch.setattr(badges, "_enqueue", lambda ids, families: calls.append((ids, families)))
+    monkeypatch.setattr(badges, "badges_evaluate_later",
+                        lambda *, member_ids, families: calls.append((member_ids, families)))
     with django_capture_on_commit_callbacks(execute=True):
         services.social_points_write(member_ids=[m.pk for m in members], explanation="Friends")
     assert calls == [(sorted(m.pk for m in members), [badges.BANDS])]

@@ -341,13 +341,13 @@ def test_a_rolled_back_award_sends_nothing(alice, pushes) -> None:  # type: igno
 def enqueued(monkeypatch):  # type: ignore[no-untyped-def]
     """Record the evaluations the triggers ask for, and still run them."""
     calls: list[tuple[list[int], list[str]]] = []
-    original = badges._enqueue
+    original = badges.badges_evaluate_later
 
-    def spy(member_ids: list[int], families: list[str]) -> None:
+    def spy(*, member_ids: list[int], families: list[str]) -> None:
         calls.append((member_ids, families))
-        original(member_ids, families)
+        original(member_ids=member_ids, families=families)
 
-    monkeypatch.setattr(badges, "_enqueue", spy)
+    monkeypatch.setattr(badges, "badges_evaluate_later", spy)
     return calls
 
 

@@ -115,7 +115,8 @@ def pushes(monkeypatch):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def badge_calls(monkeypatch):  # type: ignore[no-untyped-def]
     calls: list[tuple[list[int], list[str]]] = []
-    monkeypatch.setattr(badges, "_enqueue", lambda ids, families: calls.append((ids, families)))
+    monkeypatch.setattr(badges, "badges_evaluate_later",
+                        lambda *, member_ids, families: calls.append((member_ids, families)))
     return calls
 
 
