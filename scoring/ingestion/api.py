@@ -18,7 +18,7 @@ from scoring.ingestion import consent
 from scoring.ingestion import services as ingestion
 from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Partner
-from scoring.ingestion.partners import SignatureError, verify_signature
+from scoring.ingestion.partners import verify_signature
 
 PARTNER_HEADERS = [
     OpenApiParameter("X-Credo-Key", str, OpenApiParameter.HEADER, required=True),
@@ -40,15 +40,12 @@ class PartnerIngestView(APIView):
 
     def post(self, request: Request) -> Response:
         body: bytes = request.body
-        try:
-            partner = verify_signature(
-                key_id=request.headers.get("X-Credo-Key", ""),
-                timestamp=request.headers.get("X-Credo-Timestamp", ""),
-                signature=request.headers.get("X-Credo-Signature", ""),
-                body=body,
-            )
-        except SignatureError as exc:
-            raise ApiError(401, exc.code, exc.detail) from exc
+        partner = verify_signature(
+            key_id=request.headers.get("X-Credo-Key", ""),
+            timestamp=request.headers.get("X-Credo-Timestamp", ""),
+            signature=request.headers.get("X-Credo-Signature", ""),
+            body=body,
+        )
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 255:
             raise ApiError(400, Code.IDEMPOTENCY_KEY_REQUIRED, "Send an Idempotency-Key header (1-255 characters).")
@@ -96,10 +93,7 @@ class MyPartnersView(APIView):
         partner = Partner.objects.filter(slug=serializer.validated_data["partner"], is_active=True).first()
         if partner is None:
             raise ApiError(404, Code.UNKNOWN_PARTNER, "No such partner.")
-        try:
-            granted = consent.consent_grant(member=member_of(request), partner=partner)
-        except consent.AlreadyConnected as exc:
-            raise ApiError(409, Code.ALREADY_CONNECTED, f"{partner.name} is already connected.") from exc
+        granted = consent.consent_grant(member=member_of(request), partner=partner)
         return Response(partner_representation(partner, granted.created_at), status=status.HTTP_201_CREATED)
 
 

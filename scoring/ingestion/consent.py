@@ -7,11 +7,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.members.models import User
+from config.kernel.errors import DomainError
+from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Partner, PartnerConsent
 
 
-class AlreadyConnected(Exception):
-    pass
+class AlreadyConnected(DomainError):
+    """The member already has a live consent for this partner."""
+
+    status, code, detail = 409, Code.ALREADY_CONNECTED, "This partner is already connected."
 
 
 def consents_live(*, member: User) -> QuerySet[PartnerConsent]:
@@ -30,7 +34,7 @@ def consent_grant(*, member: User, partner: Partner) -> PartnerConsent:
         with transaction.atomic():
             return PartnerConsent.objects.create(member=member, partner=partner)
     except IntegrityError as exc:  # the partial unique constraint: one live consent
-        raise AlreadyConnected(partner.slug) from exc
+        raise AlreadyConnected(f"{partner.name} is already connected.") from exc
 
 
 def consent_revoke(*, member: User, partner: Partner) -> bool:

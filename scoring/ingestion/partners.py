@@ -21,16 +21,8 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from config.kernel.errors import DomainError
 from scoring.ingestion.models import Partner, PartnerKey
-
-
-class SignatureError(Exception):
-    """Why a signed request was refused. ``code`` is the API error code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 class SignatureCode:
@@ -38,6 +30,12 @@ class SignatureCode:
     UNKNOWN_KEY = "unknown_key"
     STALE = "stale_timestamp"
     BAD = "bad_signature"
+
+
+class SignatureError(DomainError):
+    """Why a signed request was refused: 401, with one of ``SignatureCode`` as its code."""
+
+    status, code, detail = 401, SignatureCode.BAD, "X-Credo-Signature does not match the body."
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ def _decrypt_secret(token: bytes) -> bytes:
     try:
         return _decrypt_token(settings.CREDO_SECRETS_KEY or settings.SECRET_KEY, token)
     except InvalidToken as exc:  # the secrets key changed: this key can no longer verify
-        raise SignatureError(SignatureCode.UNKNOWN_KEY, "This key can no longer be used.") from exc
+        raise SignatureError("This key can no longer be used.", code=SignatureCode.UNKNOWN_KEY) from exc
 
 
 def _live_key(key_id: str) -> tuple[bytes, Partner] | None:
@@ -147,24 +145,24 @@ def verify_signature(*, key_id: str, timestamp: str, signature: str, body: bytes
     """The partner that signed this request, or ``SignatureError``. Reads only, never writes."""
     if not key_id or not timestamp or not signature:
         raise SignatureError(
-            SignatureCode.MISSING, "X-Credo-Key, X-Credo-Timestamp and X-Credo-Signature are required."
+            "X-Credo-Key, X-Credo-Timestamp and X-Credo-Signature are required.", code=SignatureCode.MISSING
         )
     try:
         sent_at = int(timestamp)
     except ValueError as exc:
-        raise SignatureError(SignatureCode.STALE, "X-Credo-Timestamp must be unix seconds.") from exc
+        raise SignatureError("X-Credo-Timestamp must be unix seconds.", code=SignatureCode.STALE) from exc
     if abs(time.time() - sent_at) > settings.PARTNER_SIGNATURE_TOLERANCE_SECONDS:
         raise SignatureError(
-            SignatureCode.STALE,
             f"X-Credo-Timestamp is more than {settings.PARTNER_SIGNATURE_TOLERANCE_SECONDS} s away from our clock.",
+            code=SignatureCode.STALE,
         )
     live = _live_key(key_id)
     if live is None:
         # Still do the work of a comparison, so timing does not tell known keys apart.
         hmac.compare_digest(signature, sign(b"unknown", timestamp, body))
-        raise SignatureError(SignatureCode.UNKNOWN_KEY, "Unknown or revoked X-Credo-Key.")
+        raise SignatureError("Unknown or revoked X-Credo-Key.", code=SignatureCode.UNKNOWN_KEY)
     secret_encrypted, partner = live
     expected = sign(_decrypt_secret(secret_encrypted), timestamp, body)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
-        raise SignatureError(SignatureCode.BAD, "X-Credo-Signature does not match the body.")
+        raise SignatureError("X-Credo-Signature does not match the body.", code=SignatureCode.BAD)
     return partner
