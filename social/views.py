@@ -20,10 +20,10 @@ from accounts.members.models import User
 from config.kernel.errors import DomainError, NotFound
 from social.forms import InvitationForm, UsernameForm
 from social.graph import selectors, services
-from social.graph.errors import InvitationGone
-from social.graph.limits import INVITATION_TTL, MAX_OPEN_INVITATIONS
 from social.invitations import selectors as invitations_selectors
 from social.invitations import services as invitations_services
+from social.invitations.errors import InvitationGone
+from social.invitations.limits import INVITATION_TTL, MAX_OPEN_INVITATIONS
 from social.invitations.receivers import INVITATION_SESSION_KEY
 
 #: The link of an invitation just created, shown once on the next page view.

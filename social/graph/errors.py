@@ -1,4 +1,4 @@
-"""The social app's error codes and the exceptions its services raise.
+"""The friend graph's error codes and the exceptions its services raise.
 
 One place for the codes: the API answers ``{"code", "detail"}`` with them (every one is a
 ``DomainError``), the web pages turn them into messages, and the tests import them. A stranger,
@@ -14,8 +14,6 @@ __all__ = [
     "AlreadyFriends",
     "CannotBlockSelf",
     "CannotFriendSelf",
-    "InvitationGone",
-    "RateLimited",
     "RequestClosed",
     "SocialCode",
     "YouBlocked",
@@ -29,8 +27,6 @@ class SocialCode:
     ALREADY_FRIENDS = "already_friends"
     YOU_BLOCKED = "you_blocked"  # only ever about a block the caller made themselves
     REQUEST_CLOSED = "request_closed"
-    INVITATION_GONE = "invitation_gone"
-    RATE_LIMITED = "rate_limited"
 
 
 class CannotFriendSelf(DomainError):
@@ -60,13 +56,3 @@ class RequestClosed(DomainError):
     code = SocialCode.REQUEST_CLOSED
     detail = "This friend request was already answered or cancelled."
 
-
-class InvitationGone(DomainError):
-    status = 410
-    code = SocialCode.INVITATION_GONE
-    detail = "This invitation has expired or was already used."
-
-
-class RateLimited(DomainError):
-    status = 429
-    code = SocialCode.RATE_LIMITED

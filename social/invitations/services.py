@@ -21,22 +21,17 @@ from accounts.members.models import User
 from config.kernel import locks
 from config.kernel.after_commit import call_on_commit
 from social.graph import selectors
-from social.graph.errors import (
-    AlreadyFriends,
-    CannotFriendSelf,
-    InvitationGone,
-    RateLimited,
-    YouBlocked,
-)
-from social.graph.limits import (
+from social.graph.errors import AlreadyFriends, CannotFriendSelf, YouBlocked
+from social.graph.models import Friendship
+from social.graph.services import friendship_start
+from social.invitations import selectors as invitations_selectors
+from social.invitations.errors import InvitationGone, RateLimited
+from social.invitations.limits import (
     INVITATION_EMAIL_WINDOW,
     INVITATION_TTL,
     MAX_INVITATION_EMAILS_PER_DAY,
     MAX_OPEN_INVITATIONS,
 )
-from social.graph.models import Friendship
-from social.graph.services import friendship_start
-from social.invitations import selectors as invitations_selectors
 from social.invitations.models import Invitation
 from social.invitations.tokens import invitation_token_hash, invitation_token_new
 
@@ -52,7 +47,7 @@ class InvitationCreated:
 def invitation_create(*, inviter: User, email: str = "", url_for: Callable[[str], str]) -> InvitationCreated:
     """A new single-use invitation link, optionally emailed (after commit) to ``email``.
 
-    ``url_for(token)`` builds the absolute link. Caps (``social.graph.limits``): open invitations per
+    ``url_for(token)`` builds the absolute link. Caps (``social.invitations.limits``): open invitations per
     member, and emails per rolling day. The answer never depends on whether ``email`` belongs
     to a member (no enumeration): the same email goes out either way.
     """

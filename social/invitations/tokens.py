@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from social.graph.limits import INVITATION_TOKEN_BYTES
+from social.invitations.limits import INVITATION_TOKEN_BYTES
 
 
 def invitation_token_new() -> str:

@@ -20,9 +20,10 @@ from django.db import connection
 
 from config.kernel import locks
 from social.graph import selectors, services
-from social.graph.errors import InvitationGone, RequestClosed
+from social.graph.errors import RequestClosed
 from social.graph.models import FriendRequest, Friendship, FriendshipQuerySet
 from social.invitations import services as invitations_services
+from social.invitations.errors import InvitationGone
 from social.invitations.models import Invitation
 from tests.factories import UserFactory
 

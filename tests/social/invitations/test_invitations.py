@@ -10,10 +10,10 @@ from django.core import mail
 
 from accounts.members.models import User
 from social.graph import services
-from social.graph.errors import SocialCode
-from social.graph.limits import MAX_INVITATION_EMAILS_PER_DAY, MAX_OPEN_INVITATIONS
 from social.graph.models import Friendship
 from social.invitations import services as invitations_services
+from social.invitations.errors import InvitationCode
+from social.invitations.limits import MAX_INVITATION_EMAILS_PER_DAY, MAX_OPEN_INVITATIONS
 from social.invitations.models import Invitation
 from tests.factories import PASSWORD
 from tests.social.conftest import befriend
@@ -83,7 +83,7 @@ def test_open_invitations_are_capped(alice, api_as):
         response = create(api_as, alice)
     assert response.status_code == 429
     assert response.json() == {
-        "code": SocialCode.RATE_LIMITED,
+        "code": InvitationCode.RATE_LIMITED,
         "detail": "You already have 20 open invitations: wait until some are used or expire.",
     }
     assert Invitation.objects.count() == MAX_OPEN_INVITATIONS
@@ -97,7 +97,7 @@ def test_invitation_emails_are_capped_per_day(alice, api_as):
         for n in range(MAX_INVITATION_EMAILS_PER_DAY):
             assert create(api_as, alice, email=f"friend{n}@example.com").status_code == 201
         response = create(api_as, alice, email="one.more@example.com")
-        assert (response.status_code, response.json()["code"]) == (429, SocialCode.RATE_LIMITED)
+        assert (response.status_code, response.json()["code"]) == (429, InvitationCode.RATE_LIMITED)
         # A link without an email is still fine.
         assert create(api_as, alice).status_code == 201
     with time_machine.travel(T0 + timedelta(days=1, seconds=1), tick=False):
