@@ -147,13 +147,6 @@ class Standing:
         return round(100.0 * self.below / self.total, 1) if self.total else 0.0
 
 
-@dataclass(frozen=True)
-class Page:
-    entries: list[Entry]
-    next: Cursor | None
-    total: int
-
-
 def ranks(items: Iterable[Item], *, first_rank: int = 1, first_position: int = 0) -> Iterator[tuple[int, Item]]:
     """``(rank, item)`` for consecutive items in board order, the first at ``first_rank`` and at
     0-based ``first_position`` on the board (rank == position + 1 unless tied with the one above)."""

@@ -30,11 +30,11 @@ from django.utils import timezone
 from accounts.members.models import User
 from accounts.notifications.feed import Kind, notify_many
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit, send_on_commit
+from config.kernel.bulk_sql import rows_update
 from leaderboards.boards import backends, index, selectors, signals
 from leaderboards.boards.models import Season, SeasonEntry
 from leaderboards.boards.ranking import rank_all, reached_us
 from leaderboards.live import broadcast, protocol
-from config.kernel.bulk_sql import rows_update
 
 logger = logging.getLogger(__name__)
 

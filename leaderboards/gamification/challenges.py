@@ -692,11 +692,6 @@ def _announce_result(challenge: Challenge, standings: Sequence[Standing], won: S
 # --- live points -----------------------------------------------------------------------------------
 
 
-def challenge_member_score_changed(*, member_id: int, now: datetime | None = None) -> int:
-    """One member's score moved: ``challenge_members_score_changed`` for them alone."""
-    return challenge_members_score_changed(member_ids=[member_id], now=now)
-
-
 def challenge_members_score_changed(*, member_ids: Iterable[int], now: datetime | None = None) -> int:
     """Members' scores moved (``scoring.ledger.signals.scores_changed``, after commit): bring their
     points in running challenges up to date and push the standings of each challenge concerned

@@ -433,7 +433,7 @@ def test_the_friend_set_is_read_once_per_list(cast, api_as):
 
 def test_a_member_in_no_challenge_costs_one_query(cast, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert challenges.challenge_member_score_changed(member_id=cast["mallory"].pk) == 0
+        assert challenges.challenge_members_score_changed(member_ids=[cast["mallory"].pk]) == 0
 
 
 def test_score_changes_push_standings_to_every_participant(cast, monkeypatch):
