@@ -33,7 +33,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
         if e.status == DataExport.Status.READY and e.expires_at and e.expires_at > timezone.now():
             url = f"{reverse('api-my-export-download', args=[e.pk])}?sig={privacy.data_export_signature(e)}"
         exports.append({"export": e, "url": url})
-    return render(request, "scoring/my_data.html", {"exports": exports})
+    return render(request, "accounts/privacy/my_data.html", {"exports": exports})
 
 
 @login_required
@@ -59,7 +59,7 @@ def account_delete(request: HttpRequest) -> HttpResponse:
             form.add_error("password" if exc.code == PrivacyCode.WRONG_PASSWORD else None, exc.detail)
         else:
             logout(request)
-            return render(request, "scoring/account_deleted.html", result)
-    return render(request, "scoring/account_delete.html",
+            return render(request, "accounts/privacy/account_deleted.html", result)
+    return render(request, "accounts/privacy/account_delete.html",
                   {"form": form, "removed": privacy.REMOVED, "kept": privacy.KEPT})
 
