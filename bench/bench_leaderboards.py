@@ -149,8 +149,8 @@ def friends_board(friends: int, n: int, *, strangers: int = 20_000, profile: boo
         pipe.hmget(k.cards, names)
         pipe.execute()
 
-    read_script = index._scripts(index.redis_url())[0]
-    read_keys = index._friends_keys(k, me.pk)
+    read_script = index.friends_read_script()
+    read_keys = index.friends_read_keys(me.pk)
     me_name = member_key(me.pk)
 
     def raw_lua() -> None:

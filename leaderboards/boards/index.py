@@ -446,6 +446,19 @@ def _friends_keys(k: Keys, member_id: int) -> list[str]:
     return [k.friends(member_id), k.all, k.cards, k.ready, k.version, k.friends_gen(member_id)]
 
 
+def friends_read_script() -> Any:
+    """The registered Lua script behind ``friends_read`` (a redis-py ``Script``) on the
+    configured Redis. Call it with ``keys=friends_read_keys(member_id)`` and
+    ``args=[member_key(member_id)]``; it returns the raw reply described above ``_FRIENDS_READ``.
+    For measuring the one round trip alone (bench/bench_leaderboards.py)."""
+    return _scripts(redis_url())[0]
+
+
+def friends_read_keys(member_id: int) -> list[str]:
+    """The keys ``friends_read_script`` takes for this member, in the configured key space."""
+    return _friends_keys(keys(), member_id)
+
+
 def _friends_rows(raw: list[Any]) -> FriendsRead:
     blob = raw[2].decode()
     rows: list[tuple[int, str | None]] = []
