@@ -68,7 +68,6 @@ moment of seeding, so a member's score history starts today.
 
 from __future__ import annotations
 
-import hmac
 import json
 import random
 import time
@@ -94,7 +93,7 @@ from accounts.members.models import User
 from config.kernel.chunks import chunks
 from scoring.demo.uci import DEFAULT_ANCHOR, MONTHS, UciRow, load_rows, row_events
 from scoring.ingestion.models import Event, Partner, PartnerConsent, PartnerKey
-from scoring.ingestion.partners import _decrypt, partner_key_issue
+from scoring.ingestion.partners import partner_key_holds, partner_key_issue
 from scoring.ledger.bulk import members_score_pending_bulk
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.model.factors import PURCHASE, EventFact, lateness_bucket
@@ -437,7 +436,7 @@ def _partners_ensure(partners_file: Path) -> dict[str, Any]:
         if entry:
             key = PartnerKey.objects.filter(partner=partner, key_id=entry.get("key_id", ""),
                                             revoked_at__isnull=True).first()
-        if key is not None and entry and hmac.compare_digest(_decrypt(key), entry.get("secret", "").encode()):
+        if key is not None and entry and partner_key_holds(key=key, secret=entry.get("secret", "")):
             key_id, secret = key.key_id, entry["secret"]
         else:
             issued = partner_key_issue(partner=partner)

@@ -63,8 +63,11 @@ def _decrypt_token(material: str, token: bytes) -> bytes:
     return _fernet_for(material).decrypt(token)
 
 
-def _decrypt(key: PartnerKey) -> bytes:
-    return _decrypt_secret(bytes(key.secret_encrypted))
+def partner_key_holds(*, key: PartnerKey, secret: str) -> bool:
+    """Whether ``secret`` is the signing secret ``key`` was issued with (compared in constant
+    time), e.g. to reuse a secret kept outside the database. Raises ``SignatureError`` when the
+    secrets key changed since ``key`` was stored: such a key can no longer verify anything."""
+    return hmac.compare_digest(_decrypt_secret(bytes(key.secret_encrypted)), secret.encode())
 
 
 def _decrypt_secret(token: bytes) -> bytes:

@@ -28,7 +28,7 @@ from scoring.demo.world import (
     world_seed,
 )
 from scoring.ingestion.models import Event, PartnerConsent, PartnerKey
-from scoring.ingestion.partners import _decrypt
+from scoring.ingestion.partners import partner_key_holds
 from scoring.ledger import services
 from scoring.ledger.models import ScoreChange, ScoreState
 from social.graph.models import Friendship
@@ -256,7 +256,7 @@ def test_partners_file_holds_live_keys(seeded) -> None:  # type: ignore[no-untyp
     assert {p["slug"] for p in data["partners"]} == {p.slug for p in DEMO_PARTNERS}
     for entry in data["partners"]:
         key = PartnerKey.objects.get(key_id=entry["key_id"], revoked_at__isnull=True)
-        assert _decrypt(key) == entry["secret"].encode()
+        assert partner_key_holds(key=key, secret=entry["secret"])
 
 
 def _ledger_snapshot(plan) -> dict[str, object]:  # type: ignore[no-untyped-def]
