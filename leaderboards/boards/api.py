@@ -18,14 +18,12 @@ from rest_framework.views import APIView
 
 from accounts.members.access import member_of
 from config.kernel import errors
-from config.kernel.errors import ApiError
 from config.kernel.serializers import StrictSerializer
 from leaderboards.boards import backends, services
 from leaderboards.boards.auth import BoardTokenAuthentication
 from leaderboards.boards.models import Season
 from leaderboards.boards.ranking import CURSOR_MAX_CHARS, Cursor, InvalidCursor
 from leaderboards.live import protocol
-from leaderboards.live.protocol import ErrorCode
 
 
 class BoardQuerySerializer(StrictSerializer):
@@ -56,7 +54,7 @@ class LeaderboardView(APIView):
     )
     def get(self, request: Request, board: str) -> Response:
         if board not in protocol.BOARDS:
-            raise ApiError(status.HTTP_404_NOT_FOUND, ErrorCode.UNKNOWN_BOARD,
+            raise errors.ApiError(status.HTTP_404_NOT_FOUND, protocol.ErrorCode.UNKNOWN_BOARD,
                            f"Unknown board: use one of {', '.join(protocol.BOARDS)}.")
         query = BoardQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -64,16 +62,16 @@ class LeaderboardView(APIView):
         try:
             cursor = Cursor.decode(params["cursor"]) if "cursor" in params else None
         except InvalidCursor:
-            raise ApiError(status.HTTP_400_BAD_REQUEST, ErrorCode.INVALID_CURSOR,
+            raise errors.ApiError(status.HTTP_400_BAD_REQUEST, protocol.ErrorCode.INVALID_CURSOR,
                            "cursor: not a cursor this API gave out.") from None
         season = None
         if "season" in params:
             if board != protocol.WEEKLY:
-                raise ApiError(status.HTTP_400_BAD_REQUEST, errors.ErrorCode.INVALID,
+                raise errors.ApiError(status.HTTP_400_BAD_REQUEST, errors.ErrorCode.INVALID,
                                "season: only the weekly board has seasons.")
             season = Season.objects.filter(pk=params["season"]).first()
             if season is None:
-                raise ApiError(status.HTTP_404_NOT_FOUND, ErrorCode.UNKNOWN_SEASON, "No such season.")
+                raise errors.ApiError(status.HTTP_404_NOT_FOUND, protocol.ErrorCode.UNKNOWN_SEASON, "No such season.")
         me = member_of(request)
         view = services.board_for(board, viewer=me, season=season).view(
             viewer_id=me.pk, limit=params["limit"], cursor=cursor, around_me=params.get("around") == "me")
