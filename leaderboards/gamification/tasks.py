@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from config.kernel.task_policy import RETRY_ON_DATABASE_ERRORS
 from leaderboards.gamification import badges, challenges, perks
 
-#: What the tasks that write for many members retry on: a database that is down (their writes
-#: are idempotent, so a retry redoes nothing twice).
-RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "max_retries": 5}
 
-
-@shared_task(acks_late=True, **RETRY)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def evaluate_badges(member_ids: list[int], families: list[str] | None = None) -> int:
     """Award what these members' rules (of ``families``; None: all) say is due. Returns how many."""
     return len(badges.badges_evaluate_many(member_ids=member_ids, families=families))
 
 
-@shared_task(acks_late=True, **RETRY)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def award_season_badges(season_id: int) -> int:
     """A season closed: most improved of the week."""
     return len(badges.badges_season_award(season_id=season_id))
@@ -36,13 +32,13 @@ def challenges_finish_due() -> int:
     return challenges.challenges_finish_due()
 
 
-@shared_task(acks_late=True, **RETRY)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def perks_sync_member(member_id: int, cause: str = "score") -> bool:
     """The member's score or account moved across a perk's line: open/close their grants."""
     return perks.perks_sync(member_id=member_id, cause=cause).changed
 
 
-@shared_task(acks_late=True, **RETRY)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def perks_sync_members(member_ids: list[int], cause: str = "score") -> int:
     """These members' scores moved across a perk's line (one scoring batch): open/close their
     grants, one member at a time. Returns how many members' perks changed. A retry re-syncs
@@ -50,7 +46,7 @@ def perks_sync_members(member_ids: list[int], cause: str = "score") -> int:
     return perks.perks_sync_many(member_ids=member_ids, cause=cause)
 
 
-@shared_task(acks_late=True, **RETRY)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def perk_members_sync(perk_id: int) -> int:
     """A perk was added, edited or (de)activated in the admin: re-sync the members it affects."""
     return perks.perk_members_sync(perk_id=perk_id)
