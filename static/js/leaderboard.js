@@ -3,7 +3,7 @@
 // The socket is the page's shared one (static/js/live.js, window.CredoLive): the notification
 // bell listens on it too.
 //
-// Protocol (DESIGN.md §8, leaderboards/protocol.py): we send {"type":"subscribe","board","batch":true}
+// Protocol (DESIGN.md §8, leaderboards/live/protocol.py): we send {"type":"subscribe","board","batch":true}
 // and {"type":"resync","board"}; the server sends "snapshot" (the whole board), "rank.batch" (the
 // rows that moved in one tick: "deltas", each exactly a "rank.changed" message), "rank.changed"
 // (one row moved; servers that predate batches) and "error". Each board's seq rises by one per

@@ -26,7 +26,7 @@ from tests.factories import UserFactory
 
 
 def scored(user: User, score: int, *, at: datetime | None = None, cause: str = "event") -> User:
-    """Move ``user`` to ``score`` as scoring.services does: a ledger row, the member's
+    """Move ``user`` to ``score`` as scoring.ledger.services does: a ledger row, the member's
     denormalised score, then ``score_changed`` (its receivers run as they would after commit)."""
     at = at or timezone.now()
     old = User.objects.values_list("score", flat=True).get(pk=user.pk)

@@ -2,7 +2,7 @@
 
 alice challenges bob from the page, bob accepts (his own browser context and session), then a
 partner event for bob moves the standings on alice's open page: no reload.
-Uses the embedded-mode server of ``test_browser.py`` (daphne, its own SQLite file).
+Uses the embedded-mode server of ``tests/leaderboards/sockets/test_browser.py`` (daphne, its own SQLite file).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Challenge race guards, on the real PostgreSQL with real threads (cf. tests/social/test_races.py).
+"""Challenge race guards, on the real PostgreSQL with real threads (cf. tests/social/graph/test_races.py).
 
 A sleep inside each service's check-then-write window makes the threads certainly interleave.
 The ``*_without_*`` tests switch a guard off: the conditional update still holds a double

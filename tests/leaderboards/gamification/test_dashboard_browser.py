@@ -4,7 +4,7 @@ alice and bob are friends in a running challenge; alice paid her card on time th
 months; a perk waits one point above her score. Her dashboard is open; a partner sends this
 month's on-time card repayment. Without a reload her score, progress to the next band, streak
 (3 months), perks (the perk unlocked), badges (the on-time streak badge) and the challenge
-standings move. Uses the embedded-mode server of ``test_browser.py``.
+standings move. Uses the embedded-mode server of ``tests/leaderboards/sockets/test_browser.py``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """``broadcast.batch()``: what committed inside leaves in one hop at the end, in order; what rolled
-back never leaves; every Celery task runs inside one (config.celery's pre/post-run hooks)."""
+back never leaves; every Celery task runs inside one (the task pre/post-run hooks connected in
+leaderboards.live.receivers)."""
 
 from __future__ import annotations
 
