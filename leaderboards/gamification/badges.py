@@ -10,8 +10,8 @@ Awarding is idempotent: ``BadgeAward``'s unique constraint ``badge_awarded_once`
 tier, key) decides, and only the caller whose INSERT won notifies the member. A badge never
 touches the score, the ledger or the boards.
 
-Triggers (the ``on_*`` functions below, connected in ``receivers``; each hands ids to one Celery
-task after commit, so the scoring pipeline pays nothing but the enqueue):
+Triggers (the ``*_later`` functions below, called by the receivers in ``receivers``; each hands
+ids to one Celery task after commit, so the scoring pipeline pays nothing but the enqueue):
 
 * ``scores_changed`` / ``score_changed`` → band badges, only for members whose new score's band
   is above the old one's (pure Python per move; no query; one task per batch, none otherwise);
