@@ -28,6 +28,8 @@ from social.invitations.receivers import INVITATION_SESSION_KEY
 
 #: The link of an invitation just created, shown once on the next page view.
 NEW_INVITATION_SESSION_KEY = "social:new_invitation"
+#: The member's invitations the friends page lists at most (the newest, whatever their state).
+INVITATIONS_SHOWN = 20
 
 
 def _done(request: HttpRequest) -> HttpResponse:
@@ -63,7 +65,7 @@ def _new_invitation(request: HttpRequest) -> dict | None:
 def friends_page(request: HttpRequest) -> HttpResponse:
     me = member_of(request)
     now = timezone.now()
-    invitations = list(invitations_selectors.invitations_of(member=me)[:20])
+    invitations = list(invitations_selectors.invitations_of(member=me)[:INVITATIONS_SHOWN])
     context = {
         "friends": selectors.friends_of(member=me),
         "incoming": selectors.incoming_requests(member=me),

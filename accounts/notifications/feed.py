@@ -24,9 +24,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.notifications.models import Notification, NotificationMute
+from accounts.notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification, NotificationMute
 from accounts.notifications.signals import notifications_created
 from config.kernel.after_commit import send_on_commit
+from config.kernel.chunks import chunks
 
 Kind = Notification.Kind
 
@@ -61,7 +62,8 @@ def notify(*, member_id: int, kind: str, text: str, link: str = "") -> Notificat
     when muted. Call inside the transaction that made the news: rolled back, nothing is sent."""
     if kind not in UNMUTABLE and NotificationMute.objects.filter(member_id=member_id, kind=kind).exists():
         return None
-    notification = Notification.objects.create(member_id=member_id, kind=kind, text=text[:2000], link=link[:200])
+    notification = Notification.objects.create(member_id=member_id, kind=kind, text=text[:TEXT_MAX_LENGTH],
+                                               link=link[:LINK_MAX_LENGTH])
     _announce_on_commit([notification])
     return notification
 
@@ -77,8 +79,8 @@ def notify_many(*, kind: str, items: Sequence[tuple[int, str]], link: str = "") 
     if kind not in UNMUTABLE:
         muted = set(NotificationMute.objects.filter(member_id__in={m for m, _ in items}, kind=kind)
                     .values_list("member_id", flat=True))
-    rows = Notification.objects.bulk_create([Notification(member_id=member_id, kind=kind, text=text[:2000],
-                                                          link=link[:200])
+    rows = Notification.objects.bulk_create([Notification(member_id=member_id, kind=kind, text=text[:TEXT_MAX_LENGTH],
+                                                          link=link[:LINK_MAX_LENGTH])
                                              for member_id, text in items if member_id not in muted])
     _announce_on_commit(rows)
     return rows
@@ -192,9 +194,8 @@ def live_payloads(*, notification_ids: Sequence[int]) -> dict[int, dict[str, Any
     runs after every commit that wrote some, so it is sent as plain SQL built from the model's
     metadata (a raw query: the fields' own converters still apply)."""
     payloads: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(notification_ids), LIVE_CHUNK):
-        chunk = list(notification_ids[start:start + LIVE_CHUNK])
-        for n in Notification.objects.raw(_live_sql(connection.alias, len(chunk)), chunk):
+    for chunk in chunks(notification_ids, LIVE_CHUNK):
+        for n in Notification.objects.raw(_live_sql(connection.alias, len(chunk)), list(chunk)):
             payloads[n.pk] = {"id": n.pk, "kind": n.kind, "text": n.text, "link": n.link,
                               "created_at": n.created_at.isoformat(),
                               "unread_count": n.unread_count}  # type: ignore[attr-defined]

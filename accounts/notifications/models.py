@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+#: The longest text and link a notification keeps, in characters; ``notify`` cuts longer ones.
+TEXT_MAX_LENGTH = 2000
+LINK_MAX_LENGTH = 200
+
 
 class Notification(models.Model):
     """One item of a member's in-app feed (and, live, of their WebSocket).
@@ -27,9 +31,9 @@ class Notification(models.Model):
 
     member = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    text = models.TextField(max_length=2000)
+    text = models.TextField(max_length=TEXT_MAX_LENGTH)
     #: A path inside the site the notification is about ("/friends/"), or empty.
-    link = models.CharField(max_length=200, blank=True)
+    link = models.CharField(max_length=LINK_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -45,8 +45,11 @@ from config.kernel.errors import NotFound
 
 #: A ready export (and each signed link to it) works this long.
 EXPORT_TTL = timedelta(days=1)
-#: Export requests a member may make per rolling day.
+#: Export requests a member may make per rolling ``EXPORT_CAP_WINDOW``.
 MAX_EXPORTS_PER_DAY = 5
+EXPORT_CAP_WINDOW = timedelta(days=1)
+#: A member's exports listed at most (the newest).
+EXPORTS_LISTED = 10
 EXPORT_SIGNING_SALT = "credo.data-export"
 EXPORT_FORMAT = "credo-export/1"
 
@@ -58,7 +61,7 @@ EXPORT_FORMAT = "credo-export/1"
 def data_export_request(*, member: User) -> DataExport:
     """Queue a new export of everything about ``member``; the task builds it after commit."""
     locks.member_ids_lock([member.pk])  # the daily cap is check-then-act
-    recent = DataExport.objects.filter(member=member, created_at__gt=timezone.now() - timedelta(days=1)).count()
+    recent = DataExport.objects.filter(member=member, created_at__gt=timezone.now() - EXPORT_CAP_WINDOW).count()
     if recent >= MAX_EXPORTS_PER_DAY:
         raise ExportRateLimited(f"You can ask for {MAX_EXPORTS_PER_DAY} exports a day; use the last one.")
     export = DataExport.objects.create(member=member)
@@ -189,5 +192,5 @@ def member_delete(*, member: User, password: str, confirm: bool = True) -> dict[
 
 
 def exports_of(*, member: User) -> list[DataExport]:
-    return list(DataExport.objects.filter(member=member)[:10])
+    return list(DataExport.objects.filter(member=member)[:EXPORTS_LISTED])
 
