@@ -8,16 +8,17 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from accounts.privacy import services
+from config.kernel.task_policy import RETRY_ON_DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def data_export_build(export_id: int) -> str:
     """Build a member's data export file. Other errors mark it failed (the member may retry)."""
     try:
         return services.data_export_build(export_id=export_id).status
-    except (OperationalError, InterfaceError):
+    except (OperationalError, InterfaceError):  # the database is away: RETRY_ON_DATABASE_ERRORS retries
         raise
     except Exception:
         logger.exception("data export %s failed", export_id)
