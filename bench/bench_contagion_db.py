@@ -6,7 +6,7 @@ real rebuild path: ``contagion_rebuild``), then measures base changes per second
 real task ``scoring.contagion.tasks.contagion_bases_sync`` (the one the scoring pipeline enqueues, run in
 this process): for fixed batch sizes (``--batches``, default 1, 100, 1,000 and 5,000 changed
 members), and for a backlog of scoring batches of 500 run by one worker in order (``--backlog``:
-the first task takes every queued member, ``scoring.ingestion.dirty``). Checks the error bound against an
+the first task takes every queued member, ``scoring.contagion.backlog``). Checks the error bound against an
 exact solve after.
 
 Run: .venv/bin/python bench/bench_contagion_db.py [--members 100000] [--db NAME] [--reuse]
@@ -63,6 +63,7 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.members.models import User
+    from scoring.contagion import backlog as contagion_backlog
     from scoring.contagion import services as contagion_services
     from scoring.contagion import tasks
     from scoring.contagion.models import ContagionEdge, ContagionNode
@@ -183,11 +184,11 @@ def main() -> None:
 
     for backlog in args.backlog:
         # A worker that fell behind: scoring batches of dirty.BATCH members each queued their task
-        # (and marked their members, as scoring.apps does after commit); it then runs them in order.
+        # (and marked their members, as the contagion receiver does after commit); it then runs them in order.
         queued = [rng.sample(member_ids, dirty.BATCH) for _ in range(max(1, backlog // dirty.BATCH))]
         for chosen in queued:
             bases_move(chosen)
-            dirty.contagion_mark(chosen)
+            contagion_backlog.members_mark(chosen)
         receivers[0] = 0.0
         t0 = time.perf_counter()
         moved = [tasks.contagion_bases_sync.apply(args=[chosen]).get() for chosen in queued]

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from accounts.members.signals import profile_changed
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit
-from scoring.ingestion import dirty
+from scoring.contagion import backlog
 from scoring.ledger.signals import bases_changed
 from social.graph.signals import friendship_ended, friendship_started
 
@@ -24,8 +24,8 @@ def on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: A
 @receiver(bases_changed, dispatch_uid="scoring.contagion_bases")
 def on_bases_changed(sender: Any, member_ids: list[int], **kwargs: Any) -> None:
     ids = list(member_ids)
-    if settings.SERVICES_MODE:  # a worker that fell behind takes them all at once (ingestion.dirty)
-        call_on_commit(dirty.contagion_mark, ids)
+    if settings.SERVICES_MODE:  # a worker that fell behind takes them all at once (contagion.backlog)
+        call_on_commit(backlog.members_mark, ids)
     enqueue_on_commit("scoring.contagion.tasks.contagion_bases_sync", ids)
 
 

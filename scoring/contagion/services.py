@@ -27,6 +27,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.members.models import User
+from config.kernel.bulk_sql import bulk_cursor, rows_update
+from scoring.contagion import backlog
 from scoring.contagion.db_store import (
     DbStore,
     edges_rebuild,
@@ -51,8 +53,6 @@ from scoring.contagion.engine import (
 )
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
-from scoring.ingestion import dirty
-from config.kernel.bulk_sql import bulk_cursor, rows_update
 from scoring.ledger.models import EXPLANATION_MAX_LENGTH, ScoreChange, ScoreState
 from scoring.ledger.rows import format_points
 from scoring.ledger.services import member_state_ensure
@@ -149,11 +149,11 @@ def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
 
 def contagion_backlog_sync(*, member_ids: Iterable[int]) -> int:
     """``contagion_bases_sync`` for these members and, in services mode, every member other
-    scoring batches queued meanwhile (``dirty.contagion_take``): a worker that fell behind folds
+    scoring batches queued meanwhile (``backlog.members_take``): a worker that fell behind folds
     the backlog in as one batch, and the tasks behind it find their members done."""
     ids = set(member_ids)
     if settings.SERVICES_MODE:
-        ids.update(dirty.contagion_take())
+        ids.update(backlog.members_take())
     return contagion_bases_sync(member_ids=sorted(ids))
 
 
