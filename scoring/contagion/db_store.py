@@ -16,11 +16,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from numpy.typing import NDArray
 
+from config.kernel.bulk_sql import bulk_cursor
 from config.kernel.chunks import chunks
 from scoring.contagion.engine import Delta, EdgeFold, Expansion, NodeState, Snapshot, StaleState, apply_rows
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import FriendGraph, build_graph
-from config.kernel.bulk_sql import bulk_cursor
 from scoring.ledger.models import ScoreState
 
 #: Member ids per ORM statement (``IN (…)``, ``bulk_create``): statements stay bounded.

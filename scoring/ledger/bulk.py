@@ -47,10 +47,10 @@ from accounts.members import selectors as member_selectors
 from accounts.members.models import User
 from config.kernel import locks
 from config.kernel.after_commit import send_on_commit
+from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
 from scoring.ingestion.models import Event, Partner
 from scoring.ledger import selectors
-from config.kernel.bulk_sql import rows_update
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.ledger.rows import Snapshot, any_on_time, event_explanation, ledger_row, starting_explanation
 from scoring.ledger.signals import ScoreMove, bases_changed, scores_announce
