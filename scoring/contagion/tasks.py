@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from config.kernel.task_policy import RETRY_ON_DATABASE_ERRORS
 from scoring.contagion import services
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def contagion_bases_sync(member_ids: list[int]) -> int:
     """These members' bases moved (one scoring batch): fold them into friend contagion in one
     propagation, together with every member other tasks queued meanwhile (services mode,
@@ -21,7 +21,7 @@ def contagion_bases_sync(member_ids: list[int]) -> int:
     return services.contagion_backlog_sync(member_ids=member_ids)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def contagion_edges_sync(member_ids: list[int], explanation: str = "") -> int:
     """Friendships of these members changed (ended, private mode): apply the difference."""
     return len(services.contagion_edges_sync(members=member_ids, explanation=explanation).changes)

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from config.kernel.task_policy import RETRY_ON_DATABASE_ERRORS
 from scoring.ledger import services
 from scoring.ledger.models import ScoreChange
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-)
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY_ON_DATABASE_ERRORS)
 def score_members(member_ids: list[int]) -> int:
     """Apply the pending events of these members (a batch: one task per request, not per event)."""
     return services.members_score_pending(member_ids=member_ids)
@@ -28,7 +21,7 @@ def sweep_pending_events() -> int:
     return services.pending_sweep()
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def rescore_profile(member_id: int) -> bool:
     """The member's profile completeness changed: rescore them (a ledger row if it moved)."""
     return services.member_rescore(
@@ -36,7 +29,7 @@ def rescore_profile(member_id: int) -> bool:
     ).changed
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
 def score_dirty_members(seconds: float = 5.0) -> int:
     """Periodic (every second, services mode): score the members the API queued, in batches,
     for up to ``seconds`` (``services.dirty_members_score``). Returns how many events were applied."""
