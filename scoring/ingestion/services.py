@@ -37,6 +37,7 @@ from rest_framework import serializers
 
 from accounts.members.models import User
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit
+from config.kernel.chunks import chunks
 from config.kernel.errors import ErrorCode, validation_error_body
 from config.kernel.serializers import StrictSerializer
 from scoring.ingestion import dirty
@@ -208,8 +209,7 @@ def _insert_new(objs: Sequence[models.Model], *, unique: Sequence[str], key: str
     inserted: dict[Any, int] = {}
     size = max(1, connection.ops.bulk_batch_size(fields, objs))
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), size):
-            chunk = objs[start:start + size]
+        for chunk in chunks(objs, size):
             params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail, params)
             inserted.update({k: pk for pk, k in cursor.fetchall()})

@@ -5,6 +5,7 @@ For contagion tests and benchmarks: bases are drawn synthetically (seeded), not 
 world with real event histories.
 """
 
+import math
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from accounts.members.models import User
+from config.kernel.chunks import chunks
 from scoring.ledger.models import ScoreState
 from scoring.model import PARAMS, band_for, total_score
 from social.graph.models import Friendship
@@ -60,8 +62,9 @@ class Command(BaseCommand):
                 User(username=f"{prefix}{n}", email=f"{prefix}{n}@graph.credo.local", password=password)
                 for n in nodes if f"{prefix}{n}" not in existing
             ]
-            for chunk in tqdm(range(0, len(new_users), MEMBERS_PER_INSERT), desc="members", unit="batch"):
-                User.objects.bulk_create(new_users[chunk:chunk + MEMBERS_PER_INSERT])
+            for batch in tqdm(chunks(new_users, MEMBERS_PER_INSERT), desc="members", unit="batch",
+                              total=math.ceil(len(new_users) / MEMBERS_PER_INSERT)):
+                User.objects.bulk_create(batch)
             ids = dict(User.objects.filter(username__startswith=prefix).values_list("username", "pk"))
             member_of = {n: ids[f"{prefix}{n}"] for n in nodes}
             states = []
@@ -87,8 +90,9 @@ class Command(BaseCommand):
                 a, b = sorted((member_of[u], member_of[v]))
                 if (a, b) not in have_edge:
                     friendships.append(Friendship(member_a_id=a, member_b_id=b, accepted_at=vested))
-            for chunk in tqdm(range(0, len(friendships), FRIENDSHIPS_PER_INSERT), desc="friendships", unit="batch"):
-                Friendship.objects.bulk_create(friendships[chunk:chunk + FRIENDSHIPS_PER_INSERT])
+            for batch in tqdm(chunks(friendships, FRIENDSHIPS_PER_INSERT), desc="friendships", unit="batch",
+                              total=math.ceil(len(friendships) / FRIENDSHIPS_PER_INSERT)):
+                Friendship.objects.bulk_create(batch)
         self.stdout.write(f"{len(nodes)} members ({len(new_users)} new), {len(pairs)} friendships "
                           f"({len(friendships)} new)")
         if not options["no_rebuild"]:
