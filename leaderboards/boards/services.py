@@ -238,12 +238,6 @@ def _index_apply(states: Sequence[index.MemberState], season_id: int) -> None:
         logger.exception("leaderboard index write failed for %d member(s)", len(states))
 
 
-def member_score_changed(*, member_id: int, old_score: int | None, new_score: int | None, cause: str) -> None:
-    """The scoring pipeline moved one member's displayed score (called after its commit)."""
-    members_scores_changed(changes=[{"member_id": member_id, "old_score": old_score, "new_score": new_score,
-                                     "cause": cause}])
-
-
 def members_scores_changed(*, changes: Sequence[Mapping[str, Any]]) -> None:
     """The scoring pipeline moved these members' displayed scores (``scoring.ledger.signals.ScoreMove``
     dicts, called after its commit): weekly entries, one index pipeline, ONE publish per change,

@@ -158,7 +158,8 @@ def test_passing_costs_one_query_per_score_change(board):
     def queries(old: int, new: int) -> int:
         User.objects.filter(pk=bob.pk).update(score=new)
         with CaptureQueriesContext(connection) as ctx:
-            lb_services.member_score_changed(member_id=bob.pk, old_score=old, new_score=new, cause="event")
+            lb_services.members_scores_changed(changes=[{"member_id": bob.pk, "old_score": old, "new_score": new,
+                                                         "cause": "event"}])
         return len(ctx.captured_queries)
 
     falling = queries(690, 680)
