@@ -77,12 +77,12 @@ class EventSerializer(StrictSerializer):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            detail = exc.detail
+            detail: Any = exc.detail
             if isinstance(detail, dict):
                 for name in ("amount", "amount_paid"):
                     if name in detail:
                         detail[name] = [serializers.ErrorDetail(str(m), code=Code.INVALID_AMOUNT)
-                                        for m in detail[name]]  # type: ignore[union-attr]
+                                        for m in detail[name]]
             raise serializers.ValidationError(detail) from exc
 
     def validate_kind(self, value: str) -> str:
@@ -130,8 +130,8 @@ class EventSerializer(StrictSerializer):
         if kind == Event.Kind.PURCHASE:
             for name in ("due_date", "paid_date", "amount_paid"):
                 if name in attrs:
-                    raise serializers.ValidationError({name: ["Purchases do not take this field."]},
-                                                      code=Code.NOT_FOR_KIND)
+                    refused: dict[str, Any] = {name: ["Purchases do not take this field."]}
+                    raise serializers.ValidationError(refused, code=Code.NOT_FOR_KIND)
             if attrs.get("missed"):
                 raise serializers.ValidationError({"missed": ["Purchases do not take this field."]},
                                                   code=Code.NOT_FOR_KIND)
