@@ -2,9 +2,9 @@
 
 from config.kernel.env import env_bool
 from config.settings.base import *  # noqa: F403
+from config.settings.base import STORAGES
 
 DEBUG = env_bool("DEBUG", True)
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Static files straight from the source folders (no collectstatic, no manifest); every other
+# storage, the members' exports among them, stays as base.py defines it.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
