@@ -23,9 +23,10 @@ def consents_live(*, member: User) -> QuerySet[PartnerConsent]:
 
 
 def partners_available(*, member: User) -> QuerySet[Partner]:
-    return Partner.objects.filter(is_active=True).exclude(
-        consents__member=member, consents__revoked_at__isnull=True
-    )
+    # One subquery, not exclude() across the relation: that would also drop a partner the member
+    # once disconnected (a revoked consent for the member + a live one from anyone).
+    live = PartnerConsent.objects.filter(member=member, revoked_at__isnull=True).values("partner_id")
+    return Partner.objects.filter(is_active=True).exclude(pk__in=live)
 
 
 def consent_grant(*, member: User, partner: Partner) -> PartnerConsent:
