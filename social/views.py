@@ -9,6 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +31,18 @@ from social.invitations.receivers import INVITATION_SESSION_KEY
 NEW_INVITATION_SESSION_KEY = "social:new_invitation"
 #: The member's invitations the friends page lists at most (the newest, whatever their state).
 INVITATIONS_SHOWN = 20
+#: Friends listed per page of the friends page (searchable by username).
+FRIENDS_PER_PAGE = 20
+#: What each confirmation asks, the endpoint it posts to, and how its button reads.
+CONFIRMATIONS = {
+    "unfriend": ("Unfriend {username}?", "friend-unfriend", "Unfriend",
+                 "You stop moving each other's scores. You can send a new request later."),
+    "block": ("Block {username}?", "friend-block", "Block",
+              "Blocking ends your friendship, hides you from each other and stops their requests. "
+              "They are not told. You can unblock them later from this page."),
+    "cancel": ("Cancel your request to {username}?", "", "Cancel the request",
+               "They will no longer see it. You can send a new one later."),
+}
 
 
 def _done(request: HttpRequest) -> HttpResponse:
@@ -63,11 +76,18 @@ def _new_invitation(request: HttpRequest) -> dict | None:
 
 @login_required
 def friends_page(request: HttpRequest) -> HttpResponse:
+    """Requests and invitations first (what waits for the member), then the friend list, searched
+    by username and paged, then suggestions and blocks."""
     me = member_of(request)
     now = timezone.now()
     invitations = list(invitations_selectors.invitations_of(member=me)[:INVITATIONS_SHOWN])
+    friends = selectors.friends_of(member=me)
+    query = request.GET.get("q", "").strip()[:150]
+    shown = [f for f in friends if query.lower() in f.username.lower()] if query else friends
     context = {
-        "friends": selectors.friends_of(member=me),
+        "friend_count": len(friends),
+        "query": query,
+        "friends_page": Paginator(shown, FRIENDS_PER_PAGE).get_page(request.GET.get("page")),
         "incoming": selectors.incoming_requests(member=me),
         "outgoing": selectors.outgoing_requests(member=me),
         "suggestions": selectors.suggestions_for(member=me),
@@ -83,6 +103,38 @@ def friends_page(request: HttpRequest) -> HttpResponse:
         "now": now,
     }
     return render(request, "social/friends.html", context)
+
+
+@login_required
+def friend_confirm(request: HttpRequest) -> HttpResponse:
+    """The question before a destructive friends action (unfriend, block, cancel a request):
+    a page with one POST form to the action's endpoint, and a way back."""
+    action = request.GET.get("action", "")
+    if action not in CONFIRMATIONS:
+        return _done(request)
+    question, url_name, button, hint = CONFIRMATIONS[action]
+    fields: dict[str, str] = {}
+    if action == "cancel":
+        try:
+            friend_request = selectors.request_for_sender(member=member_of(request), request_id=int(
+                request.GET.get("request", "0") or 0))
+        except (NotFound, ValueError):
+            messages.error(request, NotFound.detail)
+            return _done(request)
+        username = friend_request.to_user.username
+        url = reverse("friend-request-cancel", args=[friend_request.pk])
+    else:
+        form = UsernameForm(request.GET)
+        if not form.is_valid():
+            messages.error(request, "Enter a username.")
+            return _done(request)
+        username = form.cleaned_data["username"]
+        url = reverse(url_name)
+        fields["username"] = username
+    return render(request, "social/confirm.html", {
+        "question": question.format(username=username), "action_url": url, "fields": fields,
+        "button": button, "hint": hint, "danger": action == "block",
+    })
 
 
 @login_required

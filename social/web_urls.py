@@ -6,6 +6,7 @@ from social import views
 
 urlpatterns = [
     path("", views.friends_page, name="friends"),
+    path("confirm/", views.friend_confirm, name="friend-confirm"),
     path("requests/", views.request_send, name="friend-request-send"),
     path("requests/<int:pk>/accept/", views.request_accept, name="friend-request-accept"),
     path("requests/<int:pk>/decline/", views.request_decline, name="friend-request-decline"),

@@ -160,3 +160,90 @@ def test_blocked_member_cannot_see_the_blocker_anywhere(client, world):
     assert html.count("carol") == 2  # the message and the pending request, nothing else
     client.force_login(world.carol)
     assert b"mallory" not in client.get("/friends/").content.split(b"Blocked")[0]
+
+
+# --- the page's order, search and paging; confirmations -----------------------------------------
+
+
+def _friend_names(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f.username for f in response.context["friends_page"]]
+
+
+def test_requests_and_invitations_come_before_the_friend_list(as_alice):
+    html = as_alice.get("/friends/").content.decode()
+    order = [html.index(f'id="{section}"') for section in ("requests", "invite", "friends", "suggestions", "blocks")]
+    assert order == sorted(order)
+
+
+def test_a_new_invitation_link_shows_at_the_top(as_alice):
+    response = as_alice.post("/friends/invitations/", {"email": ""}, follow=True)
+    html = response.content.decode()
+    assert html.index('id="invite-new"') < html.index('id="requests"')
+    assert html.index('id="invite-link"') < html.index('id="requests"')
+
+
+def test_the_friend_list_is_paged_and_searchable(client, alice, django_user_model):
+    for n in range(23):
+        befriend(alice, django_user_model.objects.create_user(username=f"pal{n:02d}", password="x" * 12))
+    befriend(alice, django_user_model.objects.create_user(username="zed", password="x" * 12))
+    client.force_login(alice)
+    first = client.get("/friends/")
+    assert first.context["friend_count"] == 24
+    assert _friend_names(first) == [f"pal{n:02d}" for n in range(20)]
+    assert 'href="?page=2#friends"' in first.content.decode()
+    assert _friend_names(client.get("/friends/?page=2")) == ["pal20", "pal21", "pal22", "zed"]
+    assert _friend_names(client.get("/friends/?page=99")) == ["pal20", "pal21", "pal22", "zed"]
+    assert _friend_names(client.get("/friends/?q=ZE")) == ["zed"]
+    found = client.get("/friends/?q=pal1")
+    assert _friend_names(found) == [f"pal1{n}" for n in range(10)]
+    assert "10 friends matching “pal1”" in found.content.decode()
+    nothing = client.get("/friends/?q=nobody")
+    assert _friend_names(nothing) == []
+    assert "No friend matches “nobody”." in nothing.content.decode()
+
+
+def test_unfriend_and_block_go_through_a_confirmation(as_alice, world):
+    html = as_alice.get("/friends/").content.decode()
+    assert 'action="/friends/unfriend/"' not in html  # no one-tap unfriend on the list
+    assert 'href="/friends/confirm/?action=unfriend&amp;username=bob"' in html
+    assert 'href="/friends/confirm/?action=block&amp;username=bob"' in html
+    page = as_alice.get("/friends/confirm/", {"action": "unfriend", "username": "bob"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "<h1>Unfriend bob?</h1>" in body
+    assert 'action="/friends/unfriend/"' in body and '<input type="hidden" name="username" value="bob">' in body
+    assert Friendship.objects.active().between(world.alice.pk, world.bob.pk).exists()  # asking changes nothing
+    block = as_alice.get("/friends/confirm/", {"action": "block", "username": "bob"}).content.decode()
+    assert "<h1>Block bob?</h1>" in block and 'action="/friends/blocks/"' in block
+    assert '<button type="submit" class="danger">Block</button>' in block
+    assert Block.objects.count() == 0
+
+
+def test_cancelling_a_request_is_confirmed_and_only_for_its_sender(client, world):
+    services.friend_request_send(from_user=world.carol, to_username="mallory")
+    request = FriendRequest.objects.get(from_user=world.carol)
+    client.force_login(world.carol)
+    html = client.get("/friends/").content.decode()
+    assert f'href="/friends/confirm/?action=cancel&amp;request={request.pk}"' in html
+    body = client.get("/friends/confirm/", {"action": "cancel", "request": request.pk}).content.decode()
+    assert "<h1>Cancel your request to mallory?</h1>" in body
+    assert f'action="/friends/requests/{request.pk}/cancel/"' in body
+    client.force_login(world.alice)
+    response = client.get("/friends/confirm/", {"action": "cancel", "request": request.pk}, follow=True)
+    assert messages_of(response) == ["Not found."]
+    response = client.get("/friends/confirm/", {"action": "cancel", "request": "x"}, follow=True)
+    assert messages_of(response) == ["Not found."]
+    assert FriendRequest.objects.get(pk=request.pk).status == "pending"
+
+
+def test_a_confirmation_without_a_known_action_or_username_goes_back(as_alice):
+    response = as_alice.get("/friends/confirm/", {"action": "explode", "username": "bob"})
+    assert response.status_code == 302 and response.url == "/friends/"
+    response = as_alice.get("/friends/confirm/", {"action": "block"}, follow=True)
+    assert messages_of(response) == ["Enter a username."]
+
+
+def test_the_block_form_asks_first(as_alice):
+    html = as_alice.get("/friends/").content.decode()
+    assert ('<form method="get" action="/friends/confirm/" class="form">'
+            '<input type="hidden" name="action" value="block">') in html

@@ -68,7 +68,7 @@ def test_member_disputes_from_the_events_page(world, member_client):
     response = member_client.post(f"/score/events/{event.pk}/dispute/", {"reason": "Paid on time"})
     assert response.status_code == 302
     assert Dispute.objects.get().reason == "Paid on time"
-    assert b"disputed, waiting for a moderator" in member_client.get("/score/events/").content
+    assert b"Disputed, waiting for a moderator." in member_client.get("/score/events/").content
     # Someone else's event: 404, nothing recorded.
     other = member_client.post(f"/score/events/{world.missed[0].pk + 1000}/dispute/", {"reason": "x"})
     assert other.status_code == 404
@@ -154,7 +154,7 @@ def test_rejecting_keeps_the_event_and_the_member_sees_why(world, mod_client, dj
         "Why: The bank's statement shows it missed")
     assert mail.outbox[0].subject == "Credo: your dispute was answered"
     page = member_client.get("/score/events/").content.decode()
-    assert "dispute rejected: The bank&#x27;s statement shows it missed" in page
+    assert "Dispute rejected: The bank&#x27;s statement shows it missed" in page
     assert b"was rejected" in member_client.get("/dashboard/").content
     # Answered once: a second answer is refused.
     with pytest.raises(services.ModerationError) as exc:
