@@ -12,7 +12,10 @@
 (function () {
   var root = document.getElementById("leaderboard");
   var live = window.CredoLive;
-  if (!root || !live) return;
+  // A page of the board (?from=top, ?after=…) is a still picture: its links lead back to "me".
+  if (!root || !live || root.hasAttribute("data-paged")) return;
+  var WINDOW = Number(root.getAttribute("data-window")) || 25;
+  var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   var list = root.querySelector(".lb-rows");
   var statusEl = root.querySelector(".lb-status");
   var toast = root.querySelector(".lb-toast");
@@ -98,6 +101,8 @@
     var rows = Array.prototype.slice.call(list.querySelectorAll(".lb-row"));
     rows.sort(function (a, b) { return Number(a.getAttribute("data-rank")) - Number(b.getAttribute("data-rank")); });
     rows.forEach(function (li) { list.appendChild(li); });
+    showWindow();
+    if (reducedMotion) return;
     rows.forEach(function (li) {
       var old = before[li.getAttribute("data-username")];
       if (old === undefined) { li.classList.add("lb-enter"); setTimeout(function () { li.classList.remove("lb-enter"); }, 700); return; }
@@ -122,9 +127,20 @@
       return;
     }
     entries.forEach(function (e) { list.appendChild(rowFor(e)); });
+    showWindow();
+  }
+
+  // A friends board arrives whole: show the WINDOW rows around me (the page's links lead to the
+  // top and further down), as the global and weekly boards do.
+  function showWindow() {
+    var rows = Array.prototype.slice.call(list.querySelectorAll(".lb-row"));
+    var mine = rows.findIndex(function (li) { return li.classList.contains("me"); });
+    var start = mine < 0 ? 0 : Math.max(0, Math.min(mine - Math.floor((WINDOW - 1) / 2), rows.length - WINDOW));
+    rows.forEach(function (li, i) { li.hidden = i < start || i >= start + WINDOW; });
   }
 
   function flash(li, up) {
+    if (reducedMotion) return;
     li.classList.remove("lb-up", "lb-down");
     void li.offsetWidth;  // restart the animation
     li.classList.add(up ? "lb-up" : "lb-down");
@@ -229,6 +245,15 @@
       t.setAttribute("aria-selected", t === tab ? "true" : "false");
     });
     if (history.replaceState) history.replaceState(null, "", "?board=" + board);
+    var pager = root.querySelector(".lb-pager");
+    if (pager) {  // the old board's cursor means nothing on this one: offer its top
+      pager.innerHTML = "";
+      var top = document.createElement("a");
+      top.className = "button ghost";
+      top.href = "?board=" + encodeURIComponent(board) + "&from=top";
+      top.textContent = "Top of the board";
+      pager.appendChild(top);
+    }
     subscribe();
   });
 
