@@ -9,20 +9,21 @@ service each and report through messages; a challenge the member does not take p
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.members.access import member_of
 from accounts.members.models import User
 from config.kernel.errors import DomainError, NotFound
-from leaderboards.gamification import challenges
+from leaderboards.gamification import badges, challenges
 from leaderboards.gamification.badges import BadgeStatus, badges_overview, newest_first
 from leaderboards.gamification.challenges import ChallengeCode, ChallengeError
 from leaderboards.gamification.honour import honour_for
@@ -69,12 +70,42 @@ def perks_page(request: HttpRequest) -> HttpResponse:
     return render(request, "leaderboards/perks.html", perks_context(member_of(request)))
 
 
+#: What another member's board of honour says of each badge: the catalogue's descriptions speak
+#: to the member ("You made your first friend"), these speak about them.
+ABOUT_THEM = {
+    badges.FIRST_FRIEND: "Made a first friend on Credo.",
+    badges.INVITATIONS: "Friends joined Credo through their invitations.",
+    badges.DISPUTE_RESOLVED: "A dispute of theirs was decided by a moderator.",
+    badges.CHALLENGE_WON: "Gained the most points in a challenge between friends.",
+}
+
+
+def _about_them(badge: badges.EarnedBadge) -> badges.EarnedBadge:
+    definition = badges.BY_CODE.get(badge.badge)
+    text = ABOUT_THEM.get(badge.badge)
+    if text is None and definition is not None and definition.lowest:  # a band badge
+        text = f"Their score reached the {definition.name.removesuffix(' band')} band ({definition.lowest} and above)."
+    return dataclasses.replace(badge, explanation=text or badge.explanation)
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    """The site's own 404 page, in development too (Django's technical page is for URLs)."""
+    return render(request, "404.html", status=404)
+
+
 def honour_page(request: HttpRequest, username: str) -> HttpResponse:
     try:
         honour = honour_for(username=username, viewer=request.user)
     except NotFound:
-        raise Http404 from None
+        return _not_found(request)
+    if not honour.is_me:
+        honour = dataclasses.replace(honour, badges=[_about_them(b) for b in honour.badges])
     return render(request, "leaderboards/honour.html", {"honour": honour})
+
+
+#: Up to this many candidates the form lists them as checkboxes; more, and the member types
+#: their usernames (one box per opponent, suggested from the friends as they type).
+PICK_FROM_LIST_MAX = 8
 
 
 class ChallengeForm(forms.Form):
@@ -82,9 +113,16 @@ class ChallengeForm(forms.Form):
         label="Friends to challenge", widget=forms.CheckboxSelectMultiple,
         help_text=f"Pick 1 to {challenges.MAX_OPPONENTS} friends.")
 
-    def __init__(self, *args: Any, friends: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, data: Any = None, *, friends: list[str], **kwargs: Any) -> None:
+        if data is not None:  # the username boxes left empty are no choice
+            data = data.copy()
+            data.setlist("opponents", [v.strip() for v in data.getlist("opponents") if v.strip()])
+        super().__init__(data, **kwargs)
         self.fields["opponents"].choices = [(name, name) for name in friends]  # type: ignore[attr-defined]
+        self.search = len(friends) > PICK_FROM_LIST_MAX
+        picked = self.data.getlist("opponents") if self.is_bound else []
+        #: The username boxes of the search form, refilled with what was typed.
+        self.slots = [picked[i] if i < len(picked) else "" for i in range(challenges.MAX_OPPONENTS)]
 
     def clean_opponents(self) -> list[str]:
         picked: list[str] = self.cleaned_data["opponents"]
@@ -149,7 +187,7 @@ def _act(request: HttpRequest, pk: int, action: Callable[[Challenge, User], obje
         challenge = challenges.challenge_for_member(member=me, challenge_id=pk)
         action(challenge, me)
     except NotFound:
-        raise Http404 from None
+        return _not_found(request)
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
