@@ -352,6 +352,8 @@ CELERY_BEAT_SCHEDULE["scoring-sweep-pending"] = {
     "task": "scoring.ledger.tasks.sweep_pending_events",
     "schedule": 30.0,
 }
+# Time as a cause: scores move to today's date once a day (hourly, so a missed run heals soon).
+CELERY_BEAT_SCHEDULE["scoring-age-scores"] = {"task": "scoring.ledger.tasks.age_scores", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["scoring-contagion-tick"] = {"task": "scoring.contagion.tasks.contagion_tick", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
     "task": "scoring.contagion.tasks.contagion_reconcile",

@@ -35,8 +35,9 @@ the cent, so the partner API can carry them (``currency: "EUR"``). ``external_id
 ``uci-<ID>-<card|bill|purchase>-2005-MM``: stable, whatever the anchor.
 
 ``anchor`` moves the whole history by whole days so that the September 2005 due date falls on
-``anchor`` (the demo world puts it near today). The score only depends on the events' relative
-dates, so a shifted replay scores exactly the same.
+``anchor`` (the demo world puts it near today). The score depends on the events' ages on the
+scoring date, so a replay shifted by whole days and scored on its shifted ``AS_OF`` scores
+exactly the same.
 
 Two things the ingestion path must allow to carry this replay unchanged: card repayments of
 0.00 (idle months), and paid dates up to 240 days after the anchor (status 8), i.e. in the
@@ -70,6 +71,10 @@ PURCHASE_DAY = 10
 DAYS_PER_MONTH_LATE = 30
 #: Where ``anchor`` defaults to: the September 2005 due date, i.e. no shift.
 DEFAULT_ANCHOR = date(YEAR, 9, DUE_DAY)
+#: The date a replayed client is scored on (``compute_base``'s ``as_of``): the last due date of
+#: the data set, when the September statement's outcome is known. A history shifted by
+#: ``anchor`` is scored on ``anchor`` and scores exactly the same.
+AS_OF = DEFAULT_ANCHOR
 ISSUER = "Card issuer"
 #: The profile a replayed client gets: complete. UCI has no profile data, and a profile shared
 #: by every client cannot change a ranking; complete lets behaviour span the whole 350-950.

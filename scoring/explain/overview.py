@@ -8,7 +8,7 @@ from typing import Any
 from accounts.members.models import User
 from scoring.contagion.services import contagion_breakdown
 from scoring.ledger import selectors, services
-from scoring.ledger.models import ScoreChange
+from scoring.ledger.models import ScoreChange, scoring_date
 from scoring.model import BaseResult, band_for, compute_base, reasons
 
 FACTOR_LABELS = {
@@ -55,12 +55,18 @@ def score_overview(*, member: User) -> dict[str, Any]:
 
 
 def _with_event_counts(result: BaseResult, member: User) -> BaseResult:
-    """The stored breakdown, with how many events fed each factor (the reasons' wording uses it:
-    "no payments on file yet" reads differently from "paid late")."""
-    counted = {f.name: f.events for f in compute_base(
-        selectors.facts_of(selectors.scored_events(member_id=member.pk)), selectors.profile_facts(member=member)
+    """The stored breakdown, with how many events fed each factor and what late payments still
+    weigh (the reasons' wording uses them: "no payments on file yet" reads differently from
+    "paid late")."""
+    state = selectors.score_state(member=member)
+    as_of = state.as_of if state is not None else scoring_date()
+    counted = {f.name: f for f in compute_base(
+        selectors.facts_of(selectors.scored_events(member_id=member.pk)), selectors.profile_facts(member=member),
+        as_of=as_of,
     ).factors}
-    return replace(result, factors=tuple(replace(f, events=counted.get(f.name)) for f in result.factors))
+    return replace(result, factors=tuple(
+        replace(f, events=counted[f.name].events, negative=counted[f.name].negative) if f.name in counted else f
+        for f in result.factors))
 
 
 def change_representation(change: ScoreChange) -> dict[str, Any]:

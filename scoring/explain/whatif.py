@@ -14,6 +14,7 @@ from config.kernel.serializers import StrictSerializer
 from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors
+from scoring.ledger.models import scoring_date
 from scoring.ledger.rows import event_explanation
 from scoring.model import EventFact, band_for, compute_base, total_score
 
@@ -58,10 +59,12 @@ def what_if(*, member: User, scenario: dict[str, Any]) -> dict[str, Any]:
     facts = selectors.facts_of(selectors.scored_events(member_id=member.pk))
     profile = selectors.profile_facts(member=member)
     social = state.social if state else 0.0
-    current = compute_base(facts, profile)
+    # Both today, so the difference is the scenario's alone (the stored score may be a day older).
+    today = scoring_date()
+    current = compute_base(facts, profile, as_of=today)
     current_score = total_score(current.base, social)
     fact = scenario_fact(scenario)
-    simulated = compute_base([*facts, fact], profile)
+    simulated = compute_base([*facts, fact], profile, as_of=today)
     simulated_score = total_score(simulated.base, social)
     delta = simulated_score - current_score
     return {

@@ -51,8 +51,15 @@ from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
 from scoring.ingestion.models import Event, Partner
 from scoring.ledger import selectors
-from scoring.ledger.models import ScoreChange, ScoreState
-from scoring.ledger.rows import Snapshot, any_on_time, event_explanation, ledger_row, starting_explanation
+from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
+from scoring.ledger.rows import (
+    Snapshot,
+    ageing_step,
+    any_on_time,
+    event_explanation,
+    ledger_row,
+    starting_explanation,
+)
 from scoring.ledger.signals import ScoreMove, bases_changed, scores_announce
 from scoring.model import EventFact, ProfileFacts, band_for, compute_base
 
@@ -62,16 +69,17 @@ CHUNK = 500
 
 
 def members_score_pending_bulk(*, member_ids: Iterable[int], announce: bool = True, batch: int = BATCH,
-                               progress: Any = None) -> int:
+                               progress: Any = None, now: datetime | None = None) -> int:
     """Apply every pending event of these members, ``batch`` members per transaction.
 
     Returns how many events were applied. ``progress``: optional tqdm-like bar, advanced by the
-    number of members of each batch.
+    number of members of each batch. ``now``: the moment of the scoring (default: the clock);
+    rows are dated with it and scores computed for its date — a replay of history passes its own.
     """
     ids = sorted(set(member_ids))
     applied = 0
     for chunk in chunks(ids, batch):
-        applied += _score_batch(list(chunk), announce=announce)
+        applied += _score_batch(list(chunk), announce=announce, now=now)
         if progress is not None:
             progress.update(len(chunk))
     return applied
@@ -122,6 +130,25 @@ def _verified(members: Sequence[User]) -> set[int]:
     return verified
 
 
+def scored_facts(member_ids: Sequence[int], partners: dict[int, Partner]) -> dict[int, list[EventFact]]:
+    """Every scored event of these members as the model's facts, in ONE query: plain rows (no
+    model instance per event), the same facts as ``selectors.event_fact`` makes of the rows."""
+    scored: dict[int, list[EventFact]] = defaultdict(list)
+    for pk, member_id, partner_id, kind, occurred_at, amount, due_date, paid_date, missed, amount_paid in (
+            Event.objects.filter(member_id__in=member_ids, status=Event.Status.SCORED).order_by()
+            .values_list(*_FACT_FIELDS)):
+        scored[member_id].append(EventFact(kind=kind, occurred_at=occurred_at, amount=amount, due_date=due_date,
+                                           paid_date=paid_date, missed=missed, amount_paid=amount_paid, ref=str(pk),
+                                           label=partners[partner_id].name))
+    return scored
+
+
+def profiles(members: Sequence[User]) -> dict[int, ProfileFacts]:
+    """The profile facts of these members, with one query for their verified e-mails."""
+    verified = _verified(members)
+    return {m.pk: _profile(m, email_verified=m.pk in verified) for m in members}
+
+
 def _profile(member: User, *, email_verified: bool) -> ProfileFacts:
     """``selectors.profile_facts(member=member)``, with the e-mail check done for the batch
     (``_verified``); the other fields as ``accounts.members.selectors.profile_completeness`` reads them."""
@@ -130,7 +157,7 @@ def _profile(member: User, *, email_verified: bool) -> ProfileFacts:
 
 
 @transaction.atomic
-def _score_batch(member_ids: list[int], *, announce: bool) -> int:
+def _score_batch(member_ids: list[int], *, announce: bool, now: datetime | None = None) -> int:
     """Score one batch in one transaction, in a number of statements that does not grow with the
     batch (``CHUNK`` rows per INSERT and per event UPDATE aside): six reads — the members
     (locked), their score states, the partners, the verified e-mails, the pending events, the
@@ -146,17 +173,10 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
                   .order_by("member_id", "occurred_at", "id")):
         event.partner = partners[event.partner_id]
         pending[event.member_id].append(event)
-    # The history, read again on every batch and growing with it, as plain rows (no model
-    # instance per event): the same facts as ``selectors.event_fact`` makes of the rows.
-    scored: dict[int, list[EventFact]] = defaultdict(list)
-    for pk, member_id, partner_id, kind, occurred_at, amount, due_date, paid_date, missed, amount_paid in (
-            Event.objects.filter(member_id__in=member_ids, status=Event.Status.SCORED).order_by()
-            .values_list(*_FACT_FIELDS)):
-        scored[member_id].append(EventFact(kind=kind, occurred_at=occurred_at, amount=amount, due_date=due_date,
-                                           paid_date=paid_date, missed=missed, amount_paid=amount_paid, ref=str(pk),
-                                           label=partners[partner_id].name))
+    scored = scored_facts(member_ids, partners)
 
-    now = timezone.now()
+    now = now or timezone.now()
+    today = scoring_date(now)
     rows: list[ScoreChange] = []
     new_states: list[ScoreState] = []
     state_values: list[tuple[Any, ...]] = []
@@ -171,17 +191,26 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
         member_rows: list[ScoreChange] = []
         if state is None:
             # What member_state_ensure writes: the starting score, from scored events and profile.
-            result = compute_base(facts, profile)
+            as_of = today
+            result = compute_base(facts, profile, as_of=as_of)
             row, current = ledger_row(member=member, cause=ScoreChange.Cause.PROFILE, before=Snapshot.of(None),
                                       result=result, social=0.0, explanation=starting_explanation(result))
             member_rows.append(row)
             first = Snapshot.of(None)
         else:
-            current = first = Snapshot.of(state)
+            # What member_score_pending writes: time's row first, when it moved the score.
+            as_of = max(state.as_of, today)
+            first = Snapshot.of(state)
+            ageing, current, _ = ageing_step(member=member, before=first, facts=facts, profile=profile,
+                                             since=state.as_of, as_of=as_of)
+            if ageing is not None and pending[member.pk]:
+                member_rows.append(ageing)
+            elif not pending[member.pk]:
+                current = first
         for event in pending[member.pk]:
             fact = selectors.event_fact(event)
             facts.append(fact)
-            result = compute_base(facts, profile)
+            result = compute_base(facts, profile, as_of=as_of)
             row, after = ledger_row(member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
                                     social=current.social, event=event, explanation="")
             row.explanation = event_explanation(fact, row.delta)
@@ -195,18 +224,21 @@ def _score_batch(member_ids: list[int], *, announce: bool) -> int:
             on_time.add(member.pk)
         rows.extend(member_rows)
         assert current.score is not None and current.base is not None and current.factors is not None
+        for row in member_rows:
+            row.created_at = now
         if state is None:
             new_states.append(ScoreState(member=member, base=current.base, social=current.social,
-                                         score=current.score, factors=current.factors, updated_at=now))
+                                         score=current.score, factors=current.factors, as_of=as_of, updated_at=now))
         else:
-            state_values.append((current.base, current.social, current.score, current.factors, now, member.pk))
+            state_values.append((current.base, current.social, current.score, current.factors, as_of, now,
+                                 member.pk))
         if current.score != first.score:
             user_values.append((current.score, band_for(current.score), now, member.pk))
         announcements.append((member.pk, first, current, member_rows[-1]))
 
     ScoreChange.objects.bulk_create(rows, batch_size=CHUNK)
     ScoreState.objects.bulk_create(new_states, batch_size=CHUNK)
-    rows_update(ScoreState, key="member", fields=("base", "social", "score", "factors", "updated_at"),
+    rows_update(ScoreState, key="member", fields=("base", "social", "score", "factors", "as_of", "updated_at"),
                 rows=state_values)
     rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"), rows=user_values)
     _events_mark_scored(applied_ids, now)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from scoring.ingestion.models import Event
 
 #: The longest ledger line (``ScoreChange.explanation``); longer texts are cut to it.
 EXPLANATION_MAX_LENGTH = 300
+
+
+def scoring_date(moment: datetime | None = None) -> date:
+    """The calendar date (UTC) a score computed at ``moment`` (default: now) is computed for."""
+    return (moment or timezone.now()).astimezone(UTC).date()
 
 
 class ScoreState(models.Model):
@@ -22,6 +30,9 @@ class ScoreState(models.Model):
     social = models.FloatField(default=0.0)  # points from friend contagion, clamped to ±C
     score = models.PositiveSmallIntegerField()
     factors = models.JSONField()  # {"<factor name>": value in [0, 1]}
+    #: The date the base was computed for: events age against it (``compute_base``'s ``as_of``),
+    #: so base and factors are exactly ``compute_base(events, profile, as_of=as_of)``.
+    as_of = models.DateField(default=scoring_date)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -37,11 +48,13 @@ class ScoreChange(models.Model):
         CONTAGION = "contagion", "Friend contagion"
         MODERATION = "moderation", "Moderation"
         RECALIBRATION = "recalibration", "Model recalibration"
+        AGEING = "ageing", "Time"
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="score_changes"
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default, not auto_now_add, so that a replay of history (the demo world) can date its rows.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     cause = models.CharField(max_length=16, choices=Cause.choices)
     event = models.ForeignKey(
         Event, null=True, blank=True, on_delete=models.PROTECT, related_name="score_changes"

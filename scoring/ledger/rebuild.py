@@ -35,8 +35,9 @@ def member_rebuild(*, member_id: int, write: bool = True) -> Difference | None:
     state = ScoreState.objects.filter(member=member).first()
     if state is None:
         return None
+    # On the state's own date, so that a rebuild reproduces the stored score exactly.
     result = compute_base(selectors.facts_of(selectors.scored_events(member_id=member_id)),
-                          selectors.profile_facts(member=member))
+                          selectors.profile_facts(member=member), as_of=state.as_of)
     rebuilt = total_score(result.base, state.social)
     if rebuilt == state.score and abs(result.base - state.base) < 1e-9:
         return None

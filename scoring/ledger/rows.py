@@ -7,20 +7,24 @@ a member's score at one moment (points; ``None`` before the first score).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from accounts.members.models import User
 from scoring.ingestion.models import Event
 from scoring.ledger.models import EXPLANATION_MAX_LENGTH, ScoreChange, ScoreState
 from scoring.ledger.streaks import may_be_on_time
-from scoring.model import BaseResult, EventFact, describe_event, total_score
-from scoring.model.factors import PROFILE_FIELDS, event_quality
-
-#: Appended when a good event (an on-time payment in full, a purchase) comes with a fall: the
-#: model weighs events by their age relative to the latest one (scoring/model/factors.py), so a
-#: payment after a long gap ages the earlier ones at once.
-AGING_NOTE = " (earlier ones count less as they age)"
+from scoring.model import (
+    BaseResult,
+    EventFact,
+    ProfileFacts,
+    compute_base,
+    describe_ageing,
+    describe_event,
+    total_score,
+)
+from scoring.model.factors import PROFILE_FIELDS
 
 
 def format_points(delta: int) -> str:
@@ -34,11 +38,7 @@ def format_points(delta: int) -> str:
 
 def event_explanation(fact: EventFact, delta: int) -> str:
     """The ledger line of one event: "Card repayment to Acme 14 days late: −12"."""
-    text = f"{describe_event(fact)}: {format_points(delta)}"
-    good = fact.kind == "purchase" or event_quality(fact) >= 1.0
-    if delta < 0 and good:
-        text += AGING_NOTE
-    return text[:EXPLANATION_MAX_LENGTH]
+    return f"{describe_event(fact)}: {format_points(delta)}"[:EXPLANATION_MAX_LENGTH]
 
 
 def starting_explanation(result: BaseResult) -> str:
@@ -90,3 +90,23 @@ def any_on_time(facts: Iterable[EventFact]) -> bool:
     """Whether any of these events may be an on-time payment (``streaks.may_be_on_time``)."""
     return any(may_be_on_time(kind=f.kind, due_date=f.due_date, paid_date=f.paid_date, missed=f.missed,
                               amount=f.amount, amount_paid=f.amount_paid) for f in facts)
+
+
+def ageing_step(*, member: User, before: Snapshot, facts: Sequence[EventFact], profile: ProfileFacts,
+                since: date, as_of: date) -> tuple[ScoreChange | None, Snapshot, BaseResult]:
+    """Move a member scored on ``since`` to the date ``as_of`` with no new event.
+
+    Returns the ledger row that says what time changed ("Late payments of March now count less:
+    +3") when the displayed score moved, else None, then the snapshot and breakdown on ``as_of``
+    (its base may have moved by less than a displayed point). Writers call it before applying
+    anything new, so every later row explains only its own cause.
+    """
+    result = compute_base(facts, profile, as_of=as_of)
+    if before.score is None or since >= as_of:
+        return None, before, result
+    row, after = ledger_row(member=member, cause=ScoreChange.Cause.AGEING, before=before, result=result,
+                            social=before.social, explanation="")
+    if row.delta == 0:
+        return None, after, result
+    row.explanation = f"{describe_ageing(facts, since, as_of)}: {format_points(row.delta)}"[:EXPLANATION_MAX_LENGTH]
+    return row, after, result

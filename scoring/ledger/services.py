@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
@@ -26,9 +26,10 @@ from scoring.ingestion import dirty
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors
 from scoring.ledger.bulk import members_score_pending_bulk
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
 from scoring.ledger.rows import (
     Snapshot,
+    ageing_step,
     any_on_time,
     event_explanation,
     factors_dict,
@@ -47,16 +48,17 @@ MAX_SCORING_ATTEMPTS = 5
 LAST_ERROR_MAX_LENGTH = 2000
 
 
-def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange],
+def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange], as_of: date,
                  on_time: bool | None = None) -> None:
-    """Persist the new state and its ledger rows; announce the change after commit. ``on_time``:
-    whether the change came with a payment that may be on time (None: not known), passed on
-    with ``bases_changed`` (``payments_on_time``)."""
+    """Persist the new state (computed for the date ``as_of``) and its ledger rows; announce the
+    change after commit. ``on_time``: whether the change came with a payment that may be on time
+    (None: not known), passed on with ``bases_changed`` (``payments_on_time``)."""
     assert after.score is not None and after.base is not None and after.factors is not None
     ScoreChange.objects.bulk_create(rows)
     ScoreState.objects.update_or_create(
         member=member,
-        defaults={"base": after.base, "social": after.social, "score": after.score, "factors": after.factors},
+        defaults={"base": after.base, "social": after.social, "score": after.score, "factors": after.factors,
+                  "as_of": as_of},
     )
     if after.score != before.score:
         User.objects.filter(pk=member.pk).update(
@@ -78,11 +80,12 @@ def member_state_ensure(*, member: User) -> ScoreState:
     if state is not None:
         return state
     facts = selectors.facts_of(selectors.scored_events(member_id=locked.pk))
-    result = compute_base(facts, selectors.profile_facts(member=locked))
+    as_of = scoring_date()
+    result = compute_base(facts, selectors.profile_facts(member=locked), as_of=as_of)
     before = Snapshot.of(None)
     row, after = ledger_row(member=locked, cause=ScoreChange.Cause.PROFILE, before=before, result=result,
                             social=0.0, explanation=starting_explanation(result))
-    _state_write(member=locked, before=before, after=after, rows=[row], on_time=any_on_time(facts))
+    _state_write(member=locked, before=before, after=after, rows=[row], as_of=as_of, on_time=any_on_time(facts))
     return ScoreState.objects.get(member=locked)
 
 
@@ -105,13 +108,17 @@ def member_score_pending(*, member_id: int) -> int:
         return 0
     facts: list[EventFact] = selectors.facts_of(selectors.scored_events(member_id=member_id))
     profile = selectors.profile_facts(member=member)
-    before = current = Snapshot.of(state)
-    rows: list[ScoreChange] = []
+    before = Snapshot.of(state)
     now = timezone.now()
+    # Time first, in a row of its own, so that each event's row shows only that event's effect.
+    as_of = max(state.as_of, scoring_date(now))
+    ageing, current, _ = ageing_step(member=member, before=before, facts=facts, profile=profile,
+                                     since=state.as_of, as_of=as_of)
+    rows: list[ScoreChange] = [] if ageing is None else [ageing]
     for event in pending:
         fact = selectors.event_fact(event)
         facts.append(fact)
-        result = compute_base(facts, profile)
+        result = compute_base(facts, profile, as_of=as_of)
         row, after = ledger_row(
             member=member, cause=ScoreChange.Cause.EVENT, before=current, result=result,
             social=current.social, event=event, explanation="",
@@ -123,7 +130,7 @@ def member_score_pending(*, member_id: int) -> int:
         event.scored_at = now
         event.attempts += 1
     Event.objects.bulk_update(pending, ["status", "scored_at", "attempts"])
-    _state_write(member=member, before=before, after=current, rows=rows,
+    _state_write(member=member, before=before, after=current, rows=rows, as_of=as_of,
                  on_time=any_on_time(facts[len(facts) - len(pending):]))
     return len(pending)
 
@@ -202,8 +209,10 @@ def member_rescore(*, member_id: int, cause: str, explanation: str, event: Event
     if state is None:
         state = member_state_ensure(member=member)
         return Rescored(None, state.score, True)
+    # On the state's own date: the facts changed already (a reversal, a profile edit), so time
+    # cannot be told apart from the cause here; the ageing sweep moves the date on its own row.
     result = compute_base(selectors.facts_of(selectors.scored_events(member_id=member_id)),
-                          selectors.profile_facts(member=member))
+                          selectors.profile_facts(member=member), as_of=state.as_of)
     before = Snapshot.of(state)
     if result.base == before.base and factors_dict(result) == before.factors:
         return Rescored(before.score, before.score, False)
@@ -211,7 +220,7 @@ def member_rescore(*, member_id: int, cause: str, explanation: str, event: Event
     text = f"{explanation}: {format_points(new_score - (before.score or new_score))}"
     row, after = ledger_row(member=member, cause=cause, before=before, result=result,
                             social=before.social, explanation=text, event=event)
-    _state_write(member=member, before=before, after=after, rows=[row])
+    _state_write(member=member, before=before, after=after, rows=[row], as_of=state.as_of)
     return Rescored(before.score, after.score, True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from config.kernel.task_policy import RETRY_ON_DATABASE_ERRORS
-from scoring.ledger import services
+from scoring.ledger import ageing, services
 from scoring.ledger.models import ScoreChange
 
 
@@ -34,3 +34,10 @@ def score_dirty_members(seconds: float = 5.0) -> int:
     """Periodic (every second, services mode): score the members the API queued, in batches,
     for up to ``seconds`` (``services.dirty_members_score``). Returns how many events were applied."""
     return services.dirty_members_score(seconds=seconds)
+
+
+@shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
+def age_scores() -> int:
+    """Periodic (hourly; the work is done once a day): move every score to today's date, with a
+    ledger row where time alone moved it (``ageing.ageing_sweep``). Returns the rows written."""
+    return ageing.ageing_sweep()

@@ -5,7 +5,7 @@ The services call ``compute_base`` with plain facts; ``total_score`` adds the so
 ``reasons`` and ``describe_event`` explain the result.
 """
 
-from scoring.model.explain import Reason, ReasonCode, describe_event, reasons
+from scoring.model.explain import Reason, ReasonCode, describe_ageing, describe_event, reasons
 from scoring.model.factors import (
     BILL_PAYMENT,
     CARD_REPAYMENT,
@@ -40,6 +40,7 @@ __all__ = [
     "band_bounds",
     "band_for",
     "compute_base",
+    "describe_ageing",
     "describe_event",
     "reasons",
     "total_score",

@@ -6,7 +6,11 @@ hints are for people and may be reworded.
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from scoring.model.factors import (
     BILL_PAYMENT,
@@ -19,8 +23,14 @@ from scoring.model.factors import (
     BaseResult,
     EventFact,
     FactorResult,
+    age_days,
+    age_weight,
     days_late,
+    event_evidence,
+    lateness_bucket,
     paid_fraction,
+    purchase_volume,
+    recent_spend,
 )
 from scoring.model.params import PARAMS, ScoringParams
 
@@ -63,20 +73,24 @@ class Reason:
     hint: str
 
 
+#: Aged evidence below this (a late, missed or part payment still weighing) gives the "late" reason.
+LATE_EVIDENCE = -0.01
+
+
 def _timeliness_reason(
     factor: FactorResult,
     noun: str,
     codes: tuple[str, str, str],
     prior: float,
-    strength: float,
     params: ScoringParams,
 ) -> tuple[str, str, str]:
     none, few, late = codes
-    half_life = round(params.timeliness_half_life_days)
+    half_life = round(params.negative_half_life_days)
     late_reason = (
         late,
         f"Some {noun}s were late, missed or partly paid",
-        f"Pay in full by the due date; recent months count most (a payment's weight halves every {half_life} days).",
+        f"Pay in full by the due date: each one paid on time adds, and a late one weighs less as it "
+        f"ages (its weight halves every {half_life} days).",
     )
     n = factor.events
     if n == 0 or (n is None and abs(factor.value - prior) < 1e-12):
@@ -85,25 +99,17 @@ def _timeliness_reason(
             f"No {noun}s on file yet",
             f"Connect a partner that reports your {noun}s: each one paid on time counts.",
         )
-    # With every event on time and in full the value is (k·prior + n) / (k + n) >= prior:
-    # reaching it means only the thin file holds the factor back; below the prior, something
-    # was late whatever n is.
-    if n is None:
-        if factor.value < prior:
-            return late_reason
-        return (
-            few,
-            f"Your {noun} record is still building",
-            "Keep paying on time and in full: a longer record lifts this factor toward its maximum.",
-        )
-    if factor.value >= (strength * prior + n) / (strength + n) - 1e-9:
-        count = f"1 {noun}" if n == 1 else f"{n} {noun}s"
-        return (
-            few,
-            f"Only {count} on file",
-            "Keep paying on time: a longer record lifts this factor toward its maximum.",
-        )
-    return late_reason
+    if factor.negative is not None and factor.negative < LATE_EVIDENCE:
+        return late_reason
+    if factor.negative is None and factor.value < prior:
+        return late_reason
+    count = f"1 {noun}" if n == 1 else f"{n} {noun}s" if n is not None else f"your {noun}s"
+    return (
+        few,
+        f"Your {noun} record is still building ({count} on file)" if n is not None
+        else f"Your {noun} record is still building",
+        "Keep paying on time and in full: every payment on time lifts this factor, recent ones most.",
+    )
 
 
 def reasons(result: BaseResult, params: ScoringParams = PARAMS) -> list[Reason]:
@@ -126,7 +132,6 @@ def reasons(result: BaseResult, params: ScoringParams = PARAMS) -> list[Reason]:
                     ReasonCode.CARD_REPAYMENTS_LATE,
                 ),
                 params.card_prior,
-                params.card_prior_strength,
                 params,
             )
         elif factor.name == BILL_PAYMENT_TIMELINESS:
@@ -139,7 +144,6 @@ def reasons(result: BaseResult, params: ScoringParams = PARAMS) -> list[Reason]:
                     ReasonCode.BILL_PAYMENTS_LATE,
                 ),
                 params.bill_prior,
-                params.bill_prior_strength,
                 params,
             )
         elif factor.name == PURCHASE_VOLUME:
@@ -186,3 +190,48 @@ def describe_event(e: EventFact) -> str:
             text += f", {e.amount_paid} of {e.amount} paid"
         return text
     return f"{e.kind.replace('_', ' ').capitalize()} event{to}"
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def describe_ageing(events: Iterable[EventFact], since: date, as_of: date, params: ScoringParams = PARAMS) -> str:
+    """What time changed between the scoring dates ``since`` and ``as_of``, e.g. "Late payments
+    of March now count less": the group of events (on-time payments, late or missed ones, part
+    payments, purchases; by the month they happened) whose ageing moved the base most."""
+    moved: dict[tuple[str, int, int], float] = defaultdict(float)
+    purchases: dict[tuple[str, int, int], list[EventFact]] = defaultdict(list)
+    facts = list(events)
+    scales = {CARD_REPAYMENT: (params.card_evidence_scale, params.weight_card_repayment),
+              BILL_PAYMENT: (params.bill_evidence_scale, params.weight_bill_payment)}
+    for e in facts:
+        year, month = e.occurred_at.year, e.occurred_at.month
+        if e.kind in scales:
+            evidence = event_evidence(e, params)
+            half_life = params.positive_half_life_days if evidence > 0 else params.negative_half_life_days
+            faded = evidence * (age_weight(age_days(e, since), half_life) - age_weight(age_days(e, as_of), half_life))
+            scale, weight = scales[e.kind]
+            # Points through the factor's slope at the middle of the scale: a ranking, not a figure.
+            points = abs(faded) * scale * weight * params.span / 4.0
+            if evidence > 0:
+                label = "On-time payments"
+            elif lateness_bucket(days_late(e)) == 0:
+                label = "Part payments"
+            else:
+                label = "Late or missed payments"
+            moved[(label, year, month)] += points
+        elif e.kind == PURCHASE:
+            purchases[("Purchases", year, month)].append(e)
+    if purchases:
+        everything = [e for e in facts if e.kind == PURCHASE]
+        spend = recent_spend(everything, as_of, params)
+        for key, group in purchases.items():
+            faded = recent_spend(group, since, params) - recent_spend(group, as_of, params)
+            moved[key] += abs(purchase_volume(spend + faded, params) - purchase_volume(spend, params)) * (
+                params.weight_purchase_volume * params.span)
+    if not moved or math.fsum(moved.values()) == 0.0:
+        return "Time passed"
+    label, year, month = max(sorted(moved), key=lambda key: moved[key])
+    when = _MONTHS[month - 1] if year == as_of.year else f"{_MONTHS[month - 1]} {year}"
+    return f"{label} of {when} now count less"

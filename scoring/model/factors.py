@@ -3,11 +3,21 @@
 Pure Python, no Django: the services call it with plain facts, the UCI evaluation replays
 30,000 clients through it, and the tests reach every branch without a database.
 
-Determinism: the result depends only on the *set* of events. Events are sorted by
-(occurred_at, ref, then every other field) before anything is summed, sums use ``math.fsum``
-(exactly rounded, so order-free anyway), and recency is measured from the member's own latest
-event (``occurred_at``), never from the wall clock: a stored score does not drift as time
-passes, only a new event moves it.
+Each repayment carries its own signed *evidence* (``event_evidence``): paid on time and in
+full adds, late subtracts by how late, a part payment subtracts by the share left unpaid. The
+evidence of an event decays with its calendar age on the scoring date ``as_of``, and a
+timeliness factor is the logistic of its prior's log-odds plus the scaled sum. Because each
+event adds its own term and the logistic rises, the rules a member relies on (DESIGN §3) hold
+for any history: an on-time payment in full never lowers a factor, a late, missed or partial one
+never raises it, paying later never scores better, missed equals 90+ days late. Nothing is a
+mean, so no event can "pull up" a factor by being better than the others.
+
+Determinism: the result depends only on the *set* of events and the date ``as_of``. Events are
+sorted by (occurred_at, ref, then every other field) before anything is summed and sums use
+``math.fsum`` (exactly rounded, so order-free anyway); ages are whole calendar days (UTC) from
+the event's day to ``as_of``. The wall clock is never read: the ledger passes the date, stores
+it with the score (``ScoreState.as_of``) and writes a row of its own when only time moved the
+score (``scoring.ledger.ageing``).
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from scoring.model.params import PARAMS, ScoringParams
@@ -87,6 +97,8 @@ class FactorResult:
 
     ``events`` is how many events fed the factor (0 for the profile), for explanations; None
     when unknown (a breakdown rebuilt from stored values), and ``reasons`` then says less.
+    ``negative`` is the aged evidence the factor's late, missed or partial payments took away
+    (<= 0; 0 for the factors without evidence, None when unknown).
     """
 
     name: str
@@ -94,6 +106,7 @@ class FactorResult:
     value: float
     points: float
     events: int | None = None
+    negative: float | None = None
 
     def max_points(self, params: ScoringParams = PARAMS) -> float:
         """The points this factor gives at value 1."""
@@ -148,7 +161,7 @@ def days_late(e: EventFact) -> int | None:
 
 def lateness_bucket(late: int | None) -> int:
     """Bucket index of a payment ``late`` days after its due date, into
-    ``ScoringParams.lateness_qualities()``: 0 on time, 1 for 1-29 days late, 2 for 30-59, 3 for
+    ``ScoringParams.lateness_costs()``: 0 on time, 1 for 1-29 days late, 2 for 30-59, 3 for
     60-89, 4 for 90+ (None = missed → 90+)."""
     if late is None or late >= 90:
         return 4
@@ -161,11 +174,6 @@ def lateness_bucket(late: int | None) -> int:
     return 3
 
 
-def lateness_quality(late: int | None, params: ScoringParams = PARAMS) -> float:
-    """Quality in [0, 1] of a payment ``late`` days after its due date (None = missed)."""
-    return params.lateness_qualities()[lateness_bucket(late)]
-
-
 def paid_fraction(e: EventFact) -> float:
     """Share of the amount due that was paid, in [0, 1] (1 when paid in full or nothing due)."""
     if e.amount_paid is None or e.amount <= 0:
@@ -173,61 +181,106 @@ def paid_fraction(e: EventFact) -> float:
     return min(1.0, max(0.0, float(e.amount_paid / e.amount)))
 
 
-def event_quality(e: EventFact, params: ScoringParams = PARAMS) -> float:
-    """Quality in [0, 1] of one bill or card repayment: lateness, then partial payment."""
-    base = lateness_quality(days_late(e), params)
+def amount_share(e: EventFact, params: ScoringParams = PARAMS) -> float:
+    """How much of its full weight a payment's evidence carries by its size: the amount due over
+    ``amount_full``, at most 1 (0 for nothing due)."""
+    if e.amount <= 0:
+        return 0.0
+    return min(1.0, float(e.amount) / params.amount_full)
+
+
+def event_evidence(e: EventFact, params: ScoringParams = PARAMS) -> float:
+    """Signed evidence of one bill or card repayment, before ageing (units: one on-time payment
+    in full of at least ``amount_full`` is ``evidence_on_time``).
+
+    On time and in full: ``+evidence_on_time``. Late or missed: ``−cost`` of its lateness bucket.
+    Paid only in part: a further ``−cost_partial · (1 − fraction paid) ** partial_exponent``, and
+    never the on-time gain. Either is scaled by the payment's size: a payment of nothing due
+    (an idle month) carries ``gain_floor`` of the gain or ``cost_floor`` of the cost, one of
+    ``amount_full`` or more carries all of it. So for a given amount the evidence never rises
+    with days late or with a smaller payment, and only an on-time payment in full is positive.
+    """
+    bucket = lateness_bucket(days_late(e))
     fraction = paid_fraction(e)
-    if fraction >= 1.0:
-        return base
-    floor = params.partial_payment_floor
-    return base * (floor + (1.0 - floor) * fraction**params.partial_payment_exponent)
+    size = amount_share(e, params)
+    if bucket == 0 and fraction >= 1.0:
+        return params.evidence_on_time * (params.gain_floor + (1.0 - params.gain_floor) * size)
+    shortfall = 0.0 if fraction >= 1.0 else params.cost_partial * (1.0 - fraction) ** params.partial_exponent
+    cost = params.lateness_costs()[bucket] + shortfall
+    return -cost * (params.cost_floor + (1.0 - params.cost_floor) * size)
 
 
-def recency_weight(e: EventFact, anchor: datetime, half_life_days: float) -> float:
-    """2 ** (-age / half-life), age in days from ``anchor`` (the member's latest event)."""
-    age_days = (anchor - e.occurred_at).total_seconds() / _SECONDS_PER_DAY
-    return 2.0 ** (-age_days / half_life_days)
+def age_days(e: EventFact, as_of: date) -> int:
+    """Whole calendar days (UTC) from the event's day to ``as_of``; 0 for a later event."""
+    return max(0, (as_of - e.occurred_at.astimezone(UTC).date()).days)
+
+
+def age_weight(age: int, half_life_days: float) -> float:
+    """2 ** (-age / half-life): what is left of a term ``age`` days old."""
+    return 2.0 ** (-age / half_life_days)
+
+
+def evidence_weight(evidence: float, age: int, params: ScoringParams = PARAMS) -> float:
+    """What is left, ``age`` days on, of evidence of this sign: good evidence halves every
+    ``positive_half_life_days``; bad evidence is two parts, ``negative_fast_share`` of it
+    halving every ``negative_fast_half_life_days`` (a fresh delinquency says most) and the rest
+    every ``negative_half_life_days`` (it is remembered for long)."""
+    if evidence > 0:
+        return age_weight(age, params.positive_half_life_days)
+    fast = params.negative_fast_share
+    return fast * age_weight(age, params.negative_fast_half_life_days) + (1.0 - fast) * age_weight(
+        age, params.negative_half_life_days)
+
+
+def aged_evidence(e: EventFact, as_of: date, params: ScoringParams = PARAMS) -> float:
+    """``event_evidence`` decayed by the event's age on ``as_of`` (``evidence_weight``)."""
+    evidence = event_evidence(e, params)
+    return evidence * evidence_weight(evidence, age_days(e, as_of), params)
+
+
+def logistic(x: float) -> float:
+    """1 / (1 + e^-x), without overflow for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def timeliness_value(evidence: float, prior: float, scale: float) -> float:
+    """A timeliness factor from its summed aged evidence: logistic(logit(prior) + scale · evidence).
+    No evidence gives the prior; more evidence gives more, less gives less."""
+    return logistic(logit(prior) + scale * evidence)
 
 
 def timeliness(
     events: Sequence[EventFact],
-    anchor: datetime,
+    as_of: date,
     prior: float,
-    prior_strength: float,
+    scale: float,
     params: ScoringParams = PARAMS,
-) -> float:
-    """Recency-weighted mean of the prior and the qualities of ``events``, with ONE set of weights.
+) -> tuple[float, float]:
+    """(value, negative evidence) of a timeliness factor over ``events`` on ``as_of``.
 
-    value = (strength * prior + Σ wᵢ qᵢ) / (strength + Σ wᵢ), wᵢ = 2 ** (-ageᵢ / half-life)
-    the recency weight of event i, age in days before ``anchor`` (``compute_base`` passes the
-    stream's own latest event, so that event weighs 1 and the prior is worth ``strength``
-    events of that age). Other kinds of events never move this factor. Because the prior and
-    the events share the weights, the value is a plain weighted average: an event pulls it
-    toward its own quality by its own weight, whatever the other events are. Hence, for a
-    fixed ``anchor`` (all tested): no events gives the prior; removing an event of quality
-    below the value never lowers it (a reversed missed payment never hurts); adding a missed
-    payment never raises it; a later, smaller or missed payment never raises it; the value
-    stays in [0, 1]. (The earlier form shrank by the event COUNT n, (strength * prior +
-    n * m) / (strength + n), while m was recency-weighted: removing an old missed payment
-    dropped n by one but barely moved m, so it could LOWER the value.)
-
-    The weights are relative to ``anchor``: when a new event becomes the stream's latest, the
-    older ones weigh less against the prior (their age grows), so after a long gap the file
-    becomes "thin" again and the value moves back toward the prior.
+    value = logistic(logit(prior) + scale · Σ aged evidence). Each event adds its own term, so
+    (all tested): no events gives the prior; adding an on-time payment in full never lowers the
+    value and adding a late, missed or partial one never raises it; a later or smaller payment
+    never scores higher; removing a bad event never lowers it. Time only shrinks every term
+    toward 0: a record untouched for years returns toward the prior, the bad as the good.
     """
-    if not events:
-        return prior
-    weights = [recency_weight(e, anchor, params.timeliness_half_life_days) for e in events]
-    qualities = [event_quality(e, params) for e in events]
-    weighted = math.fsum(w * q for w, q in zip(weights, qualities, strict=True))
-    value = (prior_strength * prior + weighted) / (prior_strength + math.fsum(weights))
-    return min(1.0, max(0.0, value))
+    terms = [aged_evidence(e, as_of, params) for e in events]
+    negative = math.fsum(t for t in terms if t < 0)
+    return timeliness_value(math.fsum(terms), prior, scale), negative
 
 
-def recent_spend(events: Sequence[EventFact], anchor: datetime, params: ScoringParams = PARAMS) -> float:
-    """Σ amount * recency weight over purchases (currency units; negative amounts count 0)."""
+def recent_spend(events: Sequence[EventFact], as_of: date, params: ScoringParams = PARAMS) -> float:
+    """Σ amount * age weight over purchases (currency units; negative amounts count 0)."""
     return math.fsum(
-        float(max(e.amount, Decimal(0))) * recency_weight(e, anchor, params.purchase_half_life_days) for e in events
+        float(max(e.amount, Decimal(0))) * age_weight(age_days(e, as_of), params.purchase_half_life_days)
+        for e in events
     )
 
 
@@ -247,44 +300,35 @@ def compute_base(
     events: Iterable[EventFact],
     profile: ProfileFacts,
     params: ScoringParams = PARAMS,
+    *,
+    as_of: date,
 ) -> BaseResult:
-    """The base score (unrounded points, in [score_min, score_min + span]) and its factors.
+    """The base score on the date ``as_of`` (unrounded points, in [score_min, score_min + span])
+    and its factors.
 
-    Precondition: every ``occurred_at`` is timezone-aware. Events of unknown kind are ignored.
+    Precondition: every ``occurred_at`` is timezone-aware. Events of unknown kind are ignored;
+    events dated after ``as_of`` count as ``as_of``'s.
     """
     ordered = sorted(events, key=_sort_key)
-    anchor = ordered[-1].occurred_at if ordered else None
     by_kind: dict[str, list[EventFact]] = {kind: [] for kind in EVENT_KINDS}
     for e in ordered:
         if e.kind in by_kind:
             by_kind[e.kind].append(e)
     cards, bills, purchases = by_kind[CARD_REPAYMENT], by_kind[BILL_PAYMENT], by_kind[PURCHASE]
 
-    # Timeliness is measured from each stream's own latest event (it then depends only on the
-    # stream's relative ages, never on other kinds of events, and the weights stay far from
-    # underflow); purchases age against the member's latest event of any kind, their "now".
-    card_value = (
-        timeliness(cards, cards[-1].occurred_at, params.card_prior, params.card_prior_strength, params)
-        if cards
-        else params.card_prior
-    )
-    bill_value = (
-        timeliness(bills, bills[-1].occurred_at, params.bill_prior, params.bill_prior_strength, params)
-        if bills
-        else params.bill_prior
-    )
-    volume = (
-        purchase_volume(recent_spend(purchases, anchor, params), params) if purchases and anchor is not None else 0.0
-    )
+    card_value, card_negative = timeliness(cards, as_of, params.card_prior, params.card_evidence_scale, params)
+    bill_value, bill_negative = timeliness(bills, as_of, params.bill_prior, params.bill_evidence_scale, params)
+    volume = purchase_volume(recent_spend(purchases, as_of, params), params)
 
     rows = (
-        (CARD_REPAYMENT_TIMELINESS, params.weight_card_repayment, card_value, len(cards)),
-        (BILL_PAYMENT_TIMELINESS, params.weight_bill_payment, bill_value, len(bills)),
-        (PURCHASE_VOLUME, params.weight_purchase_volume, volume, len(purchases)),
-        (PROFILE_COMPLETENESS, params.weight_profile, profile_completeness(profile), 0),
+        (CARD_REPAYMENT_TIMELINESS, params.weight_card_repayment, card_value, len(cards), card_negative),
+        (BILL_PAYMENT_TIMELINESS, params.weight_bill_payment, bill_value, len(bills), bill_negative),
+        (PURCHASE_VOLUME, params.weight_purchase_volume, volume, len(purchases), 0.0),
+        (PROFILE_COMPLETENESS, params.weight_profile, profile_completeness(profile), 0, 0.0),
     )
     factors = tuple(
-        FactorResult(name, weight, value, params.span * weight * value, count) for name, weight, value, count in rows
+        FactorResult(name, weight, value, params.span * weight * value, count, negative)
+        for name, weight, value, count, negative in rows
     )
     # A plain left-to-right sum in the fixed factor order, so that
     # score_min + sum(f.points for f in factors) == base holds exactly for callers.

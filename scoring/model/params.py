@@ -52,41 +52,42 @@ class ScoringParams:
     )
     lowest_band: str = "Building"
 
-    # --- per-event quality of a card repayment or bill payment, in [0, 1] -----------------
-    # Days late = paid_date - due_date; paying on or before the due date is on time (1.0) and
-    # 90+ days late or missed is 0.0 (DESIGN's end points). The two middle buckets were fitted
-    # (UCI reports "1 month late" and "2 months late", replayed as 30 and 60 days late). UCI has
-    # no lateness under a month, so 1-29 days is set half-way between on time and 30-59 days.
-    quality_on_time: float = 1.0
-    quality_late_1_29: float = 0.80
-    quality_late_30_59: float = 0.60  # fitted: at its product cap (the fit would go higher)
-    quality_late_60_89: float = 0.0001  # fitted: two months late is as bad as 90+
-    quality_late_90_plus: float = 0.0
-    #: A payment of only part of the amount due multiplies the quality by
-    #: floor + (1 - floor) * (paid / due) ** exponent, so paying less never scores higher.
-    #: Fitted: paying nothing of a statement costs 11 % of the quality, paying a little most
-    #: of that back (5 % paid already gives 0.96). On UCI, revolvers who pay the minimum on
-    #: time default no more often than full payers, so the fit keeps this penalty mild.
-    partial_payment_floor: float = 0.70
-    partial_payment_exponent: float = 0.05
+    # --- evidence of each card repayment or bill payment (``factors.event_evidence``) --------
+    # Units: one payment on time and in full of at least ``amount_full`` is worth
+    # ``evidence_on_time`` (fixed at 1, the unit the other constants are fitted in). A late
+    # payment takes away the cost of its lateness bucket; the costs never fall with days late,
+    # and missed costs as much as 90+ days late (DESIGN §3). UCI reports lateness in whole months
+    # (replayed as 30, 60, 90+ days), so 1-29 days late is not fitted: it costs half of 30-59.
+    evidence_on_time: float = 1.0
+    cost_late_1_29: float = 1.396
+    cost_late_30_59: float = 2.792
+    cost_late_60_89: float = 20.9
+    cost_late_90_plus: float = 20.9
+    #: A payment of only part of the amount due never earns the on-time gain and takes away a
+    #: further cost_partial * (1 - fraction paid) ** partial_exponent.
+    cost_partial: float = 0.18
+    partial_exponent: float = 3.0
+    #: Size: a payment of ``amount_full`` or more (EUR) carries its whole evidence, a smaller one
+    #: a share rising linearly from ``gain_floor`` (on time) or ``cost_floor`` (late) at 0.00.
+    amount_full: float = 133.0
+    gain_floor: float = 0.126
+    cost_floor: float = 0.696
 
-    # --- recency and thin-file smoothing of the two timeliness factors --------------------
-    #: An event's weight halves every half-life (days before the member's latest event).
-    timeliness_half_life_days: float = 140.0  # fitted: about four and a half months
-    #: Factor = (strength * prior + Σ wᵢ qᵢ) / (strength + Σ wᵢ), wᵢ the recency weight of event
-    #: i (1 for the stream's latest): with no events the factor is the prior; `strength` is worth
-    #: that many events as recent as the latest. Priors fitted within the product's range
-    #: 0.40-0.55 (a newcomer starts in Building/Fair), strengths within 1-100. They set where
-    #: good payers land: five monthly on-time card repayments give (5.4 * 0.44 + 3.8) / 9.2 =
-    #: 0.67, a year of them 0.74, and no number of them more than 0.76 (monthly weights sum to
-    #: at most 1 / (1 - 2 ** (-30 / 140)) = 7.2), so the top of the scale needs the other
-    #: factors too. The bill prior is strong
-    #: because a bill's lateness repeats the card's (same paid date on UCI): held near
-    #: mid-scale it spreads the scores without double-counting lateness in the ranking.
-    card_prior: float = 0.44
-    card_prior_strength: float = 5.4
-    bill_prior: float = 0.46
-    bill_prior_strength: float = 39.0
+    # --- ageing and the shape of the two timeliness factors --------------------------------
+    #: Evidence fades with calendar age on the scoring date: good evidence halves every
+    #: ``positive_half_life_days``; bad evidence is two parts, ``negative_fast_share`` of it
+    #: halving every ``negative_fast_half_life_days`` and the rest every
+    #: ``negative_half_life_days``.
+    positive_half_life_days: float = 1460.0
+    negative_fast_share: float = 0.79
+    negative_fast_half_life_days: float = 15.0
+    negative_half_life_days: float = 180.0
+    #: Factor = logistic(logit(prior) + scale * Σ aged evidence): with no evidence the factor is
+    #: its prior (a new member sits in Fair), evidence moves it on the log-odds scale.
+    card_prior: float = 0.49
+    card_evidence_scale: float = 0.105
+    bill_prior: float = 0.48
+    bill_evidence_scale: float = 0.103
 
     # --- purchase volume -------------------------------------------------------------------
     #: Recent spend = Σ amount * 2 ** (-age_days / half-life), in currency units.
@@ -113,14 +114,15 @@ class ScoringParams:
     #: by at most λ·ε/(1 − α) = 0.05 points.
     contagion_eps: float = 0.1
 
-    def lateness_qualities(self) -> tuple[float, float, float, float, float]:
-        """Quality per lateness bucket: on time, 1-29, 30-59, 60-89, 90+ days late / missed."""
+    def lateness_costs(self) -> tuple[float, float, float, float, float]:
+        """Evidence taken away per lateness bucket: on time (0), 1-29, 30-59, 60-89, 90+ days
+        late / missed."""
         return (
-            self.quality_on_time,
-            self.quality_late_1_29,
-            self.quality_late_30_59,
-            self.quality_late_60_89,
-            self.quality_late_90_plus,
+            0.0,
+            self.cost_late_1_29,
+            self.cost_late_30_59,
+            self.cost_late_60_89,
+            self.cost_late_90_plus,
         )
 
 

@@ -26,6 +26,7 @@ from django.urls import reverse
 from accounts.members.models import User
 from scoring.explain.whatif import scenario_fact
 from scoring.ledger import selectors
+from scoring.ledger.models import scoring_date
 from scoring.ledger.rows import format_points
 from scoring.model import PARAMS, EventFact, ProfileFacts, band_bounds, band_for, compute_base, total_score
 from scoring.model.factors import BILL_PAYMENT, CARD_REPAYMENT
@@ -122,14 +123,15 @@ def member_progress(*, member: User) -> Progress:
     facts = selectors.facts_of(selectors.scored_events(member_id=member.pk))
     profile = selectors.profile_facts(member=member)
     social = state.social if state else 0.0
-    current = total_score(compute_base(facts, profile).base, social)
+    today = scoring_date()
+    current = total_score(compute_base(facts, profile, as_of=today).base, social)
     score = state.score if state else current
     band_min, next_band, next_min = band_bounds(score)
 
     def option(code: str, text: str, extra: list[EventFact], with_profile: ProfileFacts, link: str = "") -> Option:
         # The gain is the model's (now vs. with the extra behaviour), added to the score the
         # member sees: the two can differ (a recalibration not yet rescored, a frozen account).
-        gain = total_score(compute_base([*facts, *extra], with_profile).base, social) - current
+        gain = total_score(compute_base([*facts, *extra], with_profile, as_of=today).base, social) - current
         new_score = max(PARAMS.score_min, min(PARAMS.score_max, score + gain))
         reaches = next_min is not None and new_score >= next_min
         return Option(code=code, text=text, points=gain, new_score=new_score, reaches_next_band=reaches, link=link)

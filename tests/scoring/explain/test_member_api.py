@@ -6,7 +6,7 @@ import pytest
 
 from scoring.ingestion.models import Event, PartnerConsent
 from scoring.ledger import services
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
 from scoring.model import band_for, compute_base, total_score
 from tests.scoring.ledger.test_pipeline import ALICE_PROFILE, make_event
 
@@ -31,7 +31,7 @@ def test_me_score_explains_every_point(api_as, alice, acme):
 
 def test_a_new_member_has_a_score_at_once(api_as, bob):
     body = api_as(bob).get("/api/v1/me/score/").json()
-    assert body["score"] == total_score(compute_base([], ALICE_PROFILE).base, 0.0)
+    assert body["score"] == total_score(compute_base([], ALICE_PROFILE, as_of=scoring_date()).base, 0.0)
 
 
 def test_history_and_changes(api_as, alice, acme):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.members.models import User
 from scoring.ingestion.models import Event
 from scoring.ledger import selectors, services
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
 from scoring.ledger.tasks import score_members, sweep_pending_events
 from scoring.model import EventFact, ProfileFacts, band_for, compute_base, describe_event, total_score
 
@@ -42,7 +42,7 @@ def fact(event: Event) -> EventFact:
 
 def test_a_new_member_gets_a_starting_score_with_one_ledger_row(alice):
     state = services.member_state_ensure(member=alice)
-    expected = compute_base([], ALICE_PROFILE)
+    expected = compute_base([], ALICE_PROFILE, as_of=scoring_date())
     assert state.base == expected.base
     assert state.score == total_score(expected.base, 0.0)
     [row] = ScoreChange.objects.filter(member=alice)
@@ -59,9 +59,9 @@ def test_each_pending_event_gets_exactly_one_ledger_row_with_its_explanation(ali
     on_time = make_event(alice, acme, 1)
     late = make_event(alice, acme, 2, late_days=14)
     assert services.member_score_pending(member_id=alice.pk) == 2
-    start = compute_base([], ALICE_PROFILE)
-    after_first = compute_base([fact(on_time)], ALICE_PROFILE)
-    after_both = compute_base([fact(on_time), fact(late)], ALICE_PROFILE)
+    start = compute_base([], ALICE_PROFILE, as_of=scoring_date())
+    after_first = compute_base([fact(on_time)], ALICE_PROFILE, as_of=scoring_date())
+    after_both = compute_base([fact(on_time), fact(late)], ALICE_PROFILE, as_of=scoring_date())
     rows = list(ScoreChange.objects.filter(member=alice).order_by("id"))
     assert [(r.cause, r.event_id) for r in rows] == [("profile", None), ("event", on_time.pk), ("event", late.pk)]
     s0, s1, s2 = (total_score(r.base, 0.0) for r in (start, after_first, after_both))
@@ -176,7 +176,8 @@ def test_profile_completeness_change_rescores_with_a_profile_row(alice, django_c
     with django_capture_on_commit_callbacks(execute=True):
         user_update_profile(user=alice, data={"city": "Lyon", "phone": "+33 1"})
     row = ScoreChange.objects.filter(member=alice).first()
-    expected = total_score(compute_base([], ProfileFacts(email_verified=True, city=True, phone=True)).base, 0.0)
+    profile = ProfileFacts(email_verified=True, city=True, phone=True)
+    expected = total_score(compute_base([], profile, as_of=scoring_date()).base, 0.0)
     assert (row.cause, row.old_score, row.new_score) == ("profile", before, expected)
     assert row.explanation.startswith("Profile completeness changed: +")
     # The content of a field never matters, only whether it is filled.
