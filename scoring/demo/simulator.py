@@ -9,12 +9,17 @@ What it sends (a seeded ``random.Random``: the same ``--seed`` gives the same se
 
 * whom: ``FRIEND_SHARE`` of the events go to the demo member's friends and ``DEMO_SHARE`` to the
   demo member, so the demo login's friends board moves within seconds; the rest to any member;
-* what: purchases (ShopMart), card repayments (Acme Bank) and bill payments (CityPower);
+* what: purchases (ShopMart), card repayments (Acme Bank) and bill payments (CityPower), at a
+  pace a member could live: a member makes at most ONE card repayment and ONE bill payment a
+  calendar month (one statement each, for this month's due date); once both are sent, every
+  further event for them is a purchase until next month. So ten minutes of traffic move a
+  member's score by one statement's worth at most, not by months of payments;
 * how late: a month of the member's own UCI row (``scoring.demo.uci``, found through the
   ``uci-<ID>`` in their seeded events' ids) is drawn, and its repayment status decides —
-  duly paid or revolving: on time (a revolver pays part of a bill); k months late: paid today,
-  due 30·k days ago, give or take; 3+ months late: reported missed. Bills are also missed now
-  and then (``MISSED_BILL_ODDS``). Amounts follow the row's statements (EUR, like seeding).
+  duly paid or revolving: paid today, on or before this month's due date (the 15th; a revolver
+  pays part of a bill); k months late: paid today against the due date k months back; 3+ months
+  late: reported missed (due at least ``MISSED_AFTER_DAYS`` ago). Bills are also missed now and
+  then (``MISSED_BILL_ODDS``). Amounts follow the row's statements (EUR, like seeding).
 
 Each request carries its own ``Idempotency-Key`` (the event's ``external_id``, unique per run),
 so a retry after a connection error or a 5xx can never store an event twice. Connection errors
@@ -35,14 +40,14 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from accounts.members.models import User
-from scoring.demo.uci import TWD_PER_EUR, UciRow, iter_rows
-from scoring.demo.world import DEFAULT_CREDIT, DEMO_MEMBER, DEMO_PARTNERS
+from scoring.demo.uci import DUE_DAY, TWD_PER_EUR, UciRow, iter_rows
+from scoring.demo.world import DEFAULT_CREDIT, DEMO_MEMBER, DEMO_PARTNERS, MISSED_AFTER_DAYS
 from scoring.ingestion.models import Event, PartnerConsent
 from scoring.ingestion.partners import sign
 from social.graph.selectors import friend_ids
@@ -138,6 +143,12 @@ def members_load(*, demo_member: str, credit_path: str | Path = DEFAULT_CREDIT) 
     return members, friends
 
 
+def _months_back(today: date, months: int) -> tuple[int, int]:
+    """(year, month) ``months`` calendar months before ``today``'s."""
+    index = today.year * 12 + today.month - 1 - months
+    return index // 12, index % 12 + 1
+
+
 def _eur(amount_twd: float) -> Decimal:
     return max(Decimal("1.00"), (Decimal(str(amount_twd)) / TWD_PER_EUR).quantize(Decimal("0.01")))
 
@@ -156,6 +167,8 @@ class EventStream:
         self.demo_member = demo_member if demo_member in self.by_name else None
         self.run_id = run_id
         self.count = 0
+        #: (member, kind, month) of the repayments sent: one per member and kind a month.
+        self.paid: set[tuple[str, str, tuple[int, int]]] = set()
 
     def _member(self) -> SimMember:
         roll = self.rng.random()
@@ -172,28 +185,39 @@ class EventStream:
         member = self._member()
         row = member.row
         kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
+        month = rng.randrange(6)
+        status = row.pay_status[month]
+        # One statement a month: a member makes at most one card repayment and one bill payment
+        # a month (for this month's due date, or k months back when k months late); once both
+        # are sent, the member only shops until next month's due date.
+        due_month = _months_back(today, max(status, 0))
+        if kind != "purchase":
+            if (member.username, kind, _months_back(today, 0)) in self.paid:
+                kind = "purchase"
+            else:
+                self.paid.add((member.username, kind, _months_back(today, 0)))
         self.count += 1
         payload: dict[str, Any] = {
             "member": member.username, "kind": kind, "currency": "EUR",
             "occurred_at": now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             "external_id": f"sim-{self.run_id}-{self.count:06d}",
         }
-        month = rng.randrange(6)
         if kind == "purchase":
             spend = max(row.bill[month], row.paid[month], 400)
             payload["amount"] = str(_eur(spend / rng.randint(3, 12)))
             return kind, payload, f"purchase {payload['amount']} EUR"
-        status = row.pay_status[month]
         statement = row.bill[month]
         amount = _eur(statement) if kind == "card_repayment" and statement > 0 else _eur(rng.uniform(1000, 7000))
         payload["amount"] = str(amount)
         missed = status >= 3 or (kind == "bill_payment" and rng.random() < MISSED_BILL_ODDS)
+        due = date(*due_month, DUE_DAY)
         if missed:
-            payload["due_date"] = (today - timedelta(days=rng.randint(90, 120))).isoformat()
+            payload["due_date"] = min(due, today - timedelta(days=MISSED_AFTER_DAYS)).isoformat()
             payload["missed"] = True
             return kind, payload, f"{kind.replace('_', ' ')} missed"
-        late = 0 if status <= 0 else rng.randint(30 * status - 29, 30 * status)
-        due = today - timedelta(days=late) if late else today + timedelta(days=rng.randint(0, 7))
+        if status <= 0:
+            due = max(due, today)  # paid on or before this month's due date
+        late = max(0, (today - due).days)
         payload["due_date"] = due.isoformat()
         payload["paid_date"] = today.isoformat()
         if kind == "bill_payment" and status == 0:
