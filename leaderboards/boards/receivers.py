@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.dispatch import receiver
 
 from accounts.members.signals import profile_changed
 from leaderboards.boards import services
+from scoring.demo.signals import world_seeded
 from scoring.ledger.signals import score_changed, scores_changed
 from social.graph.signals import friendship_ended, friendship_started
 
@@ -40,3 +42,9 @@ def on_profile_changed(sender: Any, user_id: int, fields: list[str], **kwargs: A
 @receiver(friendship_ended, dispatch_uid="leaderboards.friendship_ended")
 def on_friendship(sender: Any, member_a_id: int, member_b_id: int, **kwargs: Any) -> None:
     services.friends_changed(member_ids=[member_a_id, member_b_id])
+
+
+@receiver(world_seeded, dispatch_uid="leaderboards.world_seeded")
+def on_world_seeded(sender: Any, member_ids: list[int], now: datetime, **kwargs: Any) -> None:
+    """A history loaded at once: this week's entries from the ledger (the index is rebuilt after)."""
+    services.season_entries_rebuild(member_ids=member_ids, now=now)

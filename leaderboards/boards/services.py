@@ -31,10 +31,12 @@ from accounts.members.models import User
 from accounts.notifications.feed import Kind, notify_many
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit, send_on_commit
 from config.kernel.bulk_sql import rows_update
+from config.kernel.chunks import chunks
 from leaderboards.boards import backends, index, selectors, signals
 from leaderboards.boards.models import Season, SeasonEntry
 from leaderboards.boards.ranking import rank_all, reached_us
 from leaderboards.live import broadcast, protocol
+from scoring.ledger.models import ScoreChange
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ FINAL_RANKS_PER_UPDATE = 1_000
 #: A member hears at most once per this many seconds that the same friend passed them: scores
 #: that see-saw around a friend's (a refund, then the purchase again) would otherwise repeat it.
 PASSED_NOTICE_EVERY_SECONDS = 3600
+#: Members per query when this week's entries are rebuilt from the ledger.
+SEASON_MEMBERS_PER_QUERY = 500
 
 
 # --- reading a board ----------------------------------------------------------------------------
@@ -389,3 +393,22 @@ def index_rebuild_soon() -> bool:
     logger.warning("leaderboard index is empty: rebuilding it from the database")
     enqueue_on_commit("leaderboards.boards.tasks.rebuild_index")
     return True
+
+
+# --- a history loaded at once (the demo world) ------------------------------------------------------
+
+
+def season_entries_rebuild(*, member_ids: Sequence[int], now: datetime | None = None) -> int:
+    """This week's entries of these members, from the score ledger: an entry for each member
+    whose ledger has a row in the current season, with the points gained since it opened.
+    For histories loaded at once, whose score changes were never announced (``seed_demo``); the
+    index is rebuilt from the database afterwards. Returns how many members have an entry."""
+    season = season_current(now=now)
+    moved: set[int] = set()
+    for chunk in chunks(sorted(member_ids), SEASON_MEMBERS_PER_QUERY):
+        moved.update(ScoreChange.objects.filter(member_id__in=chunk, created_at__gte=season.starts_at)
+                     .values_list("member_id", flat=True).distinct())
+    entries = 0
+    for chunk in chunks(sorted(moved), SEASON_MEMBERS_PER_QUERY):
+        entries += len(season_entries_record(season=season, rows=_rows(chunk), old_scores={}))
+    return entries

@@ -43,6 +43,7 @@ from accounts.members.models import User
 from accounts.notifications.feed import notify, notify_many
 from accounts.notifications.models import Notification
 from config.kernel.after_commit import enqueue_on_commit
+from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
 from leaderboards.boards.models import SeasonEntry
 from leaderboards.gamification.models import (
@@ -54,8 +55,9 @@ from leaderboards.gamification.models import (
 )
 from leaderboards.live.broadcast import member_push
 from leaderboards.live.protocol import MessageType
+from scoring.ingestion.models import Event
 from scoring.ledger.models import ScoreChange
-from scoring.ledger.streaks import Streak, member_streak, member_zone, members_streaks
+from scoring.ledger.streaks import Payment, Streak, member_streak, member_zone, members_streaks, streak_from
 from scoring.model import PARAMS, band_bounds, band_for
 from scoring.moderation.models import Dispute
 from social.graph.models import Friendship
@@ -734,3 +736,147 @@ def streak_badges_evaluate_later(*, member_ids: list[int], payments_on_time: lis
 def season_badges_award_later(*, season_id: int) -> None:
     """The boards closed a season: most improved of the week, awarded by a task."""
     enqueue_on_commit("leaderboards.gamification.tasks.award_season_badges", season_id)
+
+
+# --- a history loaded at once (the demo world) ------------------------------------------------------
+
+#: Members per batch when badges are derived from histories loaded at once.
+HISTORY_BATCH = 500
+
+
+#: The rule families a history loaded at once can have earned: no disputes, challenges or closed
+#: seasons exist yet in a world loaded at once.
+HISTORY_FAMILIES = (SOCIAL, BANDS, STREAKS, TENURE)
+
+
+def badges_award_history(*, member_ids: Sequence[int], now: datetime | None = None) -> list[BadgeAward]:
+    """Award what these members' histories earned and date each new award, and its
+    notification, when the live triggers would have made it: a band when the ledger first
+    reached it, a streak tier when the on-time payment that completed it was received, the first
+    friend when the friendship was accepted, a year as a member on the anniversary (never after
+    ``now``). For histories whose score changes were never announced (``seed_demo``): the
+    catalogue's own rules (``HISTORY_FAMILIES``) decide what is due, as ``badges_evaluate_many``
+    does, read for a batch at a time; the awards are inserted with one statement per batch (the
+    constraint ``badge_awarded_once`` decides, so it is idempotent) and notified with one
+    ``notify_many``, without a live push (nobody watches a world being loaded)."""
+    now = now or timezone.now()
+    rules = [b for b in CATALOGUE if b.family in HISTORY_FAMILIES]
+    awarded: list[BadgeAward] = []
+    for chunk in chunks(sorted(member_ids), HISTORY_BATCH):
+        members = list(User.objects.filter(pk__in=chunk, is_active=True).order_by("pk"))
+        held: dict[int, set[tuple[str, str, str]]] = {m.pk: set() for m in members}
+        for member_id, badge, tier, key in BadgeAward.objects.filter(member_id__in=list(held)).values_list(
+                "member_id", "badge", "tier", "key"):
+            held[member_id].add((badge, tier, key))
+        facts = {m.pk: Facts(m, now) for m in members}
+        for pk, streak in members_streaks(members=members, now=now).items():
+            facts[pk].__dict__["streak"] = streak  # fills the cached_property
+        first_friend = _first_friendships(list(held))
+        for pk, f in facts.items():
+            f.__dict__["first_friendship"] = first_friend.get(pk)
+        _bands_prefill(facts, rules, held)
+        due = [(m.pk, d) for m in members for b in rules if not _complete(b, held[m.pk])
+               for d in b.rule(b, facts[m.pk]) if (d.badge, d.tier, d.key) not in held[m.pk]]
+        rows = [BadgeAward(member_id=pk, badge=d.badge, tier=d.tier, key=d.key[:BADGE_KEY_LENGTH], awarded_at=now,
+                           explanation=d.explanation[:BADGE_EXPLANATION_LENGTH]) for pk, d in due]
+        with transaction.atomic():
+            inserted = _awards_insert(rows)
+            new = [(row, d) for row, (_, d) in zip(rows, due, strict=True)
+                   if (row.member_id, row.badge, row.tier, row.key) in inserted]
+            for row, _ in new:
+                row.pk = inserted[(row.member_id, row.badge, row.tier, row.key)]
+            when = _history_due_at([row for row, _ in new], now=now, first_friend=first_friend)
+            for row, _ in new:
+                row.awarded_at = when.get(row.pk, now)
+            rows_update(BadgeAward, key="id", fields=("awarded_at",), rows=[(r.awarded_at, r.pk) for r, _ in new])
+            notices = notify_many(kind=Notification.Kind.BADGE, link=reverse("badges"), items=[
+                (row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}.") for row, d in new])
+            dated = {(row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}."): row.awarded_at
+                     for row, d in new}
+            rows_update(Notification, key="id", fields=("created_at",),
+                        rows=[(dated[(n.member_id, n.text)], n.pk) for n in notices if (n.member_id, n.text) in dated])
+        awarded.extend(row for row, _ in new)
+    return awarded
+
+
+def _first_friendships(member_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:
+    """``Facts.first_friendship`` for many members: (accepted_at, the friend's username) of each
+    one's first friendship, ended or not (two queries, one per side of the pair)."""
+    first: dict[int, tuple[datetime, int, str]] = {}
+    for me, other in (("member_a", "member_b"), ("member_b", "member_a")):
+        for member_id, at, pk, friend in (Friendship.objects.filter(**{f"{me}_id__in": member_ids}).order_by()
+                                          .values_list(f"{me}_id", "accepted_at", "pk", f"{other}__username")):
+            if member_id not in first or (at, pk) < first[member_id][:2]:
+                first[member_id] = (at, pk, friend)
+    return {member_id: (at, friend) for member_id, (at, _, friend) in first.items()}
+
+
+def _history_due_at(awards: Sequence[BadgeAward], *, now: datetime,
+                    first_friend: Mapping[int, tuple[datetime, str]]) -> dict[int, datetime]:
+    """When each of these awards became due (award id → moment), for the kinds whose moment the
+    history tells; never after ``now``."""
+    if not awards:
+        return {}
+    members = {m.pk: m for m in User.objects.filter(pk__in={a.member_id for a in awards})}
+    due: dict[int, datetime] = {}
+    bands = {b.code: b.lowest for b in CATALOGUE if b.family == BANDS}
+    firsts = {}
+    for code, lowest in bands.items():
+        ids = [a.member_id for a in awards if a.badge == code]
+        if ids:
+            first = (ScoreChange.objects.filter(member_id=OuterRef("pk"), new_score__gte=lowest)
+                     .order_by("created_at", "pk").values("created_at")[:1])
+            firsts[code] = dict(User.objects.filter(pk__in=ids).order_by()
+                                .annotate(at=Subquery(first)).values_list("pk", "at"))
+    on_streak = {a.member_id for a in awards if a.badge == STREAK}
+    streaks = _streak_tiers_reached([m for pk, m in members.items() if pk in on_streak])
+    for a in awards:
+        at: datetime | None = None
+        if a.badge in firsts:
+            at = firsts[a.badge].get(a.member_id)
+        elif a.badge == FIRST_FRIEND and a.member_id in first_friend:
+            at = first_friend[a.member_id][0]
+        elif a.badge == ONE_YEAR:
+            at = years_later(members[a.member_id].date_joined)
+        elif a.badge == STREAK:
+            goal = next(t.goal for t in BY_CODE[STREAK].tiers if t.tier == a.tier)
+            at = streaks.get(a.member_id, {}).get(goal)
+        if at is not None:
+            due[a.pk] = min(at, now)
+    return due
+
+
+def _streak_tiers_reached(members: Sequence[User]) -> dict[int, dict[int, datetime]]:
+    """For each member, the moment their best on-time streak first reached each tier's goal:
+    the receipt of the on-time payment after which ``streak_from`` first counts that many months
+    (one query for the members' payments)."""
+    if not members:
+        return {}
+    goals = sorted(t.goal for t in BY_CODE[STREAK].tiers)
+    zones = {m.pk: member_zone(m) for m in members}
+    payments: dict[int, list[tuple[datetime, datetime, Payment]]] = {m.pk: [] for m in members}
+    for member_id, due, paid, missed, amount, amount_paid, occurred_at, received_at in (
+            Event.objects.filter(member_id__in=list(payments), status=Event.Status.SCORED,
+                                 kind__in=[Event.Kind.CARD_REPAYMENT, Event.Kind.BILL_PAYMENT]).order_by()
+            .values_list("member_id", "due_date", "paid_date", "missed", "amount", "amount_paid", "occurred_at",
+                         "received_at")):
+        paid_day = None if missed else (paid or occurred_at.astimezone(zones[member_id]).date())
+        payment = Payment(due_date=due, paid_day=paid_day, missed=missed, amount=amount, amount_paid=amount_paid)
+        payments[member_id].append((received_at, occurred_at, payment))
+    reached: dict[int, dict[int, datetime]] = {}
+    for member_id, rows in payments.items():
+        rows.sort(key=lambda r: r[0])
+        zone = zones[member_id]
+        mine: dict[int, datetime] = {}
+        for received_at, _, payment in rows:
+            if not payment.on_time:
+                continue
+            known = [p for r, _, p in rows if r <= received_at]
+            best = streak_from(known, today=received_at.astimezone(zone).date(), zone_name=zone.key).best_months
+            for goal in goals:
+                if goal <= best and goal not in mine:
+                    mine[goal] = received_at
+            if len(mine) == len(goals):
+                break
+        reached[member_id] = mine
+    return reached

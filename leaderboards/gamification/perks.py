@@ -22,26 +22,29 @@ notifying, and a grant is closed by a conditional UPDATE whose row count decides
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.members.models import User
-from accounts.notifications.feed import notify
+from accounts.notifications.feed import notify, notify_many
 from accounts.notifications.models import Notification
 from config.kernel import locks
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit
+from config.kernel.bulk_sql import rows_update
+from config.kernel.chunks import chunks
 from leaderboards.gamification.models import REVOKE_REASON_LENGTH, Perk, PerkGrant
 from leaderboards.live.broadcast import member_push
 from leaderboards.live.protocol import MessageType
+from scoring.ledger.models import ScoreChange
 from scoring.ledger.streaks import member_zone
 from scoring.model import band_for
 
@@ -321,3 +324,50 @@ def perks_sync_crossing_later(*, changes: Iterable[Mapping[str, Any]]) -> None:
 def perks_sync_member_later(*, member_id: int, cause: str) -> None:
     """Sync this member's perks in a task, enqueued after commit."""
     enqueue_on_commit("leaderboards.gamification.tasks.perks_sync_member", member_id, cause)
+
+
+# --- a history loaded at once (the demo world) ------------------------------------------------------
+
+#: Members per batch when perks are granted to histories loaded at once.
+HISTORY_BATCH = 500
+
+
+def perks_grant_history(*, member_ids: Sequence[int]) -> int:
+    """Grant the perks these members' current scores hold, to those holding none yet (histories
+    loaded at once, whose score changes were never announced: ``seed_demo``): a batch at a time,
+    one INSERT and one ``notify_many``. Each grant, and its notification, is dated when the
+    member's score last rose to the perk's line (the ledger), as the live sync would have made it.
+    Members holding any open grant are left to ``perks_sync``. Returns how many were granted."""
+    perks = list(active_perks())
+    if not perks:
+        return 0
+    link = reverse("perks")
+    granted = 0
+    for chunk in chunks(sorted(member_ids), HISTORY_BATCH):
+        holding = set(PerkGrant.objects.filter(member_id__in=chunk, revoked_at__isnull=True)
+                      .values_list("member_id", flat=True))
+        members = {pk: score for pk, score in User.objects.filter(
+            pk__in=chunk, is_active=True, is_frozen=False, score__isnull=False).values_list("pk", "score")
+            if pk not in holding}
+        rows: list[PerkGrant] = []
+        texts: list[tuple[int, str]] = []
+        for perk in perks:
+            reaching = [pk for pk, score in members.items() if score >= perk.min_score]
+            if not reaching:
+                continue
+            rose = (ScoreChange.objects.filter(member_id=OuterRef("pk"), new_score__gte=perk.min_score)
+                    .exclude(old_score__gte=perk.min_score).order_by("-created_at", "-pk").values("created_at")[:1])
+            since = dict(User.objects.filter(pk__in=reaching).order_by().annotate(at=Subquery(rose))
+                         .values_list("pk", "at"))
+            for pk in reaching:
+                at = since.get(pk) or timezone.now()
+                rows.append(PerkGrant(member_id=pk, perk=perk, granted_at=at))
+                texts.append((pk, gain_text(perk=perk, score=members[pk])))
+        with transaction.atomic():
+            PerkGrant.objects.bulk_create(rows, batch_size=HISTORY_BATCH)
+            notices = notify_many(kind=Notification.Kind.PERK, items=texts, link=link)
+            dated = {(row.member_id, text): row.granted_at for row, (_, text) in zip(rows, texts, strict=True)}
+            rows_update(Notification, key="id", fields=("created_at",),
+                        rows=[(dated[(n.member_id, n.text)], n.pk) for n in notices if (n.member_id, n.text) in dated])
+        granted += len(rows)
+    return granted

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.dispatch import receiver
@@ -17,6 +18,7 @@ from django.dispatch import receiver
 from accounts.members.signals import profile_changed
 from leaderboards.boards.signals import season_ended
 from leaderboards.gamification import badges, challenges, perks
+from scoring.demo.signals import world_seeded
 from scoring.ledger.signals import bases_changed, score_changed, scores_changed
 from scoring.moderation.signals import dispute_decided
 from social.graph.signals import friendship_started
@@ -86,3 +88,11 @@ def on_friendship_started(sender: Any, member_a_id: int, member_b_id: int, **kwa
 @receiver(season_ended, dispatch_uid="leaderboards.badges.season_ended")
 def on_season_ended(sender: Any, season_id: int, **kwargs: Any) -> None:
     badges.season_badges_award_later(season_id=season_id)
+
+
+@receiver(world_seeded, dispatch_uid="leaderboards.badges.world_seeded")
+def on_world_seeded(sender: Any, member_ids: list[int], now: datetime, **kwargs: Any) -> None:
+    """A history loaded at once: the badges it earned and the perks its scores hold, dated when
+    they were earned."""
+    badges.badges_award_history(member_ids=member_ids, now=now)
+    perks.perks_grant_history(member_ids=member_ids)
