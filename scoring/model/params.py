@@ -3,26 +3,23 @@ friend contagion's.
 
 Units: points are score points (the score runs 350–950), days are calendar days, amounts are
 in the event's currency (EUR for Credo; the UCI replay converts NT$ to EUR, see
-``scoring.demo.uci``).
+``scoring.demo.uci``), evidence is in units of one on-time payment in full.
 
 The DESIGN fixes the weights, the 350/600 scale, the bands and friend contagion's constants.
-The behavioural constants below them (lateness qualities, partial-payment curve, half-lives,
-priors, purchase saturation) were fitted on the TRAIN split of the UCI data set (rows with ``ID % 5 != 0``) by
+The behavioural constants below them (lateness costs, part-payment cost, size shares,
+half-lives, priors, evidence scales, purchase saturation) were fitted on the TRAIN split of the
+UCI data set (rows with ``ID % 5 != 0``) by
 
     .venv/bin/python -m scoring.demo.calibrate <CREDO_DATA_DIR>/uci_credit_card.csv
 
 which maximises the train-split AUC of the base for "does not default" minus a penalty for a
-score distribution off target (``calibrate.SPREAD``: median 640-690, 15-35 % in Excellent,
-every band populated; see ``calibrate``'s docstring) within the ranges of
-``calibrate.SEARCH_SPACE`` (product limits: 30-59 days late keeps at most 0.6 of the quality,
-priors 0.40-0.55 worth 1-100 events, half-lives 30-365 days). The first fit, on AUC alone,
-put 89 % of the test split in Excellent (median 897); this one gives up 0.003 of test AUC
-(0.7647 → 0.7617) for a median of 690. It was refitted when the thin-file smoothing became a
-weighted mean of the prior and the events with the same recency weights (see
-``factors.timeliness``): prior strengths 10 / 39 → 5.4 / 39, half-life 35 → 140 days. The
-values were rounded by hand to about two significant digits (train AUC 0.7567). Mapping and range choices were
-made on the train split only; the test split (``ID % 5 == 0``) is what
-``manage.py evaluate_scoring`` reports.
+scale that breaks its promises (``calibrate.SPREAD``: p5–p95 spans 220+ points, the default rate
+falls band by band, a long spotless record reaches 855, missed payments sit in Building, a
+newcomer starts in Fair; see ``calibrate``'s docstring) within the product ranges of
+``calibrate.SEARCH_SPACE`` (priors 0.48-0.56, so a newcomer sits in Fair; bad evidence keeps a
+part remembered for at least a year). Fitted values rounded by hand to two or three significant
+digits: train AUC 0.7668; ``manage.py evaluate_scoring`` reports the test split (``ID % 5 == 0``),
+which the fit never sees.
 """
 
 from __future__ import annotations
@@ -59,19 +56,19 @@ class ScoringParams:
     # and missed costs as much as 90+ days late (DESIGN §3). UCI reports lateness in whole months
     # (replayed as 30, 60, 90+ days), so 1-29 days late is not fitted: it costs half of 30-59.
     evidence_on_time: float = 1.0
-    cost_late_1_29: float = 1.396
-    cost_late_30_59: float = 2.792
-    cost_late_60_89: float = 20.9
-    cost_late_90_plus: float = 20.9
+    cost_late_1_29: float = 0.86
+    cost_late_30_59: float = 1.72
+    cost_late_60_89: float = 16.3
+    cost_late_90_plus: float = 16.3
     #: A payment of only part of the amount due never earns the on-time gain and takes away a
     #: further cost_partial * (1 - fraction paid) ** partial_exponent.
-    cost_partial: float = 0.18
+    cost_partial: float = 2.8
     partial_exponent: float = 3.0
     #: Size: a payment of ``amount_full`` or more (EUR) carries its whole evidence, a smaller one
     #: a share rising linearly from ``gain_floor`` (on time) or ``cost_floor`` (late) at 0.00.
-    amount_full: float = 133.0
-    gain_floor: float = 0.126
-    cost_floor: float = 0.696
+    amount_full: float = 225.0
+    gain_floor: float = 0.01
+    cost_floor: float = 0.66
 
     # --- ageing and the shape of the two timeliness factors --------------------------------
     #: Evidence fades with calendar age on the scoring date: good evidence halves every
@@ -79,27 +76,27 @@ class ScoringParams:
     #: halving every ``negative_fast_half_life_days`` and the rest every
     #: ``negative_half_life_days``.
     positive_half_life_days: float = 1460.0
-    negative_fast_share: float = 0.79
+    negative_fast_share: float = 0.91
     negative_fast_half_life_days: float = 15.0
-    negative_half_life_days: float = 180.0
+    negative_half_life_days: float = 1120.0
     #: Factor = logistic(logit(prior) + scale * Σ aged evidence): with no evidence the factor is
     #: its prior (a new member sits in Fair), evidence moves it on the log-odds scale.
     card_prior: float = 0.49
-    card_evidence_scale: float = 0.105
+    card_evidence_scale: float = 0.187
     bill_prior: float = 0.48
-    bill_evidence_scale: float = 0.103
+    bill_evidence_scale: float = 0.123
 
     # --- purchase volume -------------------------------------------------------------------
-    #: Recent spend = Σ amount * 2 ** (-age_days / half-life), in currency units.
+    #: Recent spend = Σ amount * 2 ** (-age_days / half-life), in currency units, ages in days
+    #: before the scoring date.
     purchase_half_life_days: float = 30.0
     #: Factor = spend^shape / (spend^shape + half_saturation^shape): 0 with no purchases,
     #: 0.5 at `purchase_half_saturation` of recent spend, → 1 as spend grows.
     #: Fitted on UCI spend converted to EUR (recent spend: median ~170 EUR, 90th percentile
-    #: ~1,000 EUR): 0.06 at 140 EUR, 0.16 at 600 EUR, half at 6,600 EUR (refit; was 3,100). A gentle rise over the
-    #: whole realistic range (shape 0.7) instead of the AUC-only fit's step at ~40 EUR, which
-    #: gave nearly every member the full 90 points.
-    purchase_half_saturation: float = 6600.0
-    purchase_shape: float = 0.7
+    #: ~1,000 EUR): 0.23 at 50 EUR, 0.43 at 140 EUR, half at 195 EUR, 0.73 at 600 EUR, 0.81 at
+    #: 1,000 EUR: a rise over the whole realistic range, never a step.
+    purchase_half_saturation: float = 195.0
+    purchase_shape: float = 0.87
 
     # --- friend contagion (DESIGN §3, fixed by the product; ``scoring.contagion.engine``) -----
     #: A member's deviation is d = base − this (points): the base a member neither lifts nor

@@ -9,7 +9,10 @@ reports for the same scenario. The member's facts are loaded once for all candid
 Candidates: the next bill paid on time and in full, the next card repayment paid on time and in
 full, both together, and each missing profile item. Purchases are deliberately not suggested:
 Credo does not nudge members to spend. The amounts are the member's latest amount of that kind
-(``DEFAULT_AMOUNT`` when they have none); on-time timeliness does not depend on the amount.
+(``DEFAULT_AMOUNT`` when they have none): a payment's evidence grows with its size up to
+``ScoringParams.amount_full``, so the suggestion is worth what the member's next one would be.
+Options are ranked by points, payments before profile items on a tie: paying on time always
+ranks above a profile change worth no more.
 
 "What would get there" = the candidates whose simulated score reaches the next band's lowest
 score; when none does, the ``BEST_FEW`` largest gains. Bands are ``scoring.model`` bands.

@@ -34,6 +34,7 @@ from scoring.model.factors import (
     FACTOR_NAMES,
     PROFILE_COMPLETENESS,
     PURCHASE_VOLUME,
+    aged_evidence,
     event_evidence,
     logistic,
 )
@@ -47,7 +48,12 @@ HAND = ScoringParams(
     cost_late_90_plus=4.0,
     cost_partial=1.0,
     partial_exponent=1.0,
+    amount_full=100.0,
+    gain_floor=0.5,
+    cost_floor=0.5,
     positive_half_life_days=30.0,
+    negative_fast_share=0.0,
+    negative_fast_half_life_days=15.0,
     negative_half_life_days=60.0,
     card_prior=0.5,
     card_evidence_scale=1.0,
@@ -147,6 +153,22 @@ def test_evidence_of_part_payments(late: int, paid: str | None, evidence: float)
     assert event_evidence(repayment("bill_payment", late=late, paid=paid), HAND) == pytest.approx(evidence, abs=1e-12)
 
 
+@pytest.mark.parametrize(("late", "amount", "evidence"), [
+    (0, "100.00", 1.0), (0, "250.00", 1.0), (0, "50.00", 0.75), (0, "0.00", 0.5),  # gain: 0.5 + 0.5 · share
+    (45, "100.00", -2.0), (45, "50.00", -1.5), (45, "0.00", -1.0), (None, "20.00", -2.4),  # cost likewise
+])
+def test_evidence_scales_with_the_amount_due(late: int | None, amount: str, evidence: float) -> None:
+    assert event_evidence(repayment(late=late, amount=amount), HAND) == pytest.approx(evidence, abs=1e-12)
+
+
+def test_bad_evidence_fades_in_two_parts() -> None:
+    two_speed = dataclasses.replace(HAND, negative_fast_share=0.75, negative_fast_half_life_days=15.0,
+                                    negative_half_life_days=60.0)
+    missed = repayment(days_ago=30, late=None)
+    assert aged_evidence(missed, TODAY, two_speed) == pytest.approx(-4 * (0.75 * 0.25 + 0.25 * 2 ** -0.5), abs=1e-12)
+    assert aged_evidence(repayment(days_ago=30), TODAY, two_speed) == 0.5  # good evidence: its own half-life
+
+
 def test_purchase_volume_saturates_ages_and_ignores_refunds() -> None:
     def volume(*events: EventFact) -> float:
         return compute_base(list(events), NO_PROFILE, HAND, as_of=TODAY).factor(PURCHASE_VOLUME).value
@@ -179,7 +201,7 @@ def test_a_record_left_alone_for_decades_returns_to_the_priors() -> None:
     result = compute_base([*record, purchase("500.00")], NO_PROFILE, as_of=TODAY + timedelta(days=365 * 60))
     assert values(result) == pytest.approx({CARD_REPAYMENT_TIMELINESS: PARAMS.card_prior,
                                             BILL_PAYMENT_TIMELINESS: PARAMS.bill_prior,
-                                            PURCHASE_VOLUME: 0.0, PROFILE_COMPLETENESS: 0.0}, abs=1e-9)
+                                            PURCHASE_VOLUME: 0.0, PROFILE_COMPLETENESS: 0.0}, abs=1e-5)
 
 
 # --- the scale ---------------------------------------------------------------------------------

@@ -126,10 +126,12 @@ def test_far_below_a_band_the_best_few(alice, acme):
     state = services.member_state_ensure(member=alice)
     with time_machine.travel(NOW, tick=False):
         biggest = max(o.points for o in member_progress(member=alice).options)
-    # The bottom of a band within reach of the social points, wider than the biggest gain.
+    # The lowest score of a band within reach of the social points, further from the next band
+    # than the biggest gain.
     lows = [PARAMS.score_min] + [low for low, _ in PARAMS.bands]
-    target, next_min = next((low, high) for low, high in itertools.pairwise(lows)
-                            if abs(low - state.base) <= 59 and high - low > biggest + 1)
+    target, next_min = next((t, high) for low, high in itertools.pairwise(lows)
+                            for t in [max(low, round(state.base) - 59)]
+                            if t < high and abs(t - state.base) <= 59 and high - t > biggest + 1)
     with_social_at(alice, target)
     with time_machine.travel(NOW, tick=False):
         p = member_progress(member=alice)
@@ -232,3 +234,21 @@ def test_options_add_their_gain_to_the_score_the_member_sees(alice, acme):
     for o in p.options:
         assert o.new_score == shown + o.points
         assert o.reaches_next_band == (p.next_band_min is not None and o.new_score >= p.next_band_min)
+
+
+@pytest.mark.parametrize("late_days", [None, 0, 45])
+def test_paying_on_time_ranks_above_any_profile_change_worth_no_more(alice, acme, late_days):  # type: ignore[no-untyped-def]
+    if late_days is not None:
+        for n in range(4):
+            add_event(alice, acme, n, late_days=late_days if n == 3 else 0)
+            add_event(alice, acme, n, kind="bill_payment", amount="80.00")
+        services.member_score_pending(member_id=alice.pk)
+    options = member_progress(member=alice).options
+    payments = [o for o in options if not o.code.startswith("profile_")]
+    profile = [o for o in options if o.code.startswith("profile_")]
+    assert payments and profile
+    for pay in payments:
+        for item in profile:
+            if pay.points >= item.points:
+                assert options.index(pay) < options.index(item), (pay, item)
+    assert [o.points for o in options] == sorted((o.points for o in options), reverse=True)
