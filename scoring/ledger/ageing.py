@@ -92,9 +92,12 @@ def ageing_sweep(*, as_of: date | None = None, batch: int = BATCH) -> int:
     # Nothing of a member without a scored event ages: only the date moves.
     has_events = Exists(Event.objects.filter(member_id=OuterRef("member_id"), status=Event.Status.SCORED))
     behind.filter(~has_events).update(as_of=as_of)
-    written = 0
+    written, last = 0, 0
     while True:
-        member_ids = list(behind.order_by("member_id").values_list("member_id", flat=True)[:batch])
+        # Walk up the ids: a state that did not move (its member went meanwhile) is passed, not retried.
+        member_ids = list(behind.filter(member_id__gt=last).order_by("member_id")
+                          .values_list("member_id", flat=True)[:batch])
         if not member_ids:
             return written
         written += members_age(member_ids=member_ids, as_of=as_of)
+        last = member_ids[-1]
