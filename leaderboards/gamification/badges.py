@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from accounts.notifications.feed import notify, notify_many
-from accounts.notifications.models import Notification
+from accounts.notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification, NotificationMute
 from config.kernel.after_commit import enqueue_on_commit
 from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
@@ -789,14 +789,24 @@ def badges_award_history(*, member_ids: Sequence[int], now: datetime | None = No
             for row, _ in new:
                 row.awarded_at = when.get(row.pk, now)
             rows_update(BadgeAward, key="id", fields=("awarded_at",), rows=[(r.awarded_at, r.pk) for r, _ in new])
-            notices = notify_many(kind=Notification.Kind.BADGE, link=reverse("badges"), items=[
-                (row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}.") for row, d in new])
-            dated = {(row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}."): row.awarded_at
-                     for row, d in new}
-            rows_update(Notification, key="id", fields=("created_at",),
-                        rows=[(dated[(n.member_id, n.text)], n.pk) for n in notices if (n.member_id, n.text) in dated])
+            notifications_dated(kind=Notification.Kind.BADGE, link=reverse("badges"), items=[
+                (row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}.", row.awarded_at)
+                for row, d in new])
         awarded.extend(row for row, _ in new)
     return awarded
+
+
+def notifications_dated(*, kind: str, link: str, items: Sequence[tuple[int, str, datetime]]) -> int:
+    """Notifications of things that happened in the past (a history loaded at once), each
+    ``(member_id, text, when)`` dated when it happened; a muted kind is skipped, as
+    ``notify_many`` skips it. One INSERT, and no announcement: nobody watches a history being
+    loaded, and the feed is read from the database. Returns how many were written."""
+    muted = set(NotificationMute.objects.filter(member_id__in={m for m, _, _ in items}, kind=kind)
+                .values_list("member_id", flat=True))
+    rows = [Notification(member_id=member_id, kind=kind, text=text[:TEXT_MAX_LENGTH], link=link[:LINK_MAX_LENGTH],
+                         created_at=at) for member_id, text, at in items if member_id not in muted]
+    Notification.objects.bulk_create(rows, batch_size=HISTORY_BATCH)
+    return len(rows)
 
 
 def _first_friendships(member_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:

@@ -35,12 +35,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.members.models import User
-from accounts.notifications.feed import notify, notify_many
+from accounts.notifications.feed import notify
 from accounts.notifications.models import Notification
 from config.kernel import locks
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit
-from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
+from leaderboards.gamification.badges import notifications_dated
 from leaderboards.gamification.models import REVOKE_REASON_LENGTH, Perk, PerkGrant
 from leaderboards.live.broadcast import member_push
 from leaderboards.live.protocol import MessageType
@@ -346,9 +346,9 @@ def perks_grant_history(*, member_ids: Sequence[int]) -> int:
     for chunk in chunks(sorted(member_ids), HISTORY_BATCH):
         holding = set(PerkGrant.objects.filter(member_id__in=chunk, revoked_at__isnull=True)
                       .values_list("member_id", flat=True))
-        members = {pk: score for pk, score in User.objects.filter(
+        members: dict[int, int] = {pk: score for pk, score in User.objects.filter(
             pk__in=chunk, is_active=True, is_frozen=False, score__isnull=False).values_list("pk", "score")
-            if pk not in holding}
+            if pk not in holding and score is not None}
         rows: list[PerkGrant] = []
         texts: list[tuple[int, str]] = []
         for perk in perks:
@@ -365,9 +365,7 @@ def perks_grant_history(*, member_ids: Sequence[int]) -> int:
                 texts.append((pk, gain_text(perk=perk, score=members[pk])))
         with transaction.atomic():
             PerkGrant.objects.bulk_create(rows, batch_size=HISTORY_BATCH)
-            notices = notify_many(kind=Notification.Kind.PERK, items=texts, link=link)
-            dated = {(row.member_id, text): row.granted_at for row, (_, text) in zip(rows, texts, strict=True)}
-            rows_update(Notification, key="id", fields=("created_at",),
-                        rows=[(dated[(n.member_id, n.text)], n.pk) for n in notices if (n.member_id, n.text) in dated])
+            notifications_dated(kind=Notification.Kind.PERK, link=link, items=[
+                (row.member_id, text, row.granted_at) for row, (_, text) in zip(rows, texts, strict=True)])
         granted += len(rows)
     return granted

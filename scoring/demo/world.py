@@ -49,21 +49,31 @@ canonical friendship pair and (partner, external_id))
 * three partners — Acme Bank (card repayments), CityPower (bill payments), ShopMart (purchases)
   — with every member's consent; fresh signing keys are written to a local JSON file
   (``.demo-partners.json`` next to ``manage.py``, git-ignored) for ``manage.py simulate``;
-* events are bulk-created ``pending`` and then scored by ``scoring.ledger.bulk`` — the same
-  ledger rows and states as ``scoring.ledger.services.member_score_pending`` (the path every partner
-  event takes) run member by member, which the tests check, at ~14 ms instead of ~50 ms a
-  member: one ledger row per event, plus each member's starting-score row. Nothing is announced
-  (no ``score_changed`` / ``bases_changed``): derived state is rebuilt afterwards
-  (``manage.py contagion_rebuild``), which is also what brings the bulk-created friendships into
-  contagion.
+* events are bulk-created ``pending``, each received (``Event.received_at``) when its partner
+  would have reported it (``reported_at``: a purchase when made, a repayment when paid, a missed
+  one once 90 days overdue), and the year is then replayed at those moments by
+  ``scoring.ledger.replay`` — the rows the live pipeline would have written had the events
+  arrived one by one: each member's starting score on the day they joined (``date_joined``, up to
+  ``JOINED_BEFORE_HISTORY_DAYS`` before their year starts: "member since" is real), one row per
+  event dated when it was received and scored on that date, and what time changed
+  (``AGEING`` rows) on the ageing passes, every ``AGEING_EVERY_DAYS`` days (the live task runs
+  daily: the same scores, in fewer steps, for the time budget of the whole graph). The
+  replay stops when this week opens (Monday 00:00 UTC, as the boards' seasons), rebuilds friend
+  contagion then (the seeded friendships have vested by then) and dates its rows at that
+  moment, then replays this week up to now. So the ledger, the score history chart and the
+  weekly board read as if the members had lived the year: the board holds only what this week
+  brought. Nothing is announced: ``seed_demo`` then rebuilds contagion once more and sends
+  ``scoring.demo.signals.world_seeded``, on which leaderboards award the badges the year earned,
+  dated when they were earned, and enter this week's movers on the weekly board.
 
 Re-running with the same options is a no-op apart from a fresh key only where the saved one is
 no longer live. Re-running with other options adds the new members, friendships and events to
 the world (nothing is ever deleted or duplicated).
 
 Known limits: card repayments of idle months carry amount 0.00, as ``scoring.demo.uci`` maps them,
-which the partner API would refuse (amounts must be > 0); the ledger's ``created_at`` is the
-moment of seeding, so a member's score history starts today.
+which the partner API would refuse (amounts must be > 0); friend contagion enters the ledger when
+this week opens, not over the year (the friendships are ``FRIENDSHIP_AGE`` old); perk grants and
+their notifications are dated at the seeding.
 """
 
 from __future__ import annotations
@@ -72,9 +82,10 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -84,18 +95,21 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from PIL import Image
 from tqdm import tqdm
 
 from accounts.members.demo import demo_accounts_ensure
 from accounts.members.models import User
+from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
+from scoring.contagion.services import contagion_rebuild
 from scoring.demo.uci import DEFAULT_ANCHOR, MONTHS, UciRow, load_rows, row_events
 from scoring.ingestion.models import Event, Partner, PartnerConsent, PartnerKey
 from scoring.ingestion.partners import partner_key_holds, partner_key_issue
-from scoring.ledger.bulk import members_score_pending_bulk
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import ScoreChange
+from scoring.ledger.replay import members_replay, pending_members
 from scoring.model.factors import PURCHASE, EventFact, lateness_bucket
 from social.graph.models import Friendship, ordered_pair
 
@@ -110,6 +124,10 @@ CYCLES = (-1, 0, 1)
 #: The real September due date lands this many days before today.
 RECENT_DUE_DAYS = 90
 HISTORY_DAYS = 365
+#: Members joined up to this many days before their replayed year starts (at least one).
+JOINED_BEFORE_HISTORY_DAYS = 30
+#: Days between two replayed ageing passes (the live task runs daily; see ``scoring.ledger.replay``).
+AGEING_EVERY_DAYS = 91
 #: Seeded friendships were accepted this long ago, so they have vested (settings.CONTAGION_VESTING).
 FRIENDSHIP_AGE = timedelta(days=30)
 #: The demo member plays the best-connected node with at most this many friends.
@@ -124,6 +142,8 @@ CURRENCY = "EUR"
 #: A payment this many days overdue whose outcome is still in the future is reported missed
 #: (the model's last lateness bucket: missed and 90+ days late score alike).
 MISSED_AFTER_DAYS = 90
+#: The time of day (UTC) a partner reports a payment.
+REPORT_TIME = dt_time(12, 0)
 #: Rows per bulk statement of the seeding (members and ids per ``IN (…)``, friendships, events).
 MEMBERS_PER_STATEMENT = 500
 FRIENDSHIPS_PER_STATEMENT = 1000
@@ -239,7 +259,7 @@ def _profile(username: str, rng: random.Random) -> Profile:
         bio=rng.choice(BIOS) if filled["bio"] else "",
         avatar=f"avatars/demo/avatar-{rng.randrange(len(AVATAR_COLOURS))}.png" if filled["avatar"] else "",
         on_global_board=rng.random() < GLOBAL_BOARD_ODDS,
-        joined_days_ago=rng.randrange(200, 900),
+        joined_days_ago=HISTORY_DAYS + rng.randrange(1, JOINED_BEFORE_HISTORY_DAYS + 1),
     )
 
 
@@ -306,6 +326,22 @@ def member_history(row: UciRow, *, today: date) -> list[EventFact]:
     return history
 
 
+def reported_at(fact: EventFact, *, now: datetime) -> datetime:
+    """When a partner reports ``fact`` (what ``Event.received_at`` says), never after ``now``:
+    a purchase when it is made; a repayment when it is paid (the payment day at noon, UTC), a
+    missed one when it becomes ``MISSED_AFTER_DAYS`` overdue — never before the obligation
+    itself (``occurred_at``, its due date)."""
+    if fact.kind == PURCHASE:
+        at = fact.occurred_at
+    elif fact.paid_date is not None:
+        at = max(fact.occurred_at, datetime.combine(fact.paid_date, REPORT_TIME, tzinfo=UTC))
+    else:
+        assert fact.due_date is not None
+        due = datetime.combine(fact.due_date + timedelta(days=MISSED_AFTER_DAYS), REPORT_TIME, tzinfo=UTC)
+        at = max(fact.occurred_at, due)
+    return min(at, now)
+
+
 def external_id(username: str, fact: EventFact) -> str:
     return f"demo-{username}-{fact.ref}"
 
@@ -323,6 +359,10 @@ class SeedReport:
     events_created: int = 0
     events_scored: int = 0
     ledger_rows: int = 0
+    ageing_rows: int = 0
+    contagion_moved: int = 0
+    #: The moment the world was seeded for (its "today").
+    now: datetime = field(default_factory=timezone.now)
     demo_member: str = DEMO_MEMBER
     demo_friends: int = 0
     partners_file: str = ""
@@ -381,6 +421,7 @@ def _members_ensure(
                 phone=p.phone or ("+44 7700 900123" if full else ""), city=p.city or ("Lisbon" if full else ""),
                 bio=p.bio or ("Here for the demo." if full else ""),
                 avatar=p.avatar or ("avatars/demo/avatar-0.png" if full else ""),
+                date_joined=now - timedelta(days=p.joined_days_ago),
             )
         verified = [
             EmailAddress(user_id=ids[u.username], email=u.email, verified=True, primary=True)
@@ -469,8 +510,9 @@ def _consents_ensure(ids: dict[str, int]) -> None:
             )
 
 
-def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report: SeedReport,
+def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, now: datetime, report: SeedReport,
                    progress: Callable[..., Any]) -> None:
+    today = now.astimezone(UTC).date()
     partner_ids = dict(Partner.objects.filter(slug__in=[p.slug for p in DEMO_PARTNERS]).values_list("slug", "pk"))
     existing: set[str] = set()
     member_ids = sorted(ids.values())
@@ -480,6 +522,7 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report:
             .values_list("external_id", flat=True)
         )
     fresh: list[Event] = []
+    received: list[datetime] = []
     total = 0
     for username in progress(plan.members, desc="histories", unit="member"):
         for fact in member_history(plan.uci_rows[username], today=today):
@@ -487,6 +530,7 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report:
             ext = external_id(username, fact)
             if ext in existing:
                 continue
+            received.append(reported_at(fact, now=now))
             fresh.append(Event(
                 member_id=ids[username], partner_id=partner_ids[PARTNER_FOR_KIND[fact.kind].slug],
                 external_id=ext, kind=fact.kind, amount=fact.amount, amount_paid=fact.amount_paid,
@@ -497,33 +541,55 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, today: date, report:
         for chunk in progress(list(chunks(fresh, EVENTS_PER_STATEMENT)), desc="events",
                               unit=f"×{EVENTS_PER_STATEMENT}", disable=not fresh):
             Event.objects.bulk_create(chunk)
+        # received_at is stamped at insert (auto_now_add): the replay reads when each was reported.
+        rows_update(Event, key="id", fields=("received_at",),
+                    rows=[(at, event.pk) for at, event in zip(received, fresh, strict=True)])
     report.events = total
     report.events_created = len(fresh)
 
 
-def _score(ids: dict[str, int], *, report: SeedReport, progress: bool) -> None:
-    """Score every pending event of the world's members (and give each a score state).
+def week_start(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of ``moment``'s week: where the boards' weekly seasons start."""
+    day = moment.astimezone(UTC).date()
+    return datetime.combine(day - timedelta(days=day.weekday()), dt_time(0), tzinfo=UTC)
 
-    Through ``scoring.ledger.bulk``: the same ledger rows and states as the per-member path,
-    in batches. Nothing is announced; contagion is rebuilt afterwards (``contagion_rebuild``).
-    """
-    member_ids = sorted(ids.values())
-    todo: set[int] = set()
-    for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT):
-        todo.update(Event.objects.filter(member_id__in=chunk, status=Event.Status.PENDING)
-                    .values_list("member_id", flat=True))
-        scored = set(ScoreState.objects.filter(member_id__in=chunk).values_list("member_id", flat=True))
-        todo.update(set(chunk) - scored)
+
+def _contagion_at(moment: datetime, member_ids: Sequence[int]) -> int:
+    """Rebuild friend contagion now and date the ledger rows it writes for ``member_ids`` at
+    ``moment`` — their histories were replayed up to ``moment`` and no further, so nothing of
+    theirs comes after it yet. Returns how many of their displayed scores moved."""
+    last = ScoreChange.objects.aggregate(last=Max("pk"))["last"] or 0
+    contagion_rebuild(announce=False)
+    moved = 0
+    for chunk in chunks(sorted(member_ids), MEMBERS_PER_STATEMENT):
+        rows = ScoreChange.objects.filter(pk__gt=last, cause=ScoreChange.Cause.CONTAGION, member_id__in=chunk)
+        moved += rows.update(created_at=moment)
+        User.objects.filter(pk__in=rows.values("member_id")).update(score_reached_at=moment)
+    return moved
+
+
+def _replay(ids: dict[str, int], *, now: datetime, report: SeedReport, progress: bool) -> None:
+    """Score every pending event of the world's members at the moment it was reported, and age
+    their scores as the weeks pass (``scoring.ledger.replay``), in two stretches: up to the
+    start of this week, when friend contagion is rebuilt (the seeded friendships have vested
+    by then), and on to ``now``. So the ledger before this week reads as the live pipeline would
+    have written it, and this week holds only what happened this week. Nothing is announced;
+    ``seed_demo`` rebuilds contagion once more and derives badges and boards afterwards."""
+    todo = pending_members(member_ids=sorted(ids.values()))
     if not todo:
         return
-    bar = None
-    if progress:
-        bar = tqdm(total=len(todo), desc="scoring", unit="member")
+    week = week_start(now)
+    bar = tqdm(total=2 * len(todo), desc="replay", unit="member") if progress else None
     try:
-        report.events_scored = members_score_pending_bulk(member_ids=todo, announce=False, progress=bar)
+        first = members_replay(member_ids=todo, until=week, ageing_days=AGEING_EVERY_DAYS, progress=bar)
+        if first.members:
+            report.contagion_moved = _contagion_at(week, sorted(todo))
+        second = members_replay(member_ids=todo, until=now, ageing_days=AGEING_EVERY_DAYS, progress=bar)
     finally:
         if bar is not None:
             bar.close()
+    report.events_scored = first.events + second.events
+    report.ageing_rows = first.ageing_rows + second.ageing_rows
 
 
 def world_seed(
@@ -531,9 +597,8 @@ def world_seed(
 ) -> SeedReport:
     """Create (or complete) ``plan`` in the database. Idempotent; see the module docstring."""
     now = now or timezone.now()
-    today = now.astimezone(UTC).date()
     bar = _progress(progress)
-    report = SeedReport()
+    report = SeedReport(now=now)
     clock = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -550,10 +615,10 @@ def world_seed(
     _consents_ensure(ids)
     report.partners_file = str(partners_file)
     lap("partners")
-    _events_ensure(plan, ids, today=today, report=report, progress=bar)
+    _events_ensure(plan, ids, now=now, report=report, progress=bar)
     lap("events")
-    _score(ids, report=report, progress=progress)
-    lap("scoring")
+    _replay(ids, now=now, report=report, progress=progress)
+    lap("replay")
     member_ids = sorted(ids.values())
     report.ledger_rows = sum(
         ScoreChange.objects.filter(member_id__in=chunk).count() for chunk in chunks(member_ids, MEMBERS_PER_STATEMENT)

@@ -10,15 +10,17 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.members.demo import DEMO_PASSWORD
+from accounts.members.models import User
 from scoring.contagion.services import contagion_rebuild
+from scoring.demo.signals import world_seeded
 from scoring.demo.world import DEFAULT_CREDIT, DEFAULT_GRAPH, DEFAULT_SEED, world_build
 
 
 class Command(BaseCommand):
     help = (
         "Seed the demo world (idempotent): members and friendships from the real Facebook graph, "
-        "twelve months of events per member from the real UCI credit data, scored by the real "
-        "scoring code. See scoring/demo/world.py."
+        "twelve months of events per member from the real UCI credit data, replayed at their own "
+        "dates by the real scoring code. See scoring/demo/world.py."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -34,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         if options["members"] is not None and options["members"] < 3:
             raise CommandError("--members must be at least 3 (alice, bob and carol play graph nodes).")
-        started = time.perf_counter()
+        begun = started = time.perf_counter()
         partners_file = Path(options["partners_file"]) if options["partners_file"] else None
         plan, report = world_build(
             members=options["members"], seed=options["seed"], graph_path=options["graph"],
@@ -48,8 +50,8 @@ class Command(BaseCommand):
               f"a stranger; {report.members_created:,} new)")
         write(f"  friendships  {report.friendships:>8,}  ({report.friendships_created:,} new)")
         write(f"  events       {report.events:>8,}  ({report.events_created:,} new, "
-              f"{report.events_scored:,} scored now)")
-        write(f"  ledger rows  {report.ledger_rows:>8,}")
+              f"{report.events_scored:,} replayed at their own dates)")
+        write(f"  ledger rows  {report.ledger_rows:>8,}  ({report.ageing_rows:,} of them time passing)")
         if options["verbosity"] > 1:
             write("  timings      " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
         write(f"Demo login: {report.demo_member} / {DEMO_PASSWORD}  ({report.demo_friends} friends, among them "
@@ -61,9 +63,13 @@ class Command(BaseCommand):
             started = time.perf_counter()
             result = contagion_rebuild(announce=False)
             write(f"Friend contagion rebuilt in {time.perf_counter() - started:.1f} s: "
-                  f"{result['edges']:,} friendships, {result['scores_changed']:,} displayed scores moved.")
-            # Badges and perks read scores, events and friendships: award what the history earned.
-            call_command("badges_rebuild", stdout=self.stdout, verbosity=0)
-            call_command("perks_rebuild", stdout=self.stdout, verbosity=0)
+                  f"{result['edges']:,} friendships, {result['scores_changed']:,} displayed scores moved "
+                  f"this week ({report.contagion_moved:,} when this week opened).")
+            # Badges and perks (dated when earned) and this week's board entries, from the ledger.
+            started = time.perf_counter()
+            member_ids = list(User.objects.filter(username__in=plan.members).values_list("pk", flat=True))
+            world_seeded.send(sender=User, member_ids=member_ids, now=report.now)
             if settings.SERVICES_MODE:
                 call_command("leaderboards_rebuild", stdout=self.stdout)
+            write(f"Badges, perks and boards derived in {time.perf_counter() - started:.1f} s.")
+        write(f"Seeded in {time.perf_counter() - begun:.1f} s in all.")

@@ -30,6 +30,7 @@ from scoring.demo.world import (
 from scoring.ingestion.models import Event, PartnerConsent, PartnerKey
 from scoring.ingestion.partners import partner_key_holds
 from scoring.ledger import services
+from scoring.ledger.bulk import members_score_pending_bulk
 from scoring.ledger.models import ScoreChange, ScoreState
 from social.graph.models import Friendship
 
@@ -163,16 +164,22 @@ def test_seed_creates_exactly_the_planned_world(plan, seeded) -> None:  # type: 
         for name in plan.members for fact in member_history(plan.uci_rows[name], today=today)
     }
     counts = _world_counts(plan)
+    ledger = ScoreChange.objects.filter(member__username__in=plan.members)
     assert counts == {
         "members": MEMBERS + 1,
         "friendships": len(plan.edges),
         "events": len(planned),
-        "ledger": len(planned) + MEMBERS + 1,  # one per event + each member's starting score
+        # one per event, each member's starting score, time passing, friend contagion
+        "ledger": len(planned) + MEMBERS + 1 + report.ageing_rows + report.contagion_moved,
         "states": MEMBERS + 1,
         "consents": 3 * (MEMBERS + 1),
     }
+    assert Counter(ledger.values_list("cause", flat=True)) == {
+        "event": len(planned), "profile": MEMBERS + 1, "ageing": report.ageing_rows,
+        "contagion": report.contagion_moved}
+    assert report.ageing_rows > MEMBERS
     assert (report.members, report.friendships, report.events, report.ledger_rows) == (
-        MEMBERS + 1, len(plan.edges), len(planned), len(planned) + MEMBERS + 1)
+        MEMBERS + 1, len(plan.edges), len(planned), counts["ledger"])
 
     stored = {
         e.external_id: e for e in Event.objects.filter(member__username__in=plan.members).select_related("member")
@@ -274,13 +281,20 @@ def _ledger_snapshot(plan) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"ledger": ledger, "states": states, "users": users, "events": events}
 
 
-def test_bulk_scoring_writes_what_the_per_member_path_writes(plan, seeded) -> None:  # type: ignore[no-untyped-def]
-    bulk = _ledger_snapshot(plan)
-    members = User.objects.filter(username__in=plan.members)
+def _unscore(members) -> None:  # type: ignore[no-untyped-def]
     ScoreChange.objects.filter(member__in=members).delete()
     ScoreState.objects.filter(member__in=members).delete()
     Event.objects.filter(member__in=members).update(status=Event.Status.PENDING, scored_at=None, attempts=0)
     members.update(score=None, score_band="", score_reached_at=None)
+
+
+def test_bulk_scoring_writes_what_the_per_member_path_writes(plan, seeded) -> None:  # type: ignore[no-untyped-def]
+    """The seeded world's events, all scored at once today: in batches and member by member."""
+    members = User.objects.filter(username__in=plan.members)
+    _unscore(members)
+    members_score_pending_bulk(member_ids=members.values_list("pk", flat=True), announce=False)
+    bulk = _ledger_snapshot(plan)
+    _unscore(members)
     for member_id in members.order_by("pk").values_list("pk", flat=True):
         services.member_score_pending(member_id=member_id)
     per_member = _ledger_snapshot(plan)
@@ -301,13 +315,18 @@ def _stream(rows, seed: int):  # type: ignore[no-untyped-def]
 def test_simulated_events_are_repeatable_and_valid_for_the_api(rows) -> None:  # type: ignore[no-untyped-def]
     from scoring.ingestion.services import EventSerializer
 
-    now = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-    first = [_stream(rows, seed=5).next(now=now) for _ in range(1)]
+    # 300 events over ten months: a member pays one card statement and one bill a month.
+    start = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+    nows = [start + timedelta(days=i) for i in range(300)]
+    first = [_stream(rows, seed=5).next(now=start) for _ in range(1)]
     one, two = _stream(rows, seed=5), _stream(rows, seed=5)
-    a = [one.next(now=now) for _ in range(300)]
-    b = [two.next(now=now) for _ in range(300)]
+    a = [one.next(now=now) for now in nows]
+    b = [two.next(now=now) for now in nows]
     assert a == b and a[0] == first[0]
-    assert a != [_stream(rows, seed=6).next(now=now) for _ in range(300)]
+    assert a != [_stream(rows, seed=6).next(now=now) for now in nows]
+    per_month = Counter((p["member"], kind, now.month) for (kind, p, _), now in zip(a, nows, strict=True)
+                        if kind != "purchase")
+    assert max(per_month.values()) == 1
     for _, payload, _ in a:
         serializer = EventSerializer(data=payload)
         assert serializer.is_valid(), (payload, serializer.errors)
