@@ -23,6 +23,11 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The installable web app: these live at the root (a service worker controls its own folder).
+    path("manifest.webmanifest", views.manifest, name="manifest"),
+    path("sw.js", views.service_worker, name="service-worker"),
+    path("offline/", views.offline, name="offline"),
+    path("favicon.ico", views.favicon),
     path("", include("accounts.members.web_urls")),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/cards/", views.dashboard_cards, name="dashboard-cards"),

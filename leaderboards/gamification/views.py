@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -113,14 +113,15 @@ class ChallengeForm(forms.Form):
         label="Friends to challenge", widget=forms.CheckboxSelectMultiple,
         help_text=f"Pick 1 to {challenges.MAX_OPPONENTS} friends.")
 
-    def __init__(self, data: Any = None, *, friends: list[str], **kwargs: Any) -> None:
+    def __init__(self, data: QueryDict | None = None, *, friends: list[str], **kwargs: Any) -> None:
+        picked: list[str] = []
         if data is not None:  # the username boxes left empty are no choice
             data = data.copy()
-            data.setlist("opponents", [v.strip() for v in data.getlist("opponents") if v.strip()])
+            picked = [v.strip() for v in data.getlist("opponents") if v.strip()]
+            data.setlist("opponents", picked)
         super().__init__(data, **kwargs)
         self.fields["opponents"].choices = [(name, name) for name in friends]  # type: ignore[attr-defined]
         self.search = len(friends) > PICK_FROM_LIST_MAX
-        picked = self.data.getlist("opponents") if self.is_bound else []
         #: The username boxes of the search form, refilled with what was typed.
         self.slots = [picked[i] if i < len(picked) else "" for i in range(challenges.MAX_OPPONENTS)]
 
