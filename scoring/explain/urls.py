@@ -10,4 +10,5 @@ urlpatterns = [
     path("me/score/changes/", api.ScoreChangesView.as_view(), name="api-score-changes"),
     path("me/score/what-if/", api.WhatIfView.as_view(), name="api-score-what-if"),
     path("me/events/", api.MyEventsView.as_view(), name="api-my-events"),
+    path("score/model/", api.ScoreModelView.as_view(), name="api-score-model"),
 ]

@@ -1,4 +1,5 @@
-"""The member's score pages: the score and why, its history, what-if, and what changed.
+"""The member's score pages: the score and why, its history, what-if, what changed, and how the
+score works.
 
 The events page, which also shows each event's dispute, is moderation's (``scoring.moderation.views``).
 """
@@ -14,6 +15,7 @@ from accounts.members.access import member_of
 from scoring.explain import overview as explain
 from scoring.explain.charts import gauge_svg, history_svg
 from scoring.explain.forms import WhatIfForm
+from scoring.explain.model_card import page_context
 from scoring.explain.whatif import what_if
 from scoring.ledger import selectors
 
@@ -49,3 +51,9 @@ def score_page(request: HttpRequest) -> HttpResponse:
 def changes_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.ledger(member=member_of(request)), CHANGES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "scoring/changes.html", {"page": page})
+
+
+@login_required
+def how_it_works_page(request: HttpRequest) -> HttpResponse:
+    """How the score works: the factors, the bands, and what the score means on real data."""
+    return render(request, "scoring/explain/how_it_works.html", {"card": page_context()})
