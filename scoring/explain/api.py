@@ -167,6 +167,7 @@ class ModelCardSerializer(serializers.Serializer):
     friends = serializers.DictField()
     bands = ModelCardBandSerializer(many=True)
     examples = ModelCardExampleSerializer(many=True)
+    example_amount = serializers.IntegerField(help_text="the amount due (EUR) of every example payment")
     evaluation = ModelCardEvaluationSerializer()
     fairness = ModelCardFairnessSerializer()
     model = serializers.DictField(help_text="params_fingerprint and generated_on of the published figures")

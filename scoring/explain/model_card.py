@@ -13,6 +13,7 @@ payments, scored on the day of the latest due date.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -30,6 +31,8 @@ PUBLISHED_PATH = Path(__file__).with_name("published.json")
 
 #: The day the worked examples are scored on; any date gives the same points (ages are relative).
 _EXAMPLE_DAY = date(2026, 1, 15)
+#: The amount due of every example payment (EUR): at least ``amount_full``, so each counts fully.
+_EXAMPLE_AMOUNT = Decimal(max(300, math.ceil(PARAMS.amount_full / 100) * 100))
 _MONTH_DAYS = 30
 
 
@@ -46,17 +49,17 @@ def published() -> dict[str, Any]:
 
 
 def _payment(kind: str, months_ago: int, days_late: int | None, paid_share: str | None = None) -> EventFact:
-    """A payment of 100 EUR due ``months_ago`` months before the example day; ``days_late``
+    """A payment of ``_EXAMPLE_AMOUNT`` due ``months_ago`` months before the example day; ``days_late``
     None means missed; ``paid_share`` (e.g. "0.5") makes it partial."""
     due = _EXAMPLE_DAY - timedelta(days=_MONTH_DAYS * months_ago)
     return EventFact(
         kind=kind,
         occurred_at=datetime.combine(due, time(12), tzinfo=UTC),
-        amount=Decimal(100),
+        amount=_EXAMPLE_AMOUNT,
         due_date=due,
         paid_date=None if days_late is None else due + timedelta(days=days_late),
         missed=days_late is None,
-        amount_paid=None if paid_share is None else Decimal(100) * Decimal(paid_share),
+        amount_paid=None if paid_share is None else _EXAMPLE_AMOUNT * Decimal(paid_share),
         ref=f"example-{kind}-{months_ago}",
     )
 
@@ -66,9 +69,14 @@ def _card_points(events: list[EventFact]) -> float:
     return round(result.factor("card_repayment_timeliness").points, 1)
 
 
+def example_amount() -> int:
+    """The amount due (EUR) of every payment of ``worked_examples``."""
+    return int(_EXAMPLE_AMOUNT)
+
+
 def worked_examples() -> list[dict[str, Any]]:
-    """Card-repayment points of a few histories of monthly repayments (the bill factor moves the
-    same way, with its own constants): each row ``{history, points}``."""
+    """Card-repayment points of a few histories of monthly repayments of ``example_amount`` EUR
+    (the bill factor moves the same way, with its own constants): each row ``{history, points}``."""
     year = [_payment(CARD_REPAYMENT, m, 0) for m in range(12)]
     latest_late = [_payment(CARD_REPAYMENT, 0, 45), *year[1:]]
     old_late = [*year[:11], _payment(CARD_REPAYMENT, 11, 45)]
@@ -91,14 +99,19 @@ def worked_examples() -> list[dict[str, Any]]:
 def _timeliness_text(kind: str, prior: float, scale: float, params: ScoringParams) -> list[str]:
     noun = "repayment" if kind == CARD_REPAYMENT else "payment"
     return [
-        f"Each {noun} made on time and in full adds {params.evidence_on_time:g} unit of evidence.",
+        f"Each {noun} made on time and in full adds {params.evidence_on_time:g} unit of evidence when "
+        f"{params.amount_full:,.0f} EUR or more was due; a smaller one adds less, in proportion to the "
+        f"amount (a month with nothing due adds {100 * params.gain_floor:.0f} % of a unit).",
         f"A late one takes units away: {params.cost_late_1_29:g} if 1–29 days late, "
         f"{params.cost_late_30_59:g} if 30–59, {params.cost_late_60_89:g} if 60–89, "
-        f"{params.cost_late_90_plus:g} if 90 days or more late or missed.",
-        f"Paying only part of what is due earns no gain and takes away up to {params.cost_partial:g} more "
-        "(the less you pay, the more it takes).",
-        f"Evidence fades with time: good evidence halves every {params.positive_half_life_days:g} days, "
-        f"bad evidence every {params.negative_half_life_days:g} days.",
+        f"{params.cost_late_90_plus:g} if 90 days or more late or missed (less for a small amount, "
+        f"down to {100 * params.cost_floor:.0f} % of that when nothing was due).",
+        f"Paying only part of what is due earns no gain and takes away up to {params.cost_partial:g} "
+        "more (the less you pay, the more it takes).",
+        f"Evidence fades with time: good evidence halves every {params.positive_half_life_days:,g} days. "
+        f"Of bad evidence, {100 * params.negative_fast_share:.0f} % fades fast (it halves every "
+        f"{params.negative_fast_half_life_days:,g} days) and the rest halves every "
+        f"{params.negative_half_life_days:,g} days: a late payment weighs most while it is recent.",
         f"With no {noun}s the factor sits at {100 * prior:.0f} % of its points; the evidence moves it "
         f"up or down on a smooth curve (each unit of evidence counts {scale:g} on the log-odds scale), "
         "so it approaches but never reaches 0 or the maximum.",
@@ -208,6 +221,7 @@ def model_card(params: ScoringParams = PARAMS) -> dict[str, Any]:
         },
         "bands": bands(params),
         "examples": worked_examples(),
+        "example_amount": example_amount(),
         "evaluation": {
             "data": figures["data"],
             "auc": figures["auc"],

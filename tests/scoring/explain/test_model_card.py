@@ -9,7 +9,15 @@ import re
 import pytest
 import yaml
 
-from scoring.explain.model_card import PUBLISHED_PATH, bands, factors, model_card, page_context, worked_examples
+from scoring.explain.model_card import (
+    PUBLISHED_PATH,
+    bands,
+    example_amount,
+    factors,
+    model_card,
+    page_context,
+    worked_examples,
+)
 from scoring.model.params import PARAMS, ScoringParams
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +36,12 @@ def test_factors_come_from_the_constants_the_model_runs_on() -> None:
     card = " ".join(rows[0]["moves"])
     assert f"{PARAMS.cost_late_30_59:g} if 30–59" in card
     assert f"{PARAMS.cost_late_90_plus:g} if 90 days or more late or missed" in card
-    assert f"halves every {PARAMS.positive_half_life_days:g} days" in card
-    assert f"every {PARAMS.negative_half_life_days:g} days" in card
+    assert f"good evidence halves every {PARAMS.positive_half_life_days:,g} days" in card
+    assert f"{100 * PARAMS.negative_fast_share:.0f} % fades fast (it halves every " \
+           f"{PARAMS.negative_fast_half_life_days:,g} days)" in card
+    assert f"the rest halves every {PARAMS.negative_half_life_days:,g} days" in card
+    assert f"when {PARAMS.amount_full:,.0f} EUR or more was due" in card
+    assert f"down to {100 * PARAMS.cost_floor:.0f} % of that" in card
     assert f"counts {PARAMS.card_evidence_scale:g} on the log-odds scale" in card
     assert f"counts {PARAMS.bill_evidence_scale:g} on the log-odds scale" in " ".join(rows[1]["moves"])
 
@@ -49,6 +61,10 @@ def test_bands_cover_the_scale() -> None:
         {"label": "Very good", "low": 650, "high": 699},
         {"label": "Excellent", "low": 700, "high": 950},
     ]
+
+
+def test_the_example_payments_count_in_full() -> None:
+    assert example_amount() >= PARAMS.amount_full
 
 
 def test_worked_examples_keep_the_promises_of_the_model() -> None:
@@ -100,8 +116,8 @@ def test_the_openapi_schema_documents_the_model_card(client) -> None:
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref == "#/components/schemas/ModelCard"
     card = schema["components"]["schemas"]["ModelCard"]
-    assert set(card["required"]) == {"scale", "factors", "friends", "bands", "examples", "evaluation",
-                                      "fairness", "model"}
+    assert set(card["required"]) == {"scale", "factors", "friends", "bands", "examples", "example_amount",
+                                      "evaluation", "fairness", "model"}
 
 
 def test_the_page_for_members(client, alice) -> None:
