@@ -94,7 +94,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from PIL import Image
@@ -102,7 +102,6 @@ from tqdm import tqdm
 
 from accounts.members.demo import demo_accounts_ensure
 from accounts.members.models import User
-from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
 from scoring.contagion.services import contagion_rebuild
 from scoring.demo.uci import DEFAULT_ANCHOR, MONTHS, UciRow, load_rows, row_events
@@ -522,7 +521,6 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, now: datetime, repor
             .values_list("external_id", flat=True)
         )
     fresh: list[Event] = []
-    received: list[datetime] = []
     total = 0
     for username in progress(plan.members, desc="histories", unit="member"):
         for fact in member_history(plan.uci_rows[username], today=today):
@@ -530,22 +528,34 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, now: datetime, repor
             ext = external_id(username, fact)
             if ext in existing:
                 continue
-            received.append(reported_at(fact, now=now))
             fresh.append(Event(
                 member_id=ids[username], partner_id=partner_ids[PARTNER_FOR_KIND[fact.kind].slug],
                 external_id=ext, kind=fact.kind, amount=fact.amount, amount_paid=fact.amount_paid,
                 currency=CURRENCY, occurred_at=fact.occurred_at, due_date=fact.due_date,
                 paid_date=fact.paid_date, missed=fact.missed, status=Event.Status.PENDING,
+                received_at=reported_at(fact, now=now),
             ))
     with transaction.atomic():
         for chunk in progress(list(chunks(fresh, EVENTS_PER_STATEMENT)), desc="events",
                               unit=f"×{EVENTS_PER_STATEMENT}", disable=not fresh):
-            Event.objects.bulk_create(chunk)
-        # received_at is stamped at insert (auto_now_add): the replay reads when each was reported.
-        rows_update(Event, key="id", fields=("received_at",),
-                    rows=[(at, event.pk) for at, event in zip(received, fresh, strict=True)])
+            _events_insert(chunk)
     report.events = total
     report.events_created = len(fresh)
+
+
+def _events_insert(events: Sequence[Event]) -> None:
+    """INSERT these events as they are, with one ``executemany``, each value prepared by its
+    field as the ORM prepares it: ``received_at`` is when the partner reported the event
+    (``bulk_create`` would stamp it now, the field being ``auto_now_add``), and a year of events
+    compiled by ``bulk_create`` cost most of this step. No id is read back."""
+    meta: Any = Event._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"  # noqa: S608 - our table
+           f" VALUES ({', '.join(['%s'] * len(fields))})")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields]
+                                 for e in events])
 
 
 def week_start(moment: datetime) -> datetime:
