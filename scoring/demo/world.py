@@ -58,9 +58,9 @@ canonical friendship pair and (partner, external_id))
   event dated when it was received and scored on that date, and what time changed
   (``AGEING`` rows) on the ageing passes, every ``AGEING_EVERY_DAYS`` days (the live task runs
   daily: the same scores, in fewer steps, for the time budget of the whole graph). The
-  replay stops when this week opens (Monday 00:00 UTC, as the boards' seasons), rebuilds friend
-  contagion then (the seeded friendships have vested by then) and dates its rows at that
-  moment, then replays this week up to now. So the ledger, the score history chart and the
+  replay stops a second before this week opens (Monday 00:00 UTC, as the boards' seasons),
+  rebuilds friend contagion then (the seeded friendships have vested by then) and dates its rows
+  at that moment, last week's, then replays this week up to now. So the ledger, the score history chart and the
   weekly board read as if the members had lived the year: the board holds only what this week
   brought. Nothing is announced: ``seed_demo`` then rebuilds contagion once more and sends
   ``scoring.demo.signals.world_seeded``, on which leaderboards award the badges the year earned,
@@ -127,6 +127,8 @@ HISTORY_DAYS = 365
 JOINED_BEFORE_HISTORY_DAYS = 30
 #: Days between two replayed ageing passes (the live task runs daily; see ``scoring.ledger.replay``).
 AGEING_EVERY_DAYS = 91
+#: The replay's first stretch ends this long before this week opens (``_replay``).
+LAST_WEEK_ENDS_BEFORE = timedelta(seconds=1)
 #: Seeded friendships were accepted this long ago, so they have vested (settings.CONTAGION_VESTING).
 FRIENDSHIP_AGE = timedelta(days=30)
 #: The demo member plays the best-connected node with at most this many friends.
@@ -581,14 +583,16 @@ def _contagion_at(moment: datetime, member_ids: Sequence[int]) -> int:
 def _replay(ids: dict[str, int], *, now: datetime, report: SeedReport, progress: bool) -> None:
     """Score every pending event of the world's members at the moment it was reported, and age
     their scores as the weeks pass (``scoring.ledger.replay``), in two stretches: up to the
-    start of this week, when friend contagion is rebuilt (the seeded friendships have vested
+    end of last week, when friend contagion is rebuilt (the seeded friendships have vested
     by then), and on to ``now``. So the ledger before this week reads as the live pipeline would
     have written it, and this week holds only what happened this week. Nothing is announced;
     ``seed_demo`` rebuilds contagion once more and derives badges and boards afterwards."""
     todo = pending_members(member_ids=sorted(ids.values()))
     if not todo:
         return
-    week = week_start(now)
+    # The last moment of last week: what happens then is not this week's (the boards count rows
+    # dated from Monday 00:00 on).
+    week = week_start(now) - LAST_WEEK_ENDS_BEFORE
     bar = tqdm(total=2 * len(todo), desc="replay", unit="member") if progress else None
     try:
         first = members_replay(member_ids=todo, until=week, ageing_days=AGEING_EVERY_DAYS, progress=bar)

@@ -24,6 +24,7 @@ from scoring.demo.world import (
     AGEING_EVERY_DAYS,
     HISTORY_DAYS,
     JOINED_BEFORE_HISTORY_DAYS,
+    LAST_WEEK_ENDS_BEFORE,
     week_start,
     world_build,
 )
@@ -112,6 +113,8 @@ def test_the_weekly_board_holds_only_this_weeks_points(seeded) -> None:  # type:
     now = datetime.now(UTC)
     week = week_start(now)
     season = Season.objects.get(starts_at=week)
+    # Friend contagion of the seeded friendships came in as last week ended: not this week's points.
+    assert ScoreChange.objects.filter(cause="contagion", created_at=week - LAST_WEEK_ENDS_BEFORE).count() > MEMBERS / 2
     entries = {e.member_id: e for e in SeasonEntry.objects.filter(season=season)}
     moved = set(ScoreChange.objects.filter(created_at__gte=week).values_list("member_id", flat=True))
     assert set(entries) == moved & set(User.objects.filter(score__isnull=False).values_list("pk", flat=True))
