@@ -16,9 +16,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.members.models import User
+from accounts.notifications.models import Notification
 from leaderboards.boards.models import Season, SeasonEntry
 from leaderboards.gamification.badges import BY_CODE, STREAK
-from leaderboards.gamification.models import BadgeAward
+from leaderboards.gamification.models import BadgeAward, Perk, PerkGrant
 from scoring.demo.simulator import EventStream, members_load, partners_load
 from scoring.demo.world import (
     AGEING_EVERY_DAYS,
@@ -46,6 +47,9 @@ MEMBERS = 40
 def seeded(db, tmp_path):  # type: ignore[no-untyped-def]
     """The world as ``seed_demo`` makes it: replay, contagion, badges, boards, perks."""
     partners_file = tmp_path / "demo-partners.json"
+    # The catalogue's examples come from a data migration, which a transactional test may have flushed.
+    Perk.objects.get_or_create(slug="test-perk", defaults={"name": "Test perk", "description": "For the test.",
+                                                           "min_score": 600})
     call_command("seed_demo", members=MEMBERS, seed=SEED, partners_file=str(partners_file), no_progress=True,
                  stdout=open("/dev/null", "w"))  # noqa: SIM115 - the command closes nothing it did not open
     return partners_file
@@ -97,6 +101,17 @@ def test_ledger_rows_badges_and_streaks_are_dated_within_the_year(seeded) -> Non
         first = (ScoreChange.objects.filter(member_id=award.member_id, new_score__gte=lowest)
                  .order_by("created_at", "pk").values_list("created_at", flat=True).first())
         assert first is not None and award.awarded_at == first
+    # Each badge's notification is dated with it.
+    notices = set(Notification.objects.filter(member__in=members, kind="badge").values_list("member_id", "created_at"))
+    assert notices == set(awards.values_list("member_id", "awarded_at"))
+    # Perks are dated when the score last rose to the perk's line.
+    grants = PerkGrant.objects.filter(member__in=members).select_related("perk")
+    assert grants.exists()
+    for grant in grants:
+        rose = (ScoreChange.objects.filter(member_id=grant.member_id, new_score__gte=grant.perk.min_score)
+                .exclude(old_score__gte=grant.perk.min_score).order_by("-created_at", "-pk")
+                .values_list("created_at", flat=True).first())
+        assert grant.granted_at == rose and start <= rose <= now
     # Streaks are real: counted from the year's payments on today's date, and a streak badge is
     # dated when the on-time payment that completed its tier was received.
     streaks = [member_streak(member=m) for m in members]
