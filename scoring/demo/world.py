@@ -109,7 +109,7 @@ from scoring.ingestion.models import Event, Partner, PartnerConsent, PartnerKey
 from scoring.ingestion.partners import partner_key_holds, partner_key_issue
 from scoring.ledger.models import ScoreChange
 from scoring.ledger.replay import members_replay, pending_members
-from scoring.model.factors import PURCHASE, EventFact, lateness_bucket
+from scoring.model.factors import BILL_PAYMENT, PURCHASE, EventFact, lateness_bucket
 from social.graph.models import Friendship, ordered_pair
 
 DEFAULT_GRAPH = settings.CREDO_DATA_DIR / "facebook_combined.txt"
@@ -291,8 +291,11 @@ def world_plan(
     # month, never idles (PAY >= -1) and did not default. Everyone else is whatever they drew.
     spare = [rows[i] for i in picked[len(names):]]
     lively = [r for r in spare if min(r.pay_status) >= -1 and min(r.bill) > 0 and not r.default]
-    if lively:
-        uci_rows[DEMO_MEMBER] = lively[0]
+    # Better still, one who pays every bill in full on time: her on-time streak then runs.
+    in_full = [r for r in lively if max(r.pay_status) <= -1 and all(
+        f.amount_paid is None or f.amount_paid >= f.amount for f in row_events(r) if f.kind == BILL_PAYMENT)]
+    if in_full or lively:
+        uci_rows[DEMO_MEMBER] = (in_full or lively)[0]
     profiles = {name: _profile(name, rng) for name in names}
     return WorldPlan(
         seed=seed, nodes=tuple(nodes), usernames=usernames, edges=tuple((a, b) for a, b in edges),

@@ -72,6 +72,8 @@ def test_the_demo_members_score_history_spans_the_replayed_year(seeded) -> None:
     first_event = Event.objects.filter(member=alice).order_by("received_at").first()
     assert first_event is not None
     assert alice.date_joined == first <= first_event.received_at
+    # She pays every card and bill on time and in full: her on-time streak runs through the year.
+    assert member_streak(member=alice).best_months >= 6
 
 
 def test_ledger_rows_badges_and_streaks_are_dated_within_the_year(seeded) -> None:  # type: ignore[no-untyped-def]
