@@ -12,8 +12,8 @@ DEMO_RATE    ?= 2
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -qq --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,10 +21,11 @@ install: $(STAMP)
 ## make run: install, migrate, seed a demo world on first start (DEMO_MEMBERS members from the
 ## real Facebook graph, a year of real UCI payment histories; idempotent), then serve
 ## http://127.0.0.1:8000 (embedded mode) with simulated partner traffic at DEMO_RATE events/s
-## through the signed API. Ctrl-C stops the server and the simulator.
+## through the signed API. Ctrl-C stops the server and the simulator at once. The terminal stays
+## quiet: REQUESTS=1 logs one line per request; emails are printed in a framed block.
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_serve $(HOST):$(PORT) --members $(DEMO_MEMBERS) --rate $(DEMO_RATE)
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py demo_serve $(HOST):$(PORT) --members $(DEMO_MEMBERS) --rate $(DEMO_RATE) $(if $(REQUESTS),--requests)
 
 ## make test: install and run the whole suite
 test: install

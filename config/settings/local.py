@@ -1,10 +1,51 @@
-"""Development on a laptop: the embedded default unless DATABASE_URL / REDIS_URL say otherwise."""
+"""Development on a laptop: the embedded default unless DATABASE_URL / REDIS_URL say otherwise.
 
-from config.kernel.env import env_bool
+``make run``'s terminal stays quiet: no line per request unless CREDO_REQUEST_LOG=1 (``make run
+REQUESTS=1``), no line per in-process task, and the emails a member is told to look for (sign-up
+confirmation, password reset) printed in a framed block.
+"""
+
+from typing import Any
+
+from django.core.mail.backends.console import EmailBackend as ConsoleEmailBackend
+
+from config.kernel.env import env_bool, env_str
 from config.settings.base import *  # noqa: F403
+from config.settings.base import LOGGING as BASE_LOGGING
 from config.settings.base import STORAGES
 
 DEBUG = env_bool("DEBUG", True)
 # Static files straight from the source folders (no collectstatic, no manifest); every other
 # storage, the members' exports among them, stays as base.py defines it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+class FramedConsoleEmailBackend(ConsoleEmailBackend):
+    """The console backend, each email framed so it stands out in the server's output, its text
+    as written (links unwrapped, no MIME encoding)."""
+
+    def write_message(self, message: Any) -> None:
+        bar = "=" * 72
+        self.stream.write(f"\n{bar}\n EMAIL to {', '.join(message.to)}\n Subject: {message.subject}\n{bar}\n")
+        self.stream.write(str(message.body).rstrip() + "\n")
+        self.stream.write(f"{bar}\n\n")
+
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "config.settings.local.FramedConsoleEmailBackend")
+
+REQUEST_LOG = env_bool("CREDO_REQUEST_LOG", False)
+_logging: dict[str, Any] = BASE_LOGGING
+LOGGING = {
+    **_logging,
+    "formatters": {**_logging["formatters"], "request": {"format": "%(message)s"}},
+    "handlers": {**_logging["handlers"], "requests": {"class": "logging.StreamHandler", "formatter": "request"}},
+    "loggers": {
+        **_logging["loggers"],
+        # One line per request, and only when asked for.
+        "django.channels.server": {"handlers": ["requests"], "level": "INFO" if REQUEST_LOG else "WARNING",
+                                   "propagate": False},
+        # In-process tasks, the lockout library and the server's start-up chatter: warnings only.
+        **{name: {"level": "WARNING"} for name in ("celery", "axes", "daphne", "django.utils.autoreload")},
+        "kombu": {"level": "ERROR"},
+    },
+}

@@ -85,3 +85,41 @@ def test_export_completes_in_services_mode(tmp_path: Path) -> None:
     result = _run_export(tmp_path, redis_url=redis_url)
     assert result["services"] is True
     _check(result, tmp_path)
+
+
+# --- make run's terminal ------------------------------------------------------------------------
+
+
+def _local_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
+                                                             "EMAIL_BACKEND", "CREDO_REQUEST_LOG"}}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'local.sqlite3'}",
+                "DJANGO_SETTINGS_MODULE": "config.settings.local", **extra})
+    return env
+
+
+SEND = ("from django.core.mail import send_mail; "
+        "send_mail('Please confirm your email', 'Confirm: http://127.0.0.1:8000/accounts/confirm-email/Mw:1x=ab/',"
+        " 'Credo <no-reply@credo.local>', ['dora@example.com'])")
+
+
+def test_emails_print_in_a_framed_block_with_their_links_as_written(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-v", "0", "-c", SEND], cwd=ROOT,
+                         env=_local_env(tmp_path), check=True, capture_output=True, text=True).stdout
+    bar = "=" * 72
+    assert out == (f"\n{bar}\n EMAIL to dora@example.com\n Subject: Please confirm your email\n{bar}\n"
+                   "Confirm: http://127.0.0.1:8000/accounts/confirm-email/Mw:1x=ab/\n"
+                   f"{bar}\n\n")
+
+
+LOG_LEVELS = ("import logging; print([logging.getLogger(n).getEffectiveLevel() for n in "
+              "('django.channels.server', 'celery.app.trace', 'axes.apps', 'daphne.server', 'scoring')])")
+
+
+@pytest.mark.parametrize(("flag", "levels"), [("0", [30, 30, 30, 30, 20]), ("1", [20, 30, 30, 30, 20])])
+def test_requests_are_logged_only_when_asked_and_task_chatter_never(tmp_path: Path, flag: str,
+                                                                    levels: list[int]) -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", LOG_LEVELS], cwd=ROOT,
+                         env=_local_env(tmp_path, CREDO_REQUEST_LOG=flag, LOG_LEVEL="INFO"), check=True,
+                         capture_output=True, text=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == levels
