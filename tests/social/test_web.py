@@ -247,3 +247,12 @@ def test_the_block_form_asks_first(as_alice):
     html = as_alice.get("/friends/").content.decode()
     assert ('<form method="get" action="/friends/confirm/" class="form">'
             '<input type="hidden" name="action" value="block">') in html
+
+
+def test_declining_a_request_asks_first(client, world):
+    services.friend_request_send(from_user=world.mallory, to_username="alice")
+    request = FriendRequest.objects.get(from_user=world.mallory)
+    client.force_login(world.alice)
+    html = client.get("/friends/").content.decode()
+    assert ('<details class="confirm-inline"><summary class="button ghost">Decline…</summary>'
+            f'<form method="post" action="/friends/requests/{request.pk}/decline/"') in html

@@ -92,3 +92,17 @@ def test_an_unknown_or_hidden_member_gets_the_sites_404_page(friends_with_badges
     assert "<h1>Page not found</h1>" in response.content.decode()
     type(alice).objects.filter(pk=alice.pk).update(private_mode=True)
     assert "<h1>Page not found</h1>" in _web(bob).get("/members/alice/").content.decode()
+
+
+def test_declining_and_cancelling_a_challenge_ask_first(popular, django_user_model):
+    from leaderboards.gamification import challenges
+
+    pal = django_user_model.objects.get(username="pal01")
+    challenge = challenges.challenge_create(by=popular, opponents=[pal])
+    mine = _web(popular).get("/challenges/").content.decode()
+    assert ('<details class="confirm-inline"><summary class="button ghost">Cancel challenge…</summary>\n'
+            f'      <form method="post" action="/challenges/{challenge.pk}/cancel/"') in mine
+    theirs = _web(pal).get("/challenges/").content.decode()
+    assert ('<details class="confirm-inline"><summary class="button ghost">Decline…</summary>\n'
+            f'        <form method="post" action="/challenges/{challenge.pk}/decline/"') in theirs
+    assert "Yes, decline alice's challenge" in theirs
