@@ -26,7 +26,9 @@ def _point(cx: float, cy: float, r: float, angle: float) -> tuple[float, float]:
 
 
 def gauge_svg(score: int) -> SafeString:
-    """A half-circle gauge 350–950 with coloured bands and a needle at ``score``."""
+    """A half-circle gauge 350–950 with coloured bands and a needle at ``score``. The digits are
+    the page's to print (under the gauge, out of the needle's sweep); the SVG names the score for
+    screen readers."""
     cx, cy, r = 100.0, 100.0, 80.0
     parts = []
     start = LOW
@@ -40,21 +42,26 @@ def gauge_svg(score: int) -> SafeString:
     parts.append(f'<line x1="{cx}" y1="{cy}" x2="{nx:.1f}" y2="{ny:.1f}" stroke="#1f2937" stroke-width="4" '
                  'stroke-linecap="round"/>')
     parts.append(f'<circle cx="{cx}" cy="{cy}" r="6" fill="#1f2937"/>')
-    parts.append(f'<text x="{cx}" y="{cy - 28}" text-anchor="middle" font-size="30" font-weight="700" '
-                 f'fill="#1f2937">{int(score)}</text>')
-    parts.append(f'<text x="20" y="118" font-size="10" fill="#6b7280">{LOW}</text>'
-                 f'<text x="180" y="118" font-size="10" fill="#6b7280" text-anchor="end">{HIGH}</text>')
+    parts.append(f'<text x="20" y="120" font-size="13" fill="#4b5563">{LOW}</text>'
+                 f'<text x="180" y="120" font-size="13" fill="#4b5563" text-anchor="end">{HIGH}</text>')
     return mark_safe(  # noqa: S308 - built from numbers only
         f'<svg class="gauge" viewBox="0 0 200 125" role="img" aria-label="Score {int(score)} of {HIGH}">'
         + "".join(parts) + "</svg>"
     )
 
 
-def history_svg(points: list[tuple[datetime, int]], width: int = 600, height: int = 180) -> SafeString:
+#: The history chart's size in SVG units: about a phone's card width, so that its 12-unit labels
+#: show at about 11 px at 375 px (the SVG scales to its box).
+HISTORY_WIDTH, HISTORY_HEIGHT = 340, 170
+_LABEL = 'font-size="12" fill="#4b5563"'
+
+
+def history_svg(points: list[tuple[datetime, int]], width: int = HISTORY_WIDTH,
+                height: int = HISTORY_HEIGHT) -> SafeString:
     """A step line of the score after each change, with the band thresholds as guides."""
     if not points:
         return mark_safe('<p class="hint">No history yet.</p>')
-    pad_l, pad_r, pad_t, pad_b = 36, 8, 8, 20
+    pad_l, pad_r, pad_t, pad_b = 32, 4, 8, 20
     t0 = points[0][0].timestamp()
     t1 = max(points[-1][0].timestamp(), t0 + 1)
     scores = [s for _, s in points]
@@ -73,8 +80,8 @@ def history_svg(points: list[tuple[datetime, int]], width: int = 600, height: in
     for threshold in (bound + 1 for bound, _ in BAND_COLOURS[:-1]):
         if lo < threshold < hi:
             guides.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" '
-                          f'stroke="#e5e7eb" stroke-dasharray="4 3"/><text x="{pad_l - 4}" y="{y(threshold) + 3:.1f}" '
-                          f'font-size="10" text-anchor="end" fill="#6b7280">{threshold}</text>')
+                          f'stroke="#e5e7eb" stroke-dasharray="4 3"/><text x="{pad_l - 4}" y="{y(threshold) + 4:.1f}" '
+                          f'{_LABEL} text-anchor="end">{threshold}</text>')
     path = []
     prev_y = None
     for when, score in points:
@@ -91,8 +98,8 @@ def history_svg(points: list[tuple[datetime, int]], width: int = 600, height: in
         f'aria-label="Score history: {len(points)} changes, now {last}">'
         + "".join(guides)
         + f'<path d="{" ".join(path)}" fill="none" stroke="#0f766e" stroke-width="2.5"/>'
-        + f'<text x="{pad_l}" y="{height - 4}" font-size="10" fill="#6b7280">{points[0][0]:%d %b %Y}</text>'
-        + f'<text x="{width - pad_r}" y="{height - 4}" font-size="10" text-anchor="end" fill="#6b7280">'
+        + f'<text x="{pad_l}" y="{height - 4}" {_LABEL}>{points[0][0]:%d %b %Y}</text>'
+        + f'<text x="{width - pad_r}" y="{height - 4}" {_LABEL} text-anchor="end">'
           f'{points[-1][0]:%d %b %Y}</text></svg>'
     )
 

@@ -167,7 +167,8 @@ def test_a_members_first_hour_on_a_phone(demo_server: dict[str, Any], tmp_path: 
         page.goto(base + "/partners/")
         connected = page.locator("section:has(h2:text('Connected')) li").first
         partner = connected.inner_text().split("\n")[0].split(" since ")[0].strip()
-        connected.locator("button:has-text('Disconnect')").click()
+        connected.locator("summary:has-text('Disconnect')").click()  # a confirmation first
+        connected.locator("button:has-text('Yes, disconnect')").click()
         available = page.locator(f"section:has(h2:text('Available')) li:has-text('{partner}')")
         assert available.count() == 1
         available.locator("button:has-text('Connect')").click()

@@ -50,3 +50,13 @@ def test_an_inactive_partner_is_not_offered(client, alice, acme, alice_consents)
     Partner.objects.filter(slug="acme").update(is_active=False)
     assert _available(client) == []
     assert client.post(reverse("partner-connect", args=["acme"])).status_code == 404
+
+
+def test_disconnecting_asks_first(client, alice, acme, alice_consents):  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    page = client.get(reverse("partners")).content.decode()
+    assert '<summary class="button ghost small">Disconnect…</summary>' in page
+    assert "Yes, disconnect Acme Bank" in page
+    # Only the confirming form posts; a GET of the action changes nothing.
+    assert client.get(reverse("partner-disconnect", args=["acme"])).status_code == 405
+    assert _available(client) == []
