@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,6 +34,8 @@ NEW_INVITATION_SESSION_KEY = "social:new_invitation"
 INVITATIONS_SHOWN = 20
 #: Friends listed per page of the friends page (searchable by username).
 FRIENDS_PER_PAGE = 20
+#: Requests (each way) and blocks listed per page of the friends page.
+REQUESTS_PER_PAGE = 10
 #: What each confirmation asks, the endpoint it posts to, and how its button reads.
 CONFIRMATIONS = {
     "unfriend": ("Unfriend {username}?", "friend-unfriend", "Unfriend",
@@ -74,6 +77,14 @@ def _new_invitation(request: HttpRequest) -> dict | None:
     return shown
 
 
+def _page(request: HttpRequest, items: Any, param: str) -> Page:
+    """One page of ``items``, ``REQUESTS_PER_PAGE`` long, chosen by the query parameter ``param``
+    (each list of the page keeps its own); ``page.param`` names it for the template's links."""
+    page = Paginator(items, REQUESTS_PER_PAGE).get_page(request.GET.get(param))
+    page.param = param  # type: ignore[attr-defined]
+    return page
+
+
 @login_required
 def friends_page(request: HttpRequest) -> HttpResponse:
     """Requests and invitations first (what waits for the member), then the friend list, searched
@@ -88,10 +99,12 @@ def friends_page(request: HttpRequest) -> HttpResponse:
         "friend_count": len(friends),
         "query": query,
         "friends_page": Paginator(shown, FRIENDS_PER_PAGE).get_page(request.GET.get("page")),
-        "incoming": selectors.incoming_requests(member=me),
-        "outgoing": selectors.outgoing_requests(member=me),
+        "incoming": _page(request, selectors.incoming_requests(member=me).order_by("-created_at", "-pk"),
+                          "incoming_page"),
+        "outgoing": _page(request, selectors.outgoing_requests(member=me).order_by("-created_at", "-pk"),
+                          "outgoing_page"),
         "suggestions": selectors.suggestions_for(member=me),
-        "blocks": selectors.blocks_of(member=me),
+        "blocks": _page(request, selectors.blocks_of(member=me), "blocks_page"),
         "invitations": [(inv, inv.status_at(now)) for inv in invitations],
         "open_invitations": invitations_selectors.open_invitation_count(member_id=me.pk, now=now),
         "max_open_invitations": MAX_OPEN_INVITATIONS,

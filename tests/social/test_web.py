@@ -256,3 +256,28 @@ def test_declining_a_request_asks_first(client, world):
     html = client.get("/friends/").content.decode()
     assert ('<details class="confirm-inline"><summary class="button ghost">Decline…</summary>'
             f'<form method="post" action="/friends/requests/{request.pk}/decline/"') in html
+
+
+def test_requests_each_way_and_blocks_are_paged(client, alice, django_user_model):
+    """Each list keeps its own page: ten a page, newest request first, blocks by username."""
+    for n in range(12):
+        fan = django_user_model.objects.create_user(username=f"fan{n:02d}", password="x" * 12)
+        with time_machine.travel(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n), tick=False):
+            services.friend_request_send(from_user=fan, to_username="alice")
+        django_user_model.objects.create_user(username=f"star{n:02d}", password="x" * 12)
+        services.friend_request_send(from_user=alice, to_username=f"star{n:02d}")
+        services.block_create(blocker=alice, username=django_user_model.objects.create_user(
+            username=f"pest{n:02d}", password="x" * 12).username)
+    client.force_login(alice)
+    first = client.get("/friends/")
+    assert [r.from_user.username for r in first.context["incoming"]] == [f"fan{n:02d}" for n in range(11, 1, -1)]
+    assert len(first.context["outgoing"]) == 10
+    assert [b.blocked.username for b in first.context["blocks"]] == [f"pest{n:02d}" for n in range(10)]
+    page = first.content.decode()
+    for param, anchor in (("incoming_page", "requests"), ("outgoing_page", "requests"), ("blocks_page", "blocks")):
+        assert f'href="?{param}=2#{anchor}"' in page
+    second = client.get("/friends/?incoming_page=2&blocks_page=2")
+    assert [r.from_user.username for r in second.context["incoming"]] == ["fan01", "fan00"]
+    assert [b.blocked.username for b in second.context["blocks"]] == ["pest10", "pest11"]
+    assert len(second.context["outgoing"]) == 10  # its own page stays the first
+    assert client.get("/friends/?incoming_page=x").status_code == 200  # a bad page number shows the first
