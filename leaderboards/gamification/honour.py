@@ -26,7 +26,15 @@ from django.contrib.auth.models import AnonymousUser
 
 from accounts.members.models import User
 from config.kernel.errors import NotFound
-from leaderboards.gamification.badges import BY_CODE, EarnedBadge, badges_of
+from leaderboards.gamification.badges import (
+    BY_CODE,
+    CHALLENGE_WON,
+    DISPUTE_RESOLVED,
+    FIRST_FRIEND,
+    INVITATIONS,
+    EarnedBadge,
+    badges_of,
+)
 from scoring.ledger.streaks import member_streak
 from social.graph import selectors as social
 
@@ -87,9 +95,24 @@ def honour_for(*, username: str, viewer: User | AnonymousUser | None) -> Honour:
     )
 
 
+#: What others read of a badge: the catalogue's descriptions speak to the member ("You made your
+#: first friend"); these speak about them. Band badges are worded from the band (``_public``).
+ABOUT_THEM = {
+    FIRST_FRIEND: "Made a first friend on Credo.",
+    INVITATIONS: "Friends joined Credo through their invitations.",
+    DISPUTE_RESOLVED: "A dispute of theirs was decided by a moderator.",
+    CHALLENGE_WON: "Gained the most points in a challenge between friends.",
+}
+
+
 def _public(badge: EarnedBadge) -> EarnedBadge:
-    """A badge as others see it: the catalogue's description instead of the award's own
-    explanation, which is written for the member (it can hold their exact score, a friend's
-    name or a moderator's decision)."""
+    """A badge as others see it, in the web page and the API alike: words about the member
+    instead of the award's own explanation, which is written for the member (it can hold their
+    exact score, a friend's name or a moderator's decision)."""
     definition = BY_CODE.get(badge.badge)
-    return dataclasses.replace(badge, explanation=definition.description if definition else "")
+    text = ABOUT_THEM.get(badge.badge)
+    if text is None and definition is not None and definition.lowest:  # a band badge
+        text = f"Their score reached the {definition.name.removesuffix(' band')} band ({definition.lowest} and above)."
+    if text is None:
+        text = definition.description if definition else ""
+    return dataclasses.replace(badge, explanation=text)

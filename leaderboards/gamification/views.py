@@ -9,7 +9,6 @@ service each and report through messages; a challenge the member does not take p
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts.members.access import member_of
 from accounts.members.models import User
 from config.kernel.errors import DomainError, NotFound
-from leaderboards.gamification import badges, challenges
+from leaderboards.gamification import challenges
 from leaderboards.gamification.badges import BadgeStatus, badges_overview, newest_first
 from leaderboards.gamification.challenges import ChallengeCode, ChallengeError
 from leaderboards.gamification.honour import honour_for
@@ -70,24 +69,6 @@ def perks_page(request: HttpRequest) -> HttpResponse:
     return render(request, "leaderboards/perks.html", perks_context(member_of(request)))
 
 
-#: What another member's board of honour says of each badge: the catalogue's descriptions speak
-#: to the member ("You made your first friend"), these speak about them.
-ABOUT_THEM = {
-    badges.FIRST_FRIEND: "Made a first friend on Credo.",
-    badges.INVITATIONS: "Friends joined Credo through their invitations.",
-    badges.DISPUTE_RESOLVED: "A dispute of theirs was decided by a moderator.",
-    badges.CHALLENGE_WON: "Gained the most points in a challenge between friends.",
-}
-
-
-def _about_them(badge: badges.EarnedBadge) -> badges.EarnedBadge:
-    definition = badges.BY_CODE.get(badge.badge)
-    text = ABOUT_THEM.get(badge.badge)
-    if text is None and definition is not None and definition.lowest:  # a band badge
-        text = f"Their score reached the {definition.name.removesuffix(' band')} band ({definition.lowest} and above)."
-    return dataclasses.replace(badge, explanation=text or badge.explanation)
-
-
 def _not_found(request: HttpRequest) -> HttpResponse:
     """The site's own 404 page, in development too (Django's technical page is for URLs)."""
     return render(request, "404.html", status=404)
@@ -98,8 +79,6 @@ def honour_page(request: HttpRequest, username: str) -> HttpResponse:
         honour = honour_for(username=username, viewer=request.user)
     except NotFound:
         return _not_found(request)
-    if not honour.is_me:
-        honour = dataclasses.replace(honour, badges=[_about_them(b) for b in honour.badges])
     return render(request, "leaderboards/honour.html", {"honour": honour})
 
 

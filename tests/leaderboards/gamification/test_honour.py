@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from accounts.members.models import User
-from leaderboards.gamification.badges import BY_CODE, badge_award
+from leaderboards.gamification.badges import badge_award
 from social.graph.models import Block
 from tests.factories import UserFactory
 from tests.leaderboards.conftest import befriend, member
@@ -43,7 +43,8 @@ def test_a_friend_sees_everything_including_the_score(cast, api_as) -> None:  # 
     assert body["streak"] == {"current_months": 0, "best_months": 0}
     assert [b["badge"] for b in body["badges"]] == ["first_friend"]
     # Others see what the badge is for, never the award's own text (it names bob).
-    assert body["badges"][0]["explanation"] == BY_CODE["first_friend"].description
+    # The words are about her, as on the web page ("You made…" is for alice alone).
+    assert body["badges"][0]["explanation"] == "Made a first friend on Credo."
     assert "bob" not in json.dumps(body["badges"])
 
 
