@@ -65,6 +65,19 @@ def send_on_commit(signal: Signal, /, *, sender: Any, **kwargs: Any) -> None:
     transaction.on_commit(_deferred(signal.send, sender=sender, **kwargs), robust=True)
 
 
+def send_robust(signal: Signal, /, *, sender: Any, **kwargs: Any) -> bool:
+    """Send a domain signal now to every receiver; a receiver that fails is logged and the others
+    still run. Returns whether every receiver succeeded: a caller that keeps a record of the work
+    (an outbox row) clears it only then, and its sweeper sends again what failed."""
+    ok = True
+    for receiver, response in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(response, Exception):
+            ok = False
+            logger.error("receiver %s failed", getattr(receiver, "__qualname__", receiver),
+                         exc_info=(type(response), response, response.__traceback__))
+    return ok
+
+
 def _deferred(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Callable[[], None]:
     """``fn`` with its arguments, named as ``fn``: Django names a failed robust callback by its
     ``__qualname__`` when it logs the failure (a bare ``functools.partial`` has none)."""

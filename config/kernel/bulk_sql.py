@@ -30,9 +30,11 @@ def bulk_cursor() -> Iterator[psycopg.Cursor]:
     """A server-side-binding psycopg cursor on Django's connection (PostgreSQL only), inside the
     current transaction: parameters travel apart from the SQL, in binary. Django's own cursor
     binds client-side, quoting every element of a parameter into the SQL text: seconds for the
-    100k-element arrays of a global solve's write. Django's query wrappers do not see it."""
+    100k-element arrays of a global solve's write. Django's query wrappers do not see it, but
+    its errors are Django's, as on Django's own cursor (``django.db.OperationalError`` for a
+    deadlock or a lost connection): retry policies and transaction handling treat both alike."""
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
 
 

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.auth.middleware.FrozenMemberMiddleware",  # a frozen member's web posts: 403 (DESIGN §10)
+    "config.kernel.unavailable.DatabaseUnavailableMiddleware",  # a database briefly away: 503 + Retry-After
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
@@ -98,10 +99,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # Under ASGI every request would otherwise open its own PostgreSQL connection (≈ 9 ms of a
     # 21 ms ingestion request here): Django's psycopg pool keeps them (CONN_MAX_AGE must be 0).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Fail fast when PostgreSQL is away: wait at most DB_POOL_TIMEOUT s for a connection (psycopg's
+    # default 30 s stalled requests and scoring), then answer 503 + Retry-After
+    # (config.kernel.unavailable); a new connection gives up after the same time.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DB_POOL_MIN", 2),
         "max_size": env_int("DB_POOL_MAX", 10),
+        "timeout": env_int("DB_POOL_TIMEOUT", 3),
     }
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_int("DB_POOL_TIMEOUT", 3)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several request threads plus in-process tasks write to one file: wait for the lock
     # instead of failing at once, and let readers run beside the writer (WAL).
