@@ -151,7 +151,7 @@ def main() -> None:
 
     calls: list[int] = []
     receivers = [0.0]  # seconds spent in the scores_changed receivers (boards, live, badges…)
-    send = scores_changed.send
+    send = scores_changed.send_robust  # how the ledger's outbox sends it (scoring.ledger.follow_up)
 
     def timed_send(*args, **kwargs):
         t0 = time.perf_counter()
@@ -160,7 +160,7 @@ def main() -> None:
         finally:
             receivers[0] += time.perf_counter() - t0
 
-    scores_changed.send = timed_send  # type: ignore[method-assign]
+    scores_changed.send_robust = timed_send  # type: ignore[method-assign]
 
     def count(execute, sql, params, many, context):  # Django's execute_wrapper protocol
         calls.append(1)

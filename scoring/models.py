@@ -2,8 +2,8 @@
 
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.ingestion.models import Event, IdempotencyRecord, Partner, PartnerConsent, PartnerKey
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.moderation.models import AuditEntry, Dispute, Flag
 
 __all__ = ["AuditEntry", "ContagionEdge", "ContagionGraph", "ContagionNode", "Dispute", "Event", "Flag",
-           "IdempotencyRecord", "Partner", "PartnerConsent", "PartnerKey", "ScoreChange", "ScoreState"]
+           "FollowUp", "IdempotencyRecord", "Partner", "PartnerConsent", "PartnerKey", "ScoreChange", "ScoreState"]

@@ -17,7 +17,7 @@ from accounts.privacy.registry import Deletion, Section
 from scoring.contagion.models import ContagionEdge, ContagionNode
 from scoring.ingestion.models import Event, IdempotencyRecord, PartnerConsent
 from scoring.ledger import selectors
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.ledger.services import member_rescore
 from scoring.model import band_for
 from scoring.moderation.models import AuditEntry, Dispute, Flag
@@ -116,3 +116,5 @@ def register_sections() -> None:
                                           "the friendships exported by social")
     registry.leave_out(IdempotencyRecord, why="a partner's request keys and our answers to them: no member "
                                               "column; the events they carried are exported")
+    registry.leave_out(FollowUp, why="the ledger's outbox of work owed after a score change, cleared within "
+                                     "seconds; the score changes themselves are exported (the ledger)")

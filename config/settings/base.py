@@ -356,10 +356,13 @@ PARTNER_SIGNATURE_TOLERANCE_SECONDS = env_int("PARTNER_SIGNATURE_TOLERANCE_SECON
 
 CELERY_BEAT_SCHEDULE["scoring-sweep-pending"] = {
     "task": "scoring.ledger.tasks.sweep_pending_events",
-    "schedule": 30.0,
+    "schedule": 10.0,
 }
 # Time as a cause: scores move to today's date once a day (hourly, so a missed run heals soon).
 CELERY_BEAT_SCHEDULE["scoring-age-scores"] = {"task": "scoring.ledger.tasks.age_scores", "schedule": 3600.0}
+# Score changes whose follow-up (contagion, boards, live, gamification) a crash or an outage lost
+# (scoring.ledger.follow_up.SWEEP_EVERY): derived state heals within about half a minute.
+CELERY_BEAT_SCHEDULE["scoring-follow-ups-sweep"] = {"task": "scoring.ledger.tasks.sweep_follow_ups", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["scoring-contagion-tick"] = {"task": "scoring.contagion.tasks.contagion_tick", "schedule": 10.0}
 CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
     "task": "scoring.contagion.tasks.contagion_reconcile",
@@ -380,6 +383,10 @@ LEADERBOARDS_LIVE_REFRESH_SECONDS = 15.0
 LEADERBOARDS_GROUP_REFRESH_SECONDS = 30.0
 LEADERBOARDS_AUTH_RECHECK_SECONDS = 30.0
 LEADERBOARDS_WS_TICKET_SECONDS = 60
+CELERY_BEAT_SCHEDULE["leaderboards-index-reconcile"] = {  # nightly: every entry against the database
+    "task": "leaderboards.boards.tasks.index_reconcile",
+    "schedule": 24 * 3600.0,
+}
 CELERY_BEAT_SCHEDULE["leaderboards-season-rollover"] = {
     "task": "leaderboards.boards.tasks.season_rollover",
     "schedule": 300.0,

@@ -230,22 +230,30 @@ def version_bump() -> int:
         return int(cache.incr(backends.VERSION_KEY))
 
 
-def _index_apply(states: Sequence[index.MemberState], season_id: int) -> None:
+def _index_apply(states: Sequence[index.MemberState], season_id: int, *, strict: bool = False) -> None:
+    """Write these members' places. ``strict`` (a score change's follow-up): an index that lost
+    its data starts a rebuild, and a write that fails raises, so the change stays in the ledger's
+    outbox and the sweeper writes it again once Redis answers. Otherwise a failure is logged: the
+    truth is safe in the database, and the rebuild restores the index."""
     if not index.enabled():
         version_bump()
         return
+    if strict:
+        index_usable()  # Redis came back empty: one rebuild; meanwhile boards are read from the database
     try:
         index.apply(states, season_id=season_id)
     except redis.RedisError:
-        # The truth is safe in the database; the rebuild (manual, or automatic once Redis
-        # comes back empty) restores the index.
         logger.exception("leaderboard index write failed for %d member(s)", len(states))
+        if strict:
+            raise
 
 
 def members_scores_changed(*, changes: Sequence[Mapping[str, Any]]) -> None:
     """The scoring pipeline moved these members' displayed scores (``scoring.ledger.signals.ScoreMove``
-    dicts, called after its commit): weekly entries, one index pipeline, ONE publish per change,
-    then the friends passed on the friends board. Queries: a constant handful per batch."""
+    dicts, called after its commit, or again by the ledger's sweeper): weekly entries, one index
+    pipeline, ONE publish per change, then the friends passed on the friends board. Queries: a
+    constant handful per batch. Raises when the index cannot be written (the ledger keeps the
+    change marked and announces it again)."""
     if not changes:
         return
     old_scores: dict[int, int | None] = {}
@@ -256,7 +264,7 @@ def members_scores_changed(*, changes: Sequence[Mapping[str, Any]]) -> None:
         return
     season = season_current()
     entries = season_entries_record(season=season, rows=list(rows.values()), old_scores=old_scores)
-    _index_apply([_state(row, entries.get(pk)) for pk, row in sorted(rows.items())], season.pk)
+    _index_apply([_state(row, entries.get(pk)) for pk, row in sorted(rows.items())], season.pk, strict=True)
     moved: list[tuple[_Row, int | None]] = []
     for change in changes:
         row = rows.get(change["member_id"])

@@ -1,10 +1,19 @@
-"""Celery tasks of the boards: thin, idempotent (a rebuild of the index, the weekly season rollover)."""
+"""Celery tasks of the boards: thin, idempotent (a rebuild of the index, the weekly season
+rollover, the nightly check of every board entry against the database)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
 
-from leaderboards.boards import index, services
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+from leaderboards.boards import check, index, services
+
+logger = logging.getLogger(__name__)
+#: Where the nightly reconcile leaves its figures (the cache).
+RECONCILE_FIGURES = "reconcile.boards"
 
 
 @shared_task(acks_late=True)
@@ -22,3 +31,17 @@ def season_rollover() -> int:
     services.season_current()
     return services.seasons_close_ended()
 
+
+@shared_task(acks_late=True)
+def index_reconcile() -> dict[str, object]:
+    """Nightly: compare every board entry with the database (``check.boards_check``); log the
+    figures (``reconcile.boards`` in the cache: the last run's) and, when anything differs,
+    rebuild the index from the database."""
+    found = check.boards_check()
+    figures = {**found.figures(), "at": timezone.now().isoformat()}
+    cache.set(RECONCILE_FIGURES, figures, timeout=None)
+    logger.log(logging.WARNING if found.differs else logging.INFO, "boards reconcile: %s",
+               " ".join(f"{name}={value}" for name, value in figures.items()))
+    if found.differs and index.enabled() and index.lock_rebuild():
+        rebuild_index()
+    return figures

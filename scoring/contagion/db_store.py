@@ -1,8 +1,9 @@
 """The database implementation of the contagion engine's store (``scoring.contagion.engine``),
 and the rebuild's reads and writes of the whole graph.
 
-Every write is an increment applied in ascending member order (ordered row locks, so two
-workers never deadlock), with a version check per row: see the engine's concurrency contract.
+Every write is an increment applied in ascending member order (ordered row locks, the contagion
+level of ``config.kernel.locks``, so two workers never deadlock), with a version check per row:
+see the engine's concurrency contract.
 Works on PostgreSQL (one statement per batch, arrays) and SQLite (row by row, embedded mode).
 """
 
@@ -16,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from numpy.typing import NDArray
 
+from config.kernel import locks
 from config.kernel.bulk_sql import bulk_cursor
 from config.kernel.chunks import chunks
 from scoring.contagion.engine import Delta, EdgeFold, Expansion, NodeState, Snapshot, StaleState, apply_rows
@@ -60,10 +62,6 @@ _EXPAND_SQL = f"""
 """  # noqa: S608 - the table names are ours, the ids a parameter
 
 
-_LOCK_SQL = f"""
-    SELECT count(*) FROM (SELECT 1 FROM {ContagionNode._meta.db_table}
-                           WHERE member_id = ANY(%s) ORDER BY member_id FOR UPDATE) locked
-"""  # noqa: S608 - our table
 # The version guard: a row whose version moved is not updated, and the count tells.
 _APPLY_SQL = f"""
     WITH updated AS (
@@ -96,7 +94,8 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 _LOCK_FROM_SQL = f"""
     SELECT count(*) FROM (SELECT 1 FROM {ContagionNode._meta.db_table}
-                           WHERE member_id IN (SELECT id FROM {_INCREMENTS}) ORDER BY member_id FOR UPDATE) locked
+                           WHERE member_id IN (SELECT id FROM {_INCREMENTS})
+                           ORDER BY member_id FOR NO KEY UPDATE) locked
 """  # noqa: S608 - our tables
 _APPLY_FROM_SQL = _APPLY_SQL.replace(
     "unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[]) AS v(id, ds, dr, dd, ver)",
@@ -239,9 +238,9 @@ class DbStore:
         self, ids: list[int], deltas: Mapping[int, Delta], versions: Mapping[int, int]
     ) -> dict[int, tuple[float, float]]:
         cols = list(zip(*(deltas[i] for i in ids), strict=True))
+        # Lock in ascending order first (the house's order): concurrent batches then queue, never deadlock.
+        locks.rows_lock(ContagionNode, ids, level=locks.CONTAGION)
         with connection.cursor() as cursor:
-            # Lock in ascending order first: concurrent batches then queue, never deadlock.
-            cursor.execute(_LOCK_SQL, [ids])
             cursor.execute(_APPLY_SQL if self.check_versions else _APPLY_UNGUARDED_SQL,
                            [ids, list(cols[0]), list(cols[1]), list(cols[2]), [versions[i] for i in ids]])
             updated, packed = cursor.fetchone()
@@ -256,6 +255,7 @@ class DbStore:
     ) -> dict[int, tuple[float, float]]:
         table = ContagionNode._meta.db_table
         out: dict[int, tuple[float, float]] = {}
+        locks.level_enter(locks.CONTAGION)
         with connection.cursor() as cursor:
             for i in ids:
                 ds, dr, dd = deltas[i]
@@ -275,8 +275,8 @@ class DbStore:
         if u == v:
             raise ValueError("a member cannot befriend themselves")
         a, b = min(u, v), max(u, v)
-        nodes = {n.member_id: n for n in ContagionNode.objects.select_for_update().filter(member_id__in=[a, b])
-                 .order_by("member_id")}
+        locks.rows_lock(ContagionNode, [a, b], level=locks.CONTAGION)
+        nodes = {n.member_id: n for n in ContagionNode.objects.filter(member_id__in=[a, b])}
         exists = ContagionEdge.objects.filter(member_a_id=a, member_b_id=b).exists()
         if add and exists:
             raise ValueError(f"{a} and {b} are already linked")
@@ -309,6 +309,7 @@ class DbStore:
         ids, ds, dr, dd, versions = ids[order], ds[order], dr[order], dd[order], versions[order]
         apply_sql = _APPLY_FROM_SQL if self.check_versions else _APPLY_FROM_SQL.replace("AND n.version = v.ver", "")
         with transaction.atomic(), bulk_cursor() as cursor:
+            locks.level_enter(locks.CONTAGION)  # _LOCK_FROM_SQL below: the rows joined to the increments
             cursor.execute(_INCREMENTS_SQL)
             with cursor.copy(f"COPY {_INCREMENTS} (id, ds, dr, dd, ver) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(_binary_copy_stream({"id": ids, "ds": ds, "dr": dr, "dd": dd, "ver": versions}))
@@ -433,7 +434,8 @@ def nodes_write_absolute(
 
 def lock_for_rebuild() -> None:
     """Hold off every incremental writer until the rebuild's transaction ends (PostgreSQL; SQLite
-    already serialises writers)."""
+    already serialises writers). The contagion level of the house's lock order."""
+    locks.level_enter(locks.CONTAGION)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -447,13 +449,11 @@ def edges_rebuild(source_sql: str, params: list) -> tuple[np.ndarray, np.ndarray
     written: both sets are read packed and compared in numpy (on a nightly rebuild they rarely
     differ; rewriting, or anti-joining, 9M rows in the database took a minute at 1M members)."""
     table = ContagionEdge._meta.db_table
-    desired = _pairs_read(f"SELECT member_a_id, member_b_id FROM ({source_sql}) source", params)  # noqa: S608
-    current = _pairs_read(f"SELECT member_a_id, member_b_id FROM {table}", [])  # noqa: S608 - our table
-    desired_keys, current_keys = np.sort(_pair_keys(desired)), np.sort(_pair_keys(current))
-    if np.array_equal(desired_keys, current_keys):  # the nightly case
+    desired = pairs_read(f"SELECT member_a_id, member_b_id FROM ({source_sql}) source", params)  # noqa: S608
+    current = pairs_read(f"SELECT member_a_id, member_b_id FROM {table}", [])  # noqa: S608 - our table
+    new, gone = pairs_difference(desired, current)
+    if not new.size and not gone.size:  # the nightly case
         return desired[:, 0].copy(), desired[:, 1].copy()
-    gone = current[~_sorted_contains(desired_keys, _pair_keys(current))]
-    new = desired[~_sorted_contains(current_keys, _pair_keys(desired))]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.executemany(f"DELETE FROM {table} WHERE member_a_id = %s AND member_b_id = %s",  # noqa: S608
@@ -475,7 +475,17 @@ def edges_rebuild(source_sql: str, params: list) -> tuple[np.ndarray, np.ndarray
     return desired[:, 0].copy(), desired[:, 1].copy()
 
 
-def _pairs_read(sql: str, params: list) -> np.ndarray:
+def pairs_difference(desired: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(missing, extra)``: the pairs of ``desired`` not in ``current``, and the other way round
+    (``(n, 2)`` arrays; sorted keys and binary search, no Python object per pair)."""
+    desired_keys, current_keys = np.sort(_pair_keys(desired)), np.sort(_pair_keys(current))
+    if np.array_equal(desired_keys, current_keys):
+        return desired[:0], current[:0]
+    return (desired[~_sorted_contains(current_keys, _pair_keys(desired))],
+            current[~_sorted_contains(desired_keys, _pair_keys(current))])
+
+
+def pairs_read(sql: str, params: list) -> np.ndarray:
     """``(n, 2)`` int64 pairs of a two-column query (PostgreSQL: one packed value)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.members.models import User
+from config.kernel import locks
 from config.kernel.bulk_sql import bulk_cursor, rows_update
 from scoring.contagion import backlog
 from scoring.contagion.db_store import (
@@ -37,6 +39,8 @@ from scoring.contagion.db_store import (
     nodes_ensure_for_scored,
     nodes_read_for_rebuild,
     nodes_write_absolute,
+    pairs_difference,
+    pairs_read,
 )
 from scoring.contagion.engine import (
     Delta,
@@ -45,18 +49,18 @@ from scoring.contagion.engine import (
     StaleState,
     base_set,
     bases_set,
-    edge_added,
-    edge_removed,
+    fold_edge_added,
+    fold_edge_removed,
     propagate,
     reconcile,
     social_points,
 )
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
 from scoring.contagion.solve import build_graph, graph_residuals, solve_graph
+from scoring.ledger import follow_up
 from scoring.ledger.models import EXPLANATION_MAX_LENGTH, ScoreChange, ScoreState
 from scoring.ledger.rows import format_points
 from scoring.ledger.services import member_state_ensure
-from scoring.ledger.signals import scores_announce
 from scoring.model import PARAMS as MODEL
 from scoring.model import band_for, total_score
 from social.graph.models import Friendship
@@ -80,8 +84,15 @@ SOCIAL_WRITE_STEP = 0.01
 BACKLOG_SOLVE_THRESHOLD = 2_000
 # The tick re-checks friendships that vested this long before its last run (a late commit).
 TICK_MARGIN = timedelta(minutes=5)
+# The tick looks for points a crashed worker left unwritten at most this often (one scan of all
+# members), so they are right again within about HEAL_EVERY + one tick.
+HEAL_EVERY = timedelta(seconds=30)
+HEAL_KEY = "contagion:points-heal"
 # Contagion ledger rows per INSERT (a rebuild may write one for most members).
 LEDGER_ROWS_PER_INSERT = 2_000
+#: How far the social points members are shown may lie from the exact fixed point (points): the
+#: engine's bound λ·ε/(1−α) (0.05) plus the write step (stored points follow λ·s to within it).
+POINTS_BOUND = PARAMS.lam * PARAMS.error_bound + SOCIAL_WRITE_STEP
 
 
 def _cause_text(member_id: int) -> str:
@@ -114,9 +125,11 @@ def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
     statement (version-checked like any write); the others go through the engine together
     (``bases_set``: one push wave for all, or — for ≥ ``PARAMS.solve_share`` of all members — one
     warm-started global solve over the worker's cached adjacency). Returns how many members'
-    social signal moved.
+    social signal moved. Clears the members' ``base`` follow-up marks it saw (the ledger's
+    outbox): a sync that fails leaves them for the sweeper, which announces them again.
     """
     ids = sorted(set(member_ids))
+    marks = follow_up.bases_pending(member_ids=ids)  # before the bases are read: see bases_followed
     _ensure_members(ids)
     bases = dict(ScoreState.objects.filter(member_id__in=ids).values_list("member_id", "base"))
     nodes = {m: (d, deg, version) for m, d, deg, version in
@@ -139,12 +152,14 @@ def contagion_bases_sync(*, member_ids: Iterable[int]) -> int:
             DbStore().apply({m: Delta(dd=dd) for m, (dd, _) in loners.items()}, {m: v for m, (_, v) in loners.items()})
         except StaleState:
             social.extend(loners)  # someone befriended them meanwhile: take the engine's path
-    if not social:
-        return 0
-    targets = {m: bases[m] - NEUTRAL_BASE for m in social}
-    report = bases_set(DbStore(), targets, PARAMS)
-    _settle(report, _cause_text(social[0]) if len(social) == 1 else "Your friends' payments")
-    return len(report.changes)
+    moved = 0
+    if social:
+        report = bases_set(DbStore(), {m: bases[m] - NEUTRAL_BASE for m in social}, PARAMS)
+        _settle(report, _cause_text(social[0]) if len(social) == 1 else "Your friends' payments")
+        moved = len(report.changes)
+    # Folded in, friends' points written: the scoring batch's follow-up is done.
+    follow_up.bases_followed(marks)
+    return moved
 
 
 def contagion_backlog_sync(*, member_ids: Iterable[int]) -> int:
@@ -164,7 +179,8 @@ def _pairs_of(member_ids: Iterable[int]) -> Q:
 
 def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: str = "") -> PropagationReport:
     """Make the applied edges equal the social graph's contagion edges
-    (``friendships_active_for_contagion``).
+    (``friendships_active_for_contagion``): the difference between the two sets, each pair
+    checked again under its locks when it is applied (``_edge_sync``), so the sync is idempotent.
 
     ``members`` limits the work to friendships of those members; None checks every edge.
     """
@@ -187,16 +203,33 @@ def contagion_edges_sync(*, members: Iterable[int] | None = None, explanation: s
         return report
     _ensure_members({m for pair in to_add for m in pair})
     store = DbStore()
-    for a, b in to_remove:
-        report.merge(edge_removed(store, a, b, PARAMS))
-    for a, b in to_add:
-        report.merge(edge_added(store, a, b, PARAMS))
+    for a, b in [*to_remove, *to_add]:
+        report.merge(_edge_sync(store, a, b))
     _settle(report, explanation or "Your friends changed")
     return report
 
 
+def _edge_sync(store: DbStore, a: int, b: int) -> PropagationReport:
+    """Bring one pair's applied edge in step with the social graph, both read under the pair's
+    contagion row locks: of two tasks racing for the same change, the second finds it applied
+    and does nothing (no "already linked"), and a task that read the graph before a change
+    cannot apply the stale difference after it. Then push from both members."""
+    with transaction.atomic():
+        locks.rows_lock(ContagionNode, [a, b], level=locks.CONTAGION)
+        want = friendships_active_for_contagion(now=timezone.now()).filter(member_a_id=a, member_b_id=b).exists()
+        have = ContagionEdge.objects.filter(member_a_id=a, member_b_id=b).exists()
+        if want == have:
+            return PropagationReport()
+        fold = fold_edge_added(PARAMS.alpha) if want else fold_edge_removed(PARAMS.alpha)
+        store.change_edge(a, b, add=want, fold=fold)
+    report = propagate(store, (a, b), PARAMS)
+    report.round_trips += 1
+    return report
+
+
 def contagion_tick() -> dict[str, int]:
-    """Periodic (every few seconds in services mode): new vested edges, then the residual backlog.
+    """Periodic (every few seconds in services mode): new vested edges, the residual backlog,
+    then — every ``HEAL_EVERY`` — the points a crashed worker left unwritten (``social_points_heal``).
 
     Vesting is a matter of time passing, so the tick looks only at friendships whose vesting
     moment (or scheduled end) fell since the last tick (``ContagionGraph.vested_through``, minus
@@ -232,7 +265,9 @@ def contagion_tick() -> dict[str, int]:
     else:
         report = PropagationReport()
     _settle(report, "Your friends' scores moved")
-    return {"edges_changed": len(edges.changes), "backlog": len(backlog), "global_solve": solved}
+    healed = social_points_heal() if _heal_due() else 0
+    return {"edges_changed": len(edges.changes), "backlog": len(backlog), "global_solve": solved,
+            "points_healed": healed}
 
 
 def _settle(report: PropagationReport, explanation: str) -> None:
@@ -247,12 +282,16 @@ def _settle(report: PropagationReport, explanation: str) -> None:
 def social_points_write(*, member_ids: Iterable[int], explanation: str, announce: bool = True) -> int:
     """Copy clamp(λ·s) into members' score states; a ledger row where the shown score moved.
 
-    Set-based (a rebuild touches every member): the states are locked in one statement, then
-    only the members whose stored points are off by ``SOCIAL_WRITE_STEP`` or whose shown score
-    moves are read and written back in bulk. ``s`` is read *after* the lock: a worker whose push
-    lands later writes its own points after ours, so the last write follows the latest ``s``.
-    Announces the moved scores with ONE ``scores_changed`` after commit; ``announce=False``
-    skips it (a bulk load whose boards are rebuilt afterwards). Returns how many displayed scores changed.
+    Set-based (a rebuild touches every member): only the members whose stored points are off by
+    ``SOCIAL_WRITE_STEP`` or whose shown score moves are locked — members, then their score
+    states, the house's one lock order (``config.kernel.locks``), as scoring takes them — read
+    again and written back in bulk. ``s`` is read *after* the locks: a worker whose push lands
+    later writes its own points after ours, so the last write follows the latest ``s``; and a
+    worker that died between its push and its points write leaves a drift that
+    ``social_points_heal`` (the tick) finds. The moved scores are recorded in the ledger's outbox
+    in the same transaction and announced with ONE ``scores_changed`` after commit
+    (``follow_up.changes_record``); ``announce=False`` does neither (a bulk load whose boards are
+    rebuilt afterwards). Returns how many displayed scores changed.
     """
     ids = sorted(set(member_ids))
     if not ids:
@@ -286,47 +325,94 @@ def social_points_write(*, member_ids: Iterable[int], explanation: str, announce
         rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"),
                     rows=[(m[2], band_for(m[2]), now, m[0]) for m in moves], arrays=True)
         if announce:
-            scores_announce([{"member_id": member_id, "old_score": old, "new_score": new,
-                              "cause": ScoreChange.Cause.CONTAGION.value, "explanation": explanation}
-                             for member_id, old, new, *_ in moves], sender=ScoreState)
+            follow_up.changes_record(moves=[
+                {"member_id": member_id, "old_score": old, "new_score": new,
+                 "cause": ScoreChange.Cause.CONTAGION.value, "explanation": explanation}
+                for member_id, old, new, *_ in moves])
     return len(moves)
 
 
-def _points_candidates(ids: list[int]) -> Iterable[tuple[int, float, float, int, float]]:
-    """``(member_id, base, social, score, s)`` for these members, score states locked (ascending);
-    on PostgreSQL only rows that may need a write (a superset, filtered exactly by the caller)."""
+def _heal_due() -> bool:
+    """Whether this tick scans for points left behind (at most once per ``HEAL_EVERY``, across
+    workers: the scan reads every member, ≈ 0.2 s at 100k). A cache that is away says yes."""
+    try:
+        return bool(cache.add(HEAL_KEY, 1, timeout=int(HEAL_EVERY.total_seconds())))
+    except Exception:  # Redis restarting: heal now rather than not at all
+        logger.warning("contagion: the cache is away; scanning for points left behind anyway")
+        return True
+
+
+def social_points_heal() -> int:
+    """Write the points of every member whose stored points or shown score lag behind their
+    signal ``s`` (beyond ``SOCIAL_WRITE_STEP``): what a worker killed between a push and its
+    points write left behind. One scan of the score states against the contagion rows
+    (PostgreSQL: in SQL, a superset filtered exactly by ``social_points_write``). Returns how
+    many displayed scores changed."""
+    if connection.vendor == "postgresql":
+        with bulk_cursor() as cursor:
+            cursor.execute(_candidates_sql("true"), _CONSTANTS, binary=True)
+            rows = cursor.fetchall()
+    else:
+        signal = dict(ContagionNode.objects.values_list("member_id", "s"))
+        rows = [(m, base, social, score, signal.get(m, 0.0)) for m, base, social, score
+                in ScoreState.objects.values_list("member_id", "base", "social", "score")]
+    ids = [m for m, base, social, score, s in rows if _lags(base, social, score, s)]  # the superset, exactly
+    if not ids:
+        return 0
+    logger.warning("contagion: %d member(s) showed points behind their signal; writing them", len(ids))
+    return social_points_write(member_ids=ids, explanation="Your friends' scores moved")
+
+
+def _lags(base: float, social: float, score: int, s: float) -> bool:
+    """Whether stored points and score are off what signal ``s`` says (``social_points_write``'s rule)."""
+    points = social_points(s, PARAMS)
+    return total_score(base, points) != score or abs(points - social) >= SOCIAL_WRITE_STEP
+
+
+def _candidates_sql(where: str) -> str:
+    """Members (of ``where``, a condition on the score state ``t``) whose points may need a write:
+    ``(member_id, base, social, score, s)``, a superset of ``_lags`` in the same float arithmetic
+    as social_points/total_score (the ±1e-9 keeps it a superset)."""
     state, node = ScoreState._meta.db_table, ContagionNode._meta.db_table
-    if connection.vendor != "postgresql":
-        locked = list(ScoreState.objects.select_for_update().filter(member_id__in=ids).order_by("member_id")
-                      .values_list("member_id", "base", "social", "score"))
-        signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
-        return [(m, base, social, score, signal.get(m, 0.0)) for m, base, social, score in locked]
-    # Same float arithmetic as social_points/total_score; the ±1e-9 keeps it a superset.
-    candidates_sql = f"""
+    return f"""
         SELECT member_id, base, social, score, s FROM (
             SELECT t.member_id, t.base, t.social, t.score, COALESCE(n.s, 0) AS s,
                    GREATEST(-%(cap)s, LEAST(%(cap)s, %(lam)s * COALESCE(n.s, 0))) AS points
               FROM {state} t LEFT JOIN {node} n ON n.member_id = t.member_id
-             WHERE t.member_id = ANY(%(ids)s)
+             WHERE {where}
         ) c
          WHERE abs(points - social) >= %(step)s - 1e-9
             OR floor(base + points + 0.5 - 1e-9) <> score OR floor(base + points + 0.5 + 1e-9) <> score
-    """  # noqa: S608 - our tables, values are parameters
-    constants = {"cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP}
+    """  # noqa: S608 - our tables and conditions, values are parameters
+
+
+_CONSTANTS = {"cap": PARAMS.cap, "lam": PARAMS.lam, "step": SOCIAL_WRITE_STEP}
+
+
+def _points_candidates(ids: list[int]) -> Iterable[tuple[int, float, float, int, float]]:
+    """``(member_id, base, social, score, s)`` for these members, their rows locked in the house's
+    order (members, then score states); on PostgreSQL only rows that may need a write (a
+    superset, filtered exactly by the caller)."""
+    if connection.vendor != "postgresql":
+        locks.member_ids_lock(ids)
+        locks.rows_lock(ScoreState, ids, level=locks.SCORE_STATES)
+        locked = list(ScoreState.objects.filter(member_id__in=ids).order_by("member_id")
+                      .values_list("member_id", "base", "social", "score"))
+        signal = dict(ContagionNode.objects.filter(member_id__in=ids).values_list("member_id", "s"))
+        return [(m, base, social, score, signal.get(m, 0.0)) for m, base, social, score in locked]
+    candidates_sql = _candidates_sql("t.member_id = ANY(%(ids)s)")
     with bulk_cursor() as cursor:  # a global solve hands in 100k ids: bind them, do not quote them
         # Unlocked first: a global solve hands in most members, few of whom need a write, and
         # locking a row costs a write. A member left out here whose s moves later is written by
         # whoever moves it; the candidates are locked and then filtered again, exactly.
-        cursor.execute(candidates_sql, {"ids": ids, **constants}, binary=True)
+        cursor.execute(candidates_sql, {"ids": ids, **_CONSTANTS}, binary=True)
         ids = sorted(row[0] for row in cursor.fetchall())
-        if not ids:
-            return []
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {state} WHERE member_id = ANY(%s) "  # noqa: S608 - our tables
-            "ORDER BY member_id FOR UPDATE) locked",
-            [ids], binary=True,
-        )
-        cursor.execute(candidates_sql, {"ids": ids, **constants}, binary=True)
+    if not ids:
+        return []
+    locks.rows_lock(User, ids, level=locks.MEMBERS)
+    locks.rows_lock(ScoreState, ids, level=locks.SCORE_STATES)
+    with bulk_cursor() as cursor:
+        cursor.execute(candidates_sql, {"ids": ids, **_CONSTANTS}, binary=True)
         return cursor.fetchall()
 
 
@@ -367,9 +453,11 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
 
     Under the table lock: the applied edges become the social graph's contagion edges (only the
     difference is written), every member's d becomes base − ``NEUTRAL_BASE``, the global sparse solve sets s
-    (warm-started from the incremental state) and r = αP(d + s) − s exactly. Returns the largest
-    gap between the incremental s and the rebuilt one — at most ε/(1−α) when the incremental
-    state was sound — and the time of each step (seconds).
+    (warm-started from the incremental state) and r = αP(d + s) − s exactly. Returns what
+    members were shown against what the rebuild shows them (``displayed_gap``: the largest
+    social-points gap, within ``POINTS_BOUND`` when the incremental state was sound, and how
+    many displayed scores differed), the largest gap of the engine's own signal (``largest_gap``,
+    at most ε/(1−α) when sound), and the time of each step (seconds).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -427,9 +515,72 @@ def contagion_rebuild(*, announce: bool = True) -> dict[str, Any]:
     # The gap is measured where there was an incremental state: rows created just now had none.
     known = np.isin(ids, known_before)
     gap = float(np.abs(s_after - s_before)[known].max(initial=0.0))
+    shown = displayed_gap(ids[known], s_after[known])  # what members saw, against what they now see
     changed = social_points_write(member_ids=ids.tolist(), explanation="Friend contagion recomputed",
                                   announce=announce)
     lap("points")
     return {"members": int(ids.size), "new_members": int(ids.size - known.sum()), "edges": edges,
-            "largest_gap": gap, "bound": PARAMS.error_bound, "scores_changed": changed,
-            "iterations": result.iterations, "timings": timings}
+            "largest_gap": gap, "bound": PARAMS.error_bound, **shown, "points_bound": POINTS_BOUND,
+            "scores_changed": changed, "iterations": result.iterations, "timings": timings}
+
+
+def displayed_gap(ids: np.ndarray, s: np.ndarray) -> dict[str, Any]:
+    """How far the points and scores members are shown lie from what signal ``s`` (aligned with
+    ``ids``) says: ``largest_points_gap`` (points), ``scores_differ`` (displayed scores another),
+    ``largest_score_gap`` (points of score). Members without a score state are left out."""
+    signal = dict(zip(ids.tolist(), s.tolist(), strict=True))
+    points_gap, differ, score_gap = 0.0, 0, 0
+    # Every state, read in chunks and looked up (the ids are most members: no IN list of a million).
+    for member_id, base, social, score in ScoreState.objects.values_list(
+            "member_id", "base", "social", "score").iterator(chunk_size=10_000):
+        if member_id not in signal:
+            continue
+        points = social_points(signal[member_id], PARAMS)
+        points_gap = max(points_gap, abs(points - social))
+        shown = total_score(base, points)
+        if shown != score:
+            differ += 1
+            score_gap = max(score_gap, abs(shown - score))
+    return {"largest_points_gap": points_gap, "scores_differ": differ, "largest_score_gap": score_gap}
+
+
+def contagion_check() -> dict[str, Any]:
+    """``manage.py contagion_rebuild --dry-run``: what a rebuild would change, measured where
+    members see it, and nothing changed.
+
+    The truth — the social graph's contagion friendships and every member's base — is solved
+    exactly (``tol`` = ε/100) and compared with the stored state: friendships applied or not
+    (``edges_missing`` / ``edges_extra``), bases not folded in (``bases_unfolded``), the largest
+    gap between the social points members are shown and the exact ones (``largest_points_gap``,
+    against ``points_bound``), displayed scores that differ, and the engine's own signal gap
+    (``largest_signal_gap``, against ε/(1−α)). ``differs``: anything a member sees is off.
+    """
+    now = timezone.now()
+    active = friendships_active_for_contagion(now=now).order_by().values_list("member_a_id", "member_b_id")
+    sql, params = active.query.sql_with_params()
+    desired = pairs_read(sql, list(params))
+    stored = pairs_read(f"SELECT member_a_id, member_b_id FROM {ContagionEdge._meta.db_table}", [])  # noqa: S608
+    missing, extra = pairs_difference(desired, stored)
+    states = list(ScoreState.objects.values_list("member_id", "base").iterator(chunk_size=10_000))
+    base = dict(states)
+    ids = np.unique(np.concatenate([np.fromiter(base, dtype=np.int64, count=len(base)), desired.reshape(-1)]))
+    d = np.array([base.get(m, NEUTRAL_BASE) - NEUTRAL_BASE for m in ids.tolist()], dtype=np.float64)
+    graph = build_graph(ids, (desired[:, 0], desired[:, 1]))
+    pos = graph.positions(ids)
+    d_graph = np.empty(graph.n)
+    d_graph[pos] = d
+    exact = solve_graph(graph, d_graph, alpha=PARAMS.alpha, tol=PARAMS.eps / 100).s[pos]
+    nodes = {m: (node_d, node_s) for m, node_d, node_s in ContagionNode.objects.values_list("member_id", "d", "s")
+             .iterator(chunk_size=10_000)}
+    # (A member in a friendship without a row shows as a missing edge: edges are applied with rows.)
+    unfolded = sum(1 for m, b in states if m in nodes and abs(nodes[m][0] - (b - NEUTRAL_BASE)) > 1e-6)
+    stored_s = np.array([nodes.get(m, (0.0, 0.0))[1] for m in ids.tolist()], dtype=np.float64)
+    shown = displayed_gap(ids, exact)
+    figures = {"members": len(states), "unscored_in_friendships": int(ids.size - len(states)),
+               "edges": len(desired), "edges_missing": len(missing), "edges_extra": len(extra),
+               "bases_unfolded": unfolded, **shown, "points_bound": POINTS_BOUND,
+               "largest_signal_gap": float(np.abs(stored_s - exact).max(initial=0.0)),
+               "signal_bound": PARAMS.error_bound}
+    figures["differs"] = bool(missing.size or extra.size or unfolded or shown["scores_differ"]
+                              or shown["largest_points_gap"] > POINTS_BOUND)
+    return figures

@@ -7,6 +7,7 @@ class Code:
     IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"  # 400
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # 422: same key, another body
     REQUEST_IN_FLIGHT = "request_in_flight"  # 409
+    LOCK_CONFLICT = "lock_conflict"  # 409: the database kept refusing the write (retried); send again shortly
     # Events.
     UNKNOWN_MEMBER = "unknown_member"  # 400
     UNKNOWN_KIND = "unknown_kind"  # 400
@@ -17,6 +18,7 @@ class Code:
     NOT_FOR_KIND = "not_for_kind"  # 400: a field that this kind does not take
     BATCH_TOO_LARGE = "batch_too_large"  # 400
     NO_CONSENT = "no_consent"  # 403
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"  # 409: external_id accepted before with other content
     # Members' side.
     UNKNOWN_PARTNER = "unknown_partner"  # 404
     ALREADY_CONNECTED = "already_connected"  # 409

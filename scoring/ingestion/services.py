@@ -9,6 +9,14 @@ The flow of one request (DESIGN.md §6, §8):
 4. a replay of the same key and body returns the recorded response; another body is 422;
    a request still in flight is 409.
 
+An event sent again under a new key is answered as a duplicate (its first row, ``duplicate:
+true``) when it is the same event, and refused with 409 ``conflicting_duplicate`` and the stored
+event when its content differs (same ``external_id``, another amount…): the first version stays,
+nothing is silently dropped. The transaction of step 3 is retried when the database breaks a lock
+conflict or loses the connection (``config.kernel.retry``), so a lock conflict is never a 5xx: after
+the retries it is 409 ``lock_conflict``; a database that stays away is 503 (the kernel's
+``DatabaseUnavailableMiddleware``).
+
 The hot path is written for round trips (docs/benchmarks.md, "Ingestion and scoring"): here an
 ORM query costs ≈ 1 ms of CPU to build against ≈ 0.1 ms for the same statement sent as SQL, so
 the statements every request makes — claim the key, check member and consent together, insert
@@ -31,7 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, connections, models, transaction
+from django.db import DatabaseError, connection, connections, models, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -39,6 +47,7 @@ from accounts.members.models import User
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit
 from config.kernel.chunks import chunks
 from config.kernel.errors import ErrorCode, validation_error_body
+from config.kernel.retry import is_lock_conflict, retrying
 from config.kernel.serializers import StrictSerializer
 from scoring.ingestion import dirty
 from scoring.ingestion.errors import Code
@@ -48,6 +57,11 @@ MAX_BATCH = 500
 EARLIEST = date(2000, 1, 1)
 CLOCK_SKEW = timedelta(minutes=5)
 IN_FLIGHT_LEASE = timedelta(seconds=60)
+#: Tries of a request's transaction when the database breaks a lock conflict or the connection.
+ATTEMPTS = 5
+#: What decides whether a re-sent event is the same event as the one stored.
+SAME_EVENT_FIELDS = ("member_id", "kind", "amount", "currency", "occurred_at", "due_date", "paid_date", "missed",
+                     "amount_paid", "merchant_category")
 
 
 class EventSerializer(StrictSerializer):
@@ -165,6 +179,25 @@ class NoConsent(Exception):
         self.usernames = usernames
 
 
+class ConflictingDuplicate(Exception):
+    """Item ``index`` re-sends an accepted event (its ``external_id``) with other content:
+    ``fields`` differ from ``stored`` (None: the other version is earlier in the same batch)."""
+
+    def __init__(self, index: int, stored: Event | None, fields: list[str]) -> None:
+        super().__init__(index, fields)
+        self.index, self.stored, self.fields = index, stored, fields
+
+    def detail(self) -> str:
+        names = ", ".join(name.removesuffix("_id") for name in self.fields)
+        where = "earlier in this batch" if self.stored is None else "before"
+        return (f"An event with this external_id was accepted {where} with another {names}; the stored event is "
+                "unchanged. Send a correction as a new event (a new external_id), or dispute the stored one.")
+
+
+def _differences(stored: Event, sent: Event) -> list[str]:
+    return [name for name in SAME_EVENT_FIELDS if getattr(stored, name) != getattr(sent, name)]
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: int
@@ -278,7 +311,9 @@ def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple
     """Store validated events for consenting members; return (event, was_duplicate) in order.
 
     Raises ``UnknownMember`` / ``NoConsent`` before anything is written. An event whose
-    (partner, external_id) already exists is not stored again: its first row is returned.
+    (partner, external_id) already exists is not stored again: its first row is returned — if it
+    is the same event; another content raises ``ConflictingDuplicate`` and nothing of the request
+    is kept.
     Atomic; inside a caller's transaction it adds no savepoint (the checks that raise come
     before the transaction block, so a refused request leaves the caller's transaction usable).
     """
@@ -286,17 +321,23 @@ def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple
     members = _members_consenting(partner=partner, usernames=usernames)
 
     fresh: dict[str, Event] = {}
-    for item in items:
-        ext = item["external_id"]
-        if ext not in fresh:  # the same event twice in one batch is stored once
-            fresh[ext] = Event(
-                partner=partner, member=members[item["member"]], external_id=ext, kind=item["kind"],
-                amount=item["amount"], currency=item["currency"], occurred_at=item["occurred_at"],
-                due_date=item.get("due_date"), paid_date=item.get("paid_date"), missed=item.get("missed", False),
-                amount_paid=item.get("amount_paid"), merchant_category=item.get("merchant_category", ""),
-            )
+    sent: list[Event] = []
+    for index, item in enumerate(items):
+        event = Event(
+            partner=partner, member=members[item["member"]], external_id=item["external_id"], kind=item["kind"],
+            amount=item["amount"], currency=item["currency"], occurred_at=item["occurred_at"],
+            due_date=item.get("due_date"), paid_date=item.get("paid_date"), missed=item.get("missed", False),
+            amount_paid=item.get("amount_paid"), merchant_category=item.get("merchant_category", ""),
+        )
+        sent.append(event)
+        first = fresh.setdefault(event.external_id, event)  # the same event twice in one batch is stored once
+        if first is not event and (fields := _differences(first, event)):
+            raise ConflictingDuplicate(index, None, fields)
+    conflict: ConflictingDuplicate | None = None
     with transaction.atomic(savepoint=False):
-        inserted = _insert_new(list(fresh.values()), unique=("partner", "external_id"), key="external_id")
+        # In external_id order: two batches that share events wait for each other in one order.
+        in_order: list[Event] = sorted(fresh.values(), key=lambda e: e.external_id)
+        inserted = _insert_new(in_order, unique=("partner", "external_id"), key="external_id")
         # Events sent before (by an earlier request, or a concurrent one that committed first).
         existing = {
             e.external_id: e
@@ -304,13 +345,23 @@ def events_store(*, partner: Partner, items: list[dict[str, Any]]) -> list[tuple
                 partner=partner, external_id__in=[ext for ext in fresh if ext not in inserted]
             )
         } if len(inserted) < len(fresh) else {}
-        if inserted:
+        for index, event in enumerate(sent):
+            stored = existing.get(event.external_id)
+            if stored is not None and (fields := _differences(stored, event)):
+                conflict = ConflictingDuplicate(index, stored, fields)
+                break
+        if conflict is not None:
+            # All or nothing: what this request inserted goes (no one else has seen it yet).
+            Event.objects.filter(pk__in=list(inserted.values())).delete()
+        elif inserted:
             member_ids = sorted({fresh[ext].member_id for ext in inserted})
             if settings.SERVICES_MODE:
                 # Batched by the periodic scorer (``dirty``), not a task per request.
                 call_on_commit(dirty.members_mark, member_ids)
             else:
                 enqueue_on_commit("scoring.ledger.tasks.score_members", member_ids)
+    if conflict is not None:
+        raise conflict
     results: list[tuple[Event, bool]] = []
     seen: set[str] = set()
     for item in items:
@@ -332,6 +383,9 @@ def ingest_single(*, partner: Partner, body: bytes) -> Outcome:
         return _validation_outcome(exc)
     except NoConsent as exc:
         return error(403, Code.NO_CONSENT, f"Member {exc.usernames[0]!r} has not connected {partner.name}.")
+    except ConflictingDuplicate as exc:
+        return error(409, Code.CONFLICTING_DUPLICATE, exc.detail(),
+                     event=None if exc.stored is None else event_representation(exc.stored, duplicate=True))
     return Outcome(200 if duplicate else 201, event_representation(event, duplicate=duplicate))
 
 
@@ -352,6 +406,9 @@ def ingest_batch(*, partner: Partner, body: bytes) -> Outcome:
     except NoConsent as exc:
         return error(403, Code.NO_CONSENT, f"Member {exc.usernames[0]!r} has not connected {partner.name}.",
                      members=exc.usernames)
+    except ConflictingDuplicate as exc:
+        return error(409, Code.CONFLICTING_DUPLICATE, f"events[{exc.index}]: {exc.detail()}", index=exc.index,
+                     event=None if exc.stored is None else event_representation(exc.stored, duplicate=True))
     accepted = sum(1 for _, dup in results if not dup)
     return Outcome(201, {
         "accepted": accepted,
@@ -369,7 +426,9 @@ def idempotent(*, partner: Partner, key: str, body: bytes, handler: Callable[[],
 
     The key is claimed by one statement that commits on its own (in autocommit), so a
     concurrent request with the same key finds it ``in_flight`` (409) instead of waiting; the
-    handler's writes and the recorded response then commit together.
+    handler's writes and the recorded response then commit together, in a transaction retried
+    on a transient database failure (a lock conflict that outlasts the retries is 409
+    ``lock_conflict``, never a 5xx).
     """
     digest = request_hash(body)
     now = timezone.now()
@@ -392,15 +451,32 @@ def idempotent(*, partner: Partner, key: str, body: bytes, handler: Callable[[],
         if not taken:
             return error(409, Code.REQUEST_IN_FLIGHT,
                          "A request with this Idempotency-Key is still being processed; retry shortly."), False
-    try:
+    tries = 0
+
+    def attempt() -> tuple[Outcome, bool]:
+        nonlocal tries
+        tries += 1
+        if tries > 1:  # a COMMIT whose answer the lost connection never brought back did happen
+            done = IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.DONE).first()
+            if done is not None and done.response_status is not None and done.response_body is not None:
+                return Outcome(done.response_status, done.response_body), False
         with transaction.atomic():
             outcome = handler()
             _record_done(record, outcome)
-    except BaseException:
+        return outcome, False
+
+    try:
+        return retrying(attempt, attempts=ATTEMPTS, what="partner ingestion")
+    except BaseException as exc:
         # Free the key at once so the partner's retry is not told "in flight" for a minute.
-        IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+        try:
+            IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+        except DatabaseError:
+            connection.close_if_unusable_or_obsolete()  # the lease frees the key
+        if isinstance(exc, Exception) and is_lock_conflict(exc):
+            return error(409, Code.LOCK_CONFLICT, "The database kept refusing this write (a lock conflict); "
+                         "nothing was stored. Send it again shortly."), False
         raise
-    return outcome, False
 
 
 def _record_done(record: IdempotencyRecord, outcome: Outcome) -> None:

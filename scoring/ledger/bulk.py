@@ -16,7 +16,8 @@ read as plain rows, the same facts).
 
 Differences, on purpose:
 
-* **Announcements are coalesced.** With ``announce=True`` the batch sends ONE ``scores_changed``
+* **Announcements are coalesced.** With ``announce=True`` the batch records its follow-up in the
+  same transaction (``follow_up.changes_record``) and sends ONE ``scores_changed``
   after commit listing every member whose score moved (old = before the batch, new = after),
   and ONE ``bases_changed`` listing every member whose base moved (with ``payments_on_time``:
   those of them whose events included a payment that may be on time), where the per-member path
@@ -46,11 +47,10 @@ from django.utils import timezone
 from accounts.members import selectors as member_selectors
 from accounts.members.models import User
 from config.kernel import locks
-from config.kernel.after_commit import send_on_commit
 from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
 from scoring.ingestion.models import Event, Partner
-from scoring.ledger import selectors
+from scoring.ledger import follow_up, selectors
 from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
 from scoring.ledger.rows import (
     Snapshot,
@@ -60,7 +60,7 @@ from scoring.ledger.rows import (
     ledger_row,
     starting_explanation,
 )
-from scoring.ledger.signals import ScoreMove, bases_changed, scores_announce
+from scoring.ledger.signals import ScoreMove
 from scoring.model import EventFact, ProfileFacts, band_for, compute_base
 
 BATCH = 200
@@ -243,12 +243,11 @@ def _score_batch(member_ids: list[int], *, announce: bool, now: datetime | None 
     rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"), rows=user_values)
     _events_mark_scored(applied_ids, now)
     if announce:
-        scores_announce([_move(member_id, before, after, last) for member_id, before, after, last in announcements
-                         if after.score != before.score], sender=ScoreState)
         moved_bases = [member_id for member_id, before, after, _ in announcements if after.base != before.base]
-        on_time_ids = [member_id for member_id in moved_bases if member_id in on_time]
-        if moved_bases:
-            send_on_commit(bases_changed, sender=ScoreState, member_ids=moved_bases, payments_on_time=on_time_ids)
+        follow_up.changes_record(
+            moves=[_move(member_id, before, after, last) for member_id, before, after, last in announcements
+                   if after.score != before.score],
+            bases=moved_bases, payments_on_time=[member_id for member_id in moved_bases if member_id in on_time])
     return len(applied_ids)
 
 

@@ -84,3 +84,35 @@ class ScoreChange(models.Model):
     def delta(self) -> int:
         return self.new_score - (self.old_score if self.old_score is not None else self.new_score)
 
+
+
+class FollowUp(models.Model):
+    """The ledger's outbox of derived work (DESIGN.md §2.4): a member whose score or base moved
+    and whose derived state has not been confirmed in step yet.
+
+    Written in the same transaction as the score change (``scoring.ledger.follow_up``), so a
+    worker that dies right after the commit cannot lose the work: ``score`` marks are cleared
+    once every receiver of the score's announcement (boards, live, gamification) succeeded;
+    ``base`` marks once friend contagion folded the new base in. A periodic sweeper announces
+    again what is still marked after ``follow_up.SWEEP_AFTER``. ``token`` changes at every new
+    mark, so a slow clear never removes a mark written after the work it finished.
+    """
+
+    class Kind(models.TextChoices):
+        SCORE = "score", "Displayed score moved"
+        BASE = "base", "Base moved"
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # ``score``: the displayed score before the first change not yet followed up, and its cause.
+    old_score = models.PositiveSmallIntegerField(null=True)
+    cause = models.CharField(max_length=16, blank=True)
+    token = models.BigIntegerField()
+    marked_at = models.DateTimeField(db_index=True)
+    swept = models.PositiveIntegerField(default=0)  # how many times the sweeper had to announce it
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "kind"], name="one_follow_up_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.member_id}"

@@ -20,11 +20,11 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from config.kernel import locks
-from config.kernel.after_commit import enqueue_now, enqueue_on_commit, send_on_commit
+from config.kernel.after_commit import enqueue_now, enqueue_on_commit
 from config.kernel.chunks import chunks
 from scoring.ingestion import dirty
 from scoring.ingestion.models import Event
-from scoring.ledger import selectors
+from scoring.ledger import follow_up, selectors
 from scoring.ledger.bulk import members_score_pending_bulk
 from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
 from scoring.ledger.rows import (
@@ -37,7 +37,7 @@ from scoring.ledger.rows import (
     ledger_row,
     starting_explanation,
 )
-from scoring.ledger.signals import bases_changed, score_changed
+from scoring.ledger.signals import ScoreMove
 from scoring.model import EventFact, band_for, compute_base, total_score
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,10 @@ LAST_ERROR_MAX_LENGTH = 2000
 
 def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[ScoreChange], as_of: date,
                  on_time: bool | None = None) -> None:
-    """Persist the new state (computed for the date ``as_of``) and its ledger rows; announce the
-    change after commit. ``on_time``: whether the change came with a payment that may be on time
-    (None: not known), passed on with ``bases_changed`` (``payments_on_time``)."""
+    """Persist the new state (computed for the date ``as_of``) and its ledger rows; record and
+    announce its follow-up (``follow_up.changes_record``). ``on_time``: whether the change came
+    with a payment that may be on time (None: not known), passed on with ``bases_changed``
+    (``payments_on_time``)."""
     assert after.score is not None and after.base is not None and after.factors is not None
     ScoreChange.objects.bulk_create(rows)
     ScoreState.objects.update_or_create(
@@ -60,16 +61,16 @@ def _state_write(*, member: User, before: Snapshot, after: Snapshot, rows: list[
         defaults={"base": after.base, "social": after.social, "score": after.score, "factors": after.factors,
                   "as_of": as_of},
     )
+    moves: list[ScoreMove] = []
     if after.score != before.score:
         User.objects.filter(pk=member.pk).update(
             score=after.score, score_band=band_for(after.score), score_reached_at=timezone.now()
         )
-        send_on_commit(score_changed, sender=ScoreState, member_id=member.pk, old_score=before.score,
-                       new_score=after.score, cause=rows[-1].cause, explanation=rows[-1].explanation)
-    if after.base != before.base:
-        member_ids = [member.pk]
-        on_time_ids = None if on_time is None else member_ids if on_time else []
-        send_on_commit(bases_changed, sender=ScoreState, member_ids=member_ids, payments_on_time=on_time_ids)
+        moves.append({"member_id": member.pk, "old_score": before.score, "new_score": after.score,
+                      "cause": str(rows[-1].cause), "explanation": rows[-1].explanation})
+    moved_base = [member.pk] if after.base != before.base else []
+    follow_up.changes_record(moves=moves, bases=moved_base, one=True,
+                             payments_on_time=None if on_time is None else moved_base if on_time else [])
 
 
 @transaction.atomic

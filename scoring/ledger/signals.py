@@ -1,11 +1,14 @@
 """Domain signals of the ledger, sent after commit. Friend contagion and leaderboards listen;
-the ledger never imports them.
+the ledger never imports them. Every change they announce is also recorded in the ledger's
+outbox in the change's own transaction (``scoring.ledger.follow_up``): a sweeper announces it
+again when its follow-up was lost, so receivers must be idempotent and read the truth.
 
 ``scores_changed(changes)``: many members' displayed scores moved at once — ONE send per scoring
-batch (``scoring.ledger.bulk``) and per contagion points write
-(``scoring.contagion.services.social_points_write``). ``changes`` is a list of JSON-safe dicts
-(``ScoreMove``), one per member, in the order the members were written. Receivers handle the
-list set-based: their queries must not grow with its length.
+batch (``scoring.ledger.bulk``), per contagion points write
+(``scoring.contagion.services.social_points_write``) and per sweep. ``changes`` is a list of
+JSON-safe dicts (``ScoreMove``), one per member, in the order the members were written. Receivers
+handle the list set-based: their queries must not grow with its length; a receiver that raises
+leaves the changes marked, to be announced again.
 ``score_changed(member_id, old_score, new_score, cause, explanation)``: ONE member's displayed
 score moved (ints; ``old_score`` None for the first score) by the per-member paths
 (``scoring.ledger.services._state_write``: an event scored alone, a rescore, a starting score).
@@ -15,8 +18,8 @@ of ints: a scoring batch announces all its members at once); friend contagion li
 folds the new bases in with one task per batch. ``payments_on_time``, when the sender knows it,
 lists those of them whose change came with a card repayment or bill payment that may be on time
 (``scoring.ledger.streaks.may_be_on_time``) — the only change that can lengthen an on-time
-streak, so the streak badges look at those members only; None (a rescore, a reversal) means any
-of them.
+streak, so the streak badges look at those members only; None (a rescore, a reversal, a sweep)
+means any of them.
 """
 
 from typing import TypedDict
@@ -41,6 +44,8 @@ class ScoreMove(TypedDict):
 
 
 def scores_announce(changes: list[ScoreMove], *, sender: type) -> None:
-    """Send ``scores_changed`` once, after the current transaction commits (nothing if empty)."""
+    """Send ``scores_changed`` once, after the current transaction commits (nothing if empty),
+    WITHOUT recording the follow-up: writers of scores call ``follow_up.changes_record``, which
+    records it in the same transaction and sends the same announcement."""
     if changes:
         send_on_commit(scores_changed, sender=sender, changes=changes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from config.kernel.task_policy import RETRY_ON_DATABASE_ERRORS
-from scoring.ledger import ageing, services
+from scoring.ledger import ageing, follow_up, services
 from scoring.ledger.models import ScoreChange
 
 
@@ -15,10 +15,16 @@ def score_members(member_ids: list[int]) -> int:
     return services.members_score_pending(member_ids=member_ids)
 
 
+#: Events still pending this long after they were received lost their way to the scorer (a
+#: Redis restart empties the set the API queues members in): the sweeper sends them again.
+PENDING_AFTER_SECONDS = 20
+
+
 @shared_task(acks_late=True)
 def sweep_pending_events() -> int:
-    """Periodic: re-enqueue events still pending after a minute (lost enqueues, outages)."""
-    return services.pending_sweep()
+    """Periodic (every 10 s): re-enqueue events still pending after ``PENDING_AFTER_SECONDS``
+    (lost enqueues, outages); a duplicate of a slow batch finds nothing left to do."""
+    return services.pending_sweep(older_than_seconds=PENDING_AFTER_SECONDS)
 
 
 @shared_task(acks_late=True, **RETRY_ON_DATABASE_ERRORS)
@@ -41,3 +47,10 @@ def age_scores() -> int:
     """Periodic (hourly; the work is done once a day): move every score to today's date, with a
     ledger row where time alone moved it (``ageing.ageing_sweep``). Returns the rows written."""
     return ageing.ageing_sweep()
+
+
+@shared_task(acks_late=True)
+def sweep_follow_ups() -> dict[str, int]:
+    """Periodic (every ``follow_up.SWEEP_EVERY``): announce again the score changes whose
+    follow-up (contagion, boards, live, gamification) was lost or failed."""
+    return follow_up.follow_ups_sweep()

@@ -40,6 +40,7 @@ LEFT_OUT = {
     "scoring.ContagionNode",  # the contagion engine's derived state (scores and friendships are exported)
     "scoring.ContagionEdge",
     "scoring.IdempotencyRecord",  # a partner's request keys: no member column
+    "scoring.FollowUp",  # the ledger's outbox of work owed after a score change (cleared in seconds)
 }
 
 #: The export's keys, in order: the envelope, then each app's sections in registration order.

@@ -10,9 +10,10 @@ import pytest
 from django.db import DataError, OperationalError, connection, transaction
 from django.test import RequestFactory
 
-from config.kernel import locks, retry
+from config.kernel import locks, retry, task_policy
 from config.kernel.bulk_sql import bulk_cursor
 from config.kernel.unavailable import DatabaseUnavailableMiddleware
+from scoring.contagion.engine import ContagionConflict
 from scoring.contagion.models import ContagionNode
 from scoring.ledger.models import ScoreState
 from tests.factories import UserFactory
@@ -135,6 +136,19 @@ def test_the_backoff_is_jittered_and_capped():
     waits = [retry.backoff(attempt, base=0.05, cap=1.0) for attempt in range(12) for _ in range(20)]
     assert all(0.0 <= wait <= 1.0 for wait in waits)
     assert len(set(waits)) > 200
+
+
+def test_tasks_retry_deadlocks_from_any_cursor_with_jitter_and_a_bound():
+    from scoring.contagion import tasks as contagion_tasks
+    from scoring.ledger import tasks as ledger_tasks
+
+    policy = task_policy.RETRY_ON_DATABASE_ERRORS
+    assert psycopg.OperationalError in policy["autoretry_for"] and OperationalError in policy["autoretry_for"]
+    assert isinstance(psycopg.errors.DeadlockDetected("x"), policy["autoretry_for"])
+    assert policy["retry_jitter"] and policy["max_retries"] <= 10 and policy["retry_backoff_max"] <= 60
+    for task in (contagion_tasks.contagion_bases_sync, contagion_tasks.contagion_edges_sync):
+        assert ContagionConflict in task.autoretry_for and psycopg.OperationalError in task.autoretry_for
+    assert psycopg.OperationalError in ledger_tasks.score_members.autoretry_for
 
 
 # --- a database briefly away ---------------------------------------------------------------------

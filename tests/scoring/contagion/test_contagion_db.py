@@ -195,8 +195,8 @@ def test_seed_graph_loads_the_real_facebook_graph_sample(tmp_path, capsys):
     nodes = {int(x) for line in full[:400] for x in line.split()}
     assert f"{len(nodes)} members ({len(nodes)} new), 400 friendships (400 new)" in out
     assert ContagionEdge.objects.count() == 400
-    assert f"{len(nodes)} members ({len(nodes)} new), 400 friendships; largest gap to the incremental state " \
-           "0.0000 (within the bound" in out
+    assert f"{len(nodes)} members ({len(nodes)} new), 400 friendships; largest social-points gap to the " \
+           "incremental state 0.0000 (within the bound" in out
     assert_matches_exact_solve()
     # Idempotent.
     call_command("seed_graph", str(sample))
