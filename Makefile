@@ -8,7 +8,7 @@ PORT   ?= 8000
 DEMO_MEMBERS ?= 300
 DEMO_RATE    ?= 2
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ lint: install
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## make chaos: fault injection in services mode (bench/chaos.py; a few minutes, not part of make test):
+## its own database and its own Redis on CHAOS_REDIS_PORT (6390), a real worker and beat; prints
+## sent / accepted / scored once / lost / duplicated / 5xx / displayed-point gap / board differences /
+## time to heal (docs/reliability.md).
+chaos: install
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
