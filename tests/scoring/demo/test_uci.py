@@ -12,9 +12,16 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from scoring.demo.calibrate import SpreadTarget, band_shares, build_arrays, check_twin, spread_penalty
+from scoring.demo.calibrate import (
+    SpreadTarget,
+    band_default_rates,
+    band_shares,
+    build_arrays,
+    check_twin,
+    spread_penalty,
+)
 from scoring.demo.evaluation import evaluate
-from scoring.demo.uci import UCI_PROFILE, UciRow, is_test, load_rows, row_events, to_eur
+from scoring.demo.uci import AS_OF, UCI_PROFILE, UciRow, is_test, load_rows, row_events, to_eur
 from scoring.model import PARAMS, EventFact, compute_base, total_score
 
 UCI_CSV = settings.CREDO_DATA_DIR / "uci_credit_card.csv"
@@ -127,7 +134,9 @@ def test_anchor_shifts_dates_but_not_the_score() -> None:
     moved = row_events(ROW_2, anchor=date(2026, 11, 26))
     assert moved[-1].due_date == date(2026, 11, 26)
     assert moved[-1].ref == "uci-2-bill-2005-09"  # ids do not move
-    assert compute_base(moved, UCI_PROFILE) == compute_base(row_events(ROW_2), UCI_PROFILE)
+    # Scored on the shifted scoring date, the shifted history scores exactly the same.
+    assert (compute_base(moved, UCI_PROFILE, as_of=date(2026, 11, 26))
+            == compute_base(row_events(ROW_2), UCI_PROFILE, as_of=AS_OF))
 
 
 def test_to_eur_rounds_half_even_to_the_cent() -> None:
@@ -156,16 +165,27 @@ def test_calibration_twin_matches_compute_base() -> None:
 
 
 def test_spread_penalty_is_zero_on_target_and_grows_off_it() -> None:
-    target = SpreadTarget(median_low=640, median_high=690, excellent_low=0.2, excellent_high=0.4, min_band_share=0.1)
-    # Rounded as total_score rounds: 400 549 | 550 | 600 649 | 650 699 | 700 800 950; median 649.5.
+    target = SpreadTarget(min_span=200, excellent_low=0.2, excellent_high=0.4, min_band_share=0.1)
+    # Rounded as total_score rounds: 400 549 | 550 | 600 649 | 650 699 | 700 800 950.
     on = np.array([400.0, 549.4, 550.0, 600.0, 649.4, 649.5, 699.0, 700.0, 800.0, 950.0])
+    falling = np.array([1, 1, 1, 1, 0, 1, 0, 0, 0, 0], dtype=bool)  # by band: 1, 1, 0.5, 0.5, 0
     assert band_shares(on).tolist() == [0.2, 0.1, 0.2, 0.2, 0.3]
-    assert spread_penalty(on, target) == 0.0
-    # 100 points up: 500 | - | 649 | 650 | 700 749 750 799 800 900 950 (1,050 clamped); median
-    # 749.5, 59.5 over the range; Excellent 0.7, 0.3 over; Fair empty, 0.1 short.
+    assert band_default_rates(on, falling).tolist() == [1.0, 1.0, 0.5, 0.5, 0.0]
+    # The fitted constants keep the model members' promises (spotless, missed, newcomer).
+    assert spread_penalty(on, falling, PARAMS, target) == 0.0
+    # A default rate that rises into Excellent costs its rise (0 → 1) as a share gap.
+    rising = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 1], dtype=bool)
+    assert spread_penalty(on, rising, PARAMS, target) == pytest.approx(0.5 * 1.0, abs=1e-12)
+    # 100 points up: 500 | - | 649 | 650 | 700 749 750 799 800 900 950 (1,050 clamped):
+    # Excellent 0.7, 0.3 over; Fair empty, 0.1 short; p5-p95 still spans 360.
     off = on + 100.0
     assert band_shares(off).tolist() == [0.1, 0.0, 0.1, 0.1, 0.7]
-    assert spread_penalty(off, target) == pytest.approx(0.002 * 59.5 + 0.5 * (0.3 + 0.1), abs=1e-12)
+    assert spread_penalty(off, falling, PARAMS, target) == pytest.approx(0.5 * (0.3 + 0.1), abs=1e-12)
+    # Squeezed into 640-680 (rounded 640 644 649 653 658 662 667 671 676 680): p5-p95 spans
+    # 641.8-678.2, 163.6 points short; Excellent empty (0.2 short), Building and Fair too (0.1 each).
+    squeezed = np.linspace(640.0, 680.0, 10)
+    assert spread_penalty(squeezed, falling, PARAMS, target) == pytest.approx(
+        0.002 * (200 - 36.4) + 0.5 * (0.2 + 0.1 * 3), abs=1e-9)
 
 
 def test_evaluate_reports_the_measured_aucs(tmp_path: Path) -> None:
@@ -185,7 +205,7 @@ def test_evaluate_reports_the_measured_aucs(tmp_path: Path) -> None:
     assert lines[0] == ["ID", "score"]
     assert len(lines) == 6_001
     first = load_rows(UCI_CSV)[4]  # ID 5, the first test row
-    assert lines[1] == ["5", str(total_score(compute_base(row_events(first), UCI_PROFILE).base, 0))]
+    assert lines[1] == ["5", str(total_score(compute_base(row_events(first), UCI_PROFILE, as_of=AS_OF).base, 0))]
 
 
 def test_evaluate_scoring_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,17 +215,17 @@ def test_evaluate_scoring_command(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert f"Credo score (integer, 350-950)        {AUC_SCORE_4}" in text
     assert "logistic regression, X6-X23, train    skipped" in text
     assert f"median {MEDIAN_SCORE:.0f}," in text
-    assert "  Very good  650-699   4234   70.6 %" in text
-    assert "  Building   350-549      0    0.0 %" in text
+    assert "  Very good  650-699   1695   28.2 %" in text
+    assert "  Building   350-549    789   13.2 %" in text
     assert out.read_text().startswith("ID,score\n5,")
 
 
 # Measured by `manage.py evaluate_scoring /work/shared/data/uci_credit_card.csv` with the
 # fitted PARAMS (see scoring/model/params.py).
-AUC_SCORE = 0.762  # 0.7617
-AUC_SCORE_4 = "0.7617"
-AUC_BASE = 0.762  # 0.7618
-# The test split's band distribution, same command (before the spread-aware fit: median 897,
-# 88.7 % Excellent; with the count-based thin-file smoothing: median 686, 17.1 % Excellent).
-MEDIAN_SCORE = 690.0
-BAND_COUNTS = {"Building": 0, "Fair": 230, "Good": 562, "Very good": 4234, "Excellent": 974}
+AUC_SCORE = 0.769  # 0.7694
+AUC_SCORE_4 = "0.7694"
+AUC_BASE = 0.769  # 0.7692
+# The test split's band distribution, same command (the previous model, recency-weighted means:
+# AUC 0.7617, median 690, nobody in Building, 70.6 % in Very good).
+MEDIAN_SCORE = 692.0
+BAND_COUNTS = {"Building": 789, "Fair": 231, "Good": 600, "Very good": 1695, "Excellent": 2685}
