@@ -4,11 +4,11 @@ for a date (``ScoreState.as_of``) and moves when the date does, with a ledger ro
 ``ageing_sweep`` (beat, hourly; the work is done once a day) moves every state whose date is
 behind today's: members with no scored event only get the new date (nothing of theirs ages);
 the others are recomputed for today in batches, one transaction per batch, and get an
-``AGEING`` row ("Late payments of March now count less: +3") where their displayed score moved.
+``AGEING`` row ("Late or missed payments of March now count less: +3") where their displayed score moved.
 A base that moved by less than a displayed point is stored without a row, as every other writer
 does. Friends follow through ``bases_changed``, boards and badges through ``scores_changed``,
-as for an event. A sweep that dies half-way leaves the rest behind today's date: the next run
-takes them.
+as for an event, and the follow-up is recorded with the change (``follow_up``). A sweep that
+dies half-way leaves the rest behind today's date: the next run takes them.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from config.kernel import locks
-from config.kernel.after_commit import send_on_commit
 from config.kernel.bulk_sql import rows_update
 from scoring.ingestion.models import Event, Partner
+from scoring.ledger import follow_up
 from scoring.ledger.bulk import CHUNK, profiles, scored_facts
 from scoring.ledger.models import ScoreChange, ScoreState, scoring_date
 from scoring.ledger.rows import Snapshot, ageing_step
-from scoring.ledger.signals import ScoreMove, bases_changed, scores_announce
+from scoring.ledger.signals import ScoreMove
 from scoring.model import band_for
 
 #: Members per transaction of the sweep.
@@ -79,9 +79,9 @@ def members_age(*, member_ids: Sequence[int], as_of: date | None = None, now: da
                 rows=state_values)
     rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"), rows=user_values)
     if announce:
-        scores_announce(moves, sender=ScoreState)
-        if moved_bases:
-            send_on_commit(bases_changed, sender=ScoreState, member_ids=moved_bases, payments_on_time=[])
+        # Recorded with the change, like every writer's: a worker killed after the commit leaves
+        # marks the follow-up sweeper completes.
+        follow_up.changes_record(moves=moves, bases=moved_bases, payments_on_time=[])
     return len(rows)
 
 

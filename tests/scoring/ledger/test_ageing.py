@@ -15,7 +15,7 @@ from scoring.ingestion.models import Event
 from scoring.ledger import selectors, services
 from scoring.ledger.ageing import ageing_sweep, members_age
 from scoring.ledger.bulk import members_score_pending_bulk
-from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.ledger.rebuild import member_rebuild
 from scoring.ledger.tasks import age_scores
 from scoring.model import compute_base, describe_ageing, total_score
@@ -181,3 +181,15 @@ def test_describe_ageing_is_what_the_row_says(alice, acme):
     row = ScoreChange.objects.filter(member=alice).first()
     assert row.explanation == (f"{describe_ageing(facts, old.as_of, new.as_of)}: "
                                f"+{total_score(new.base, new.social) - old.score}")
+
+
+def test_ageing_records_its_follow_up_with_the_change(alice, acme, django_capture_on_commit_callbacks):
+    """A worker killed right after the ageing commit leaves marks the follow-up sweeper completes."""
+    with time_machine.travel(DAY, tick=False), django_capture_on_commit_callbacks(execute=True):
+        payment(alice, acme, date(2026, 3, 1), missed=True)
+        services.member_score_pending(member_id=alice.pk)
+    assert not FollowUp.objects.exists()
+    with time_machine.travel(DAY + timedelta(days=30), tick=False), django_capture_on_commit_callbacks(
+            execute=False):
+        assert ageing_sweep() == 1
+    assert set(FollowUp.objects.values_list("member_id", "kind")) == {(alice.pk, "score"), (alice.pk, "base")}
