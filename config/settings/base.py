@@ -108,6 +108,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         "timeout": env_int("DB_POOL_TIMEOUT", 3),
     }
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_int("DB_POOL_TIMEOUT", 3)
+    # Django's backend whose pool drops every dead connection at once after connection loss,
+    # instead of trying them one by one 1, 2, 4 … s apart (config/kernel/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.kernel.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several request threads plus in-process tasks write to one file: wait for the lock
     # instead of failing at once, and let readers run beside the writer (WAL).

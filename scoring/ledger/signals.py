@@ -26,8 +26,6 @@ from typing import TypedDict
 
 from django.dispatch import Signal
 
-from config.kernel.after_commit import send_on_commit
-
 score_changed = Signal()
 scores_changed = Signal()
 bases_changed = Signal()
@@ -41,11 +39,3 @@ class ScoreMove(TypedDict):
     new_score: int
     cause: str
     explanation: str
-
-
-def scores_announce(changes: list[ScoreMove], *, sender: type) -> None:
-    """Send ``scores_changed`` once, after the current transaction commits (nothing if empty),
-    WITHOUT recording the follow-up: writers of scores call ``follow_up.changes_record``, which
-    records it in the same transaction and sends the same announcement."""
-    if changes:
-        send_on_commit(scores_changed, sender=sender, changes=changes)
