@@ -106,8 +106,27 @@ def test_crossing_requests_at_the_same_moment_make_one_friendship(postgres, slow
     assert len(started()) == 1
 
 
+@pytest.fixture
+def reads_before_writes(monkeypatch):  # type: ignore[no-untyped-def]
+    """Each thread's first request write waits until the other thread reaches its own: both have
+    read the graph before either writes, whatever the machine's load (no sleep, no luck). Only
+    without the row locks: with them, the second thread cannot reach its write while the first
+    holds the locks."""
+    barrier = threading.Barrier(2, timeout=60)
+    waited = threading.local()
+    original_save = FriendRequest.save
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not getattr(waited, "done", False):
+            waited.done = True
+            barrier.wait()
+        return original_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(FriendRequest, "save", save)
+
+
 @pytest.mark.xfail(strict=True, reason="without the ordered row locks crossing requests both stay pending")
-def test_crossing_requests_without_row_locks(postgres, slow_checks, no_row_locks):
+def test_crossing_requests_without_row_locks(postgres, reads_before_writes, no_row_locks):
     alice, bob = members("alice", "bob")
     run_together(
         lambda: services.friend_request_send(from_user=alice, to_username="bob"),
