@@ -4,6 +4,7 @@ again by the sweeper — no rebuild. Marked ``services``: needs REDIS_URL."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ import redis
 from leaderboards.boards import check as boards
 from leaderboards.boards import index
 from leaderboards.boards import services as board_services
+from scoring.contagion import backlog
 from scoring.contagion import services as contagion
 from scoring.ingestion.models import Partner
 from scoring.ingestion.partners import partner_create
@@ -31,8 +33,12 @@ def acme(db) -> Partner:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def world(alice, bob, carol, acme, settings, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+def world(alice, bob, carol, acme, settings, monkeypatch,  # type: ignore[no-untyped-def]
+          django_capture_on_commit_callbacks):
     settings.CONTAGION_VESTING = timedelta(0)
+    # Services mode queues contagion's backlog in Redis: a key of this test's own, not one that
+    # a test running beside it on another database fills with its members.
+    monkeypatch.setattr(backlog, "KEY", f"credo-test:contagion:{uuid.uuid4().hex}")
     return build_world(alice, bob, carol, acme, django_capture_on_commit_callbacks)
 
 
