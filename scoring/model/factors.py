@@ -58,9 +58,10 @@ class EventFact:
 
     ``amount`` is the purchase amount, or the amount due for a bill or card repayment
     (currency units, >= 0). ``occurred_at`` must be timezone-aware; its day (UTC) is what the
-    event's age on the scoring date counts from. Lateness is ``paid_date - due_date`` in days; ``missed`` counts as 90+ days
-    late. A repayment with no due date, or with neither a paid date nor ``missed``, carries no
-    lateness and counts as on time (ingestion requires ``paid_date`` or ``missed``).
+    event's age on the scoring date counts from. Lateness is ``paid_date - due_date`` in days;
+    ``missed`` counts as 90+ days late. A repayment with no due date, or with neither a paid date
+    nor ``missed``, carries no lateness and counts as on time (ingestion requires ``paid_date``
+    or ``missed``).
     ``amount_paid`` (None = paid in full) makes a partial payment's evidence a cost. ``ref`` is
     only a deterministic tie-break, ``label`` only feeds explanations.
     """
