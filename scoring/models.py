@@ -1,9 +1,10 @@
 """The scoring app's models, one module per concern; Django registers them from here."""
 
 from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNode
-from scoring.ingestion.models import Event, IdempotencyRecord, Partner, PartnerConsent, PartnerKey
+from scoring.ingestion.models import Event, IdempotencyRecord, Partner, PartnerConsent, PartnerKey, PartnerKeyAudit
 from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.moderation.models import AuditEntry, Dispute, Flag
 
 __all__ = ["AuditEntry", "ContagionEdge", "ContagionGraph", "ContagionNode", "Dispute", "Event", "Flag",
-           "FollowUp", "IdempotencyRecord", "Partner", "PartnerConsent", "PartnerKey", "ScoreChange", "ScoreState"]
+           "FollowUp", "IdempotencyRecord", "Partner", "PartnerConsent", "PartnerKey", "PartnerKeyAudit",
+           "ScoreChange", "ScoreState"]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox.models import AuthToken
+from knox.settings import knox_settings
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import permissions, status
@@ -14,16 +18,29 @@ from rest_framework.views import APIView
 
 from accounts.members import services
 from accounts.members.access import member_of
+from accounts.members.models import User
 from accounts.members.serializers import LoginSerializer, MeSerializer, RegisterSerializer, UserSerializer
 from config.kernel.errors import ApiError
 
 
 class AuthCode:
     INVALID_CREDENTIALS = "invalid_credentials"
+    DEVICE_LIMIT = "token_limit_reached"  # 403: as many live device tokens as knox allows
 
 
-def _token_response(user, status_code: int) -> Response:  # type: ignore[no-untyped-def]
-    instance, token = AuthToken.objects.create(user)
+def _token_response(user: User, status_code: int) -> Response:
+    """A new device token for ``user``, within knox's ``TOKEN_LIMIT_PER_USER`` live tokens (the
+    member's row is locked while counting, so two logins at once cannot both take the last one)."""
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    with transaction.atomic():
+        if limit is not None:
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            live = AuthToken.objects.filter(user=user).filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+            if live.count() >= limit:
+                raise ApiError(403, AuthCode.DEVICE_LIMIT,
+                               f"This account already has {limit} signed-in devices: log out on one of them "
+                               "(or everywhere, POST auth/logoutall/) and try again.")
+        instance, token = AuthToken.objects.create(user)
     return Response(
         {"user": UserSerializer(user).data, "token": token, "expiry": instance.expiry},
         status=status_code,
@@ -65,10 +82,14 @@ class LoginView(APIView):
 class LogoutView(KnoxLogoutView):
     """Revoke the token this request was made with."""
 
+    throttle_scope = "auth"
+
 
 @extend_schema_view(post=extend_schema(request=None, responses={204: None}))
 class LogoutAllView(KnoxLogoutAllView):
     """Revoke every token of mine ("log out everywhere")."""
+
+    throttle_scope = "auth"
 
 
 class MeView(APIView):

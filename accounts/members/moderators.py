@@ -29,6 +29,12 @@ def is_moderator(user: Any) -> bool:
     )
 
 
+def admin_accounts() -> Q:
+    """The accounts that can enter the admin (``is_moderator``'s, as a filter): staff,
+    superusers and the Moderators group, whether active or not."""
+    return Q(is_staff=True) | Q(is_superuser=True) | Q(groups__name=MODERATORS_GROUP)
+
+
 def register_moderator_permissions(*dotted: str) -> None:
     """Let a higher app add its own moderator permissions (called from its ``ready()``)."""
     for name in dotted:

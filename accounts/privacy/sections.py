@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.admin.models import LogEntry
 from knox.models import AuthToken
@@ -35,8 +36,9 @@ def profile_export(member: User) -> dict[str, Any]:
 def account_delete(member: User, deletion: Deletion) -> None:
     """Nobody can sign in again, and nothing personal stays on the row: the username becomes
     ``deleted-<id>``, the profile is blanked, login tokens, email addresses, data exports and the
-    login-failure records of the former username go. Files are deleted after commit."""
+    login-failure records of the former username and second-factor authenticators go. Files are deleted after commit."""
     AuthToken.objects.filter(user=member).delete()
+    Authenticator.objects.filter(user=member).delete()
     EmailAddress.objects.filter(user=member).delete()
     export_files = list(DataExport.objects.filter(member=member).values_list("file_name", flat=True))
     DataExport.objects.filter(member=member).delete()
@@ -90,6 +92,8 @@ def register_sections() -> None:
     )
     registry.leave_out(AuthToken, why="login tokens: only a digest of each is stored, useless to anyone; "
                                       "deletion removes them")
+    registry.leave_out(Authenticator, why="second factors (TOTP secrets, recovery codes): credentials, "
+                                          "never exported; deletion removes them")
     registry.leave_out(DataExport, why="the exports themselves: the data-rights page lists them; deletion "
                                        "removes them and their files")
     for model in (AccessAttempt, AccessLog, AccessFailureLog):

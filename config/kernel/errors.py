@@ -12,13 +12,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ErrorCode:
     """Codes shared by the code that raises them and the tests that check them."""
 
     PARSE_ERROR = "parse_error"
+    TOO_DEEP = "too_deep"  # 400: JSON nested deeper than the limit (config.kernel.json_limits)
+    TOO_LARGE = "too_large"  # 413: a body or message over the size limit
     INVALID = "invalid"
     UNKNOWN_FIELD = "unknown_field"
     NOT_AUTHENTICATED = "not_authenticated"
@@ -125,6 +126,10 @@ def validation_error_body(detail: Any) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Not at the top: rest_framework.views builds APIView from the API settings, which name the
+    # kernel's parser (json_limits), which imports this module: a cycle at import time.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DomainError):
         exc = ApiError(exc.status, exc.code, exc.detail)
     elif isinstance(exc, Http404):

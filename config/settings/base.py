@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "channels",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # two factors for everyone who can enter the admin (accounts.auth.second_factor)
     "axes",
     "accounts",
     "social",
@@ -53,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
     "django_permissions_policy.PermissionsPolicyMiddleware",
+    # An API body over DATA_UPLOAD_MAX_MEMORY_SIZE: a JSON 413 before anything reads it.
+    "config.kernel.json_limits.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -217,7 +220,36 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
-ACCOUNT_RATE_LIMITS = {"login_failed": False}  # django-axes owns failed-login lockout
+# allauth's rate limits, per client address (accounts.auth.adapter) and per account ("key"):
+# beside django-axes' (username, address) lockout, they stop one password sprayed over many
+# usernames from one address, and slow the guessing of one account from many.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    # Per address over all usernames (spraying), per account over all addresses (distributed
+    # guessing); looser per account than axes' lockout of a (username, address) pair after 5.
+    "login_failed": "10/m/ip,20/15m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+}
+ACCOUNT_ADAPTER = "accounts.auth.adapter.AccountAdapter"
+
+# --- two factors (django-allauth MFA) -----------------------------------------------------------
+# TOTP with recovery codes. Required of every account that can enter the admin: the admin sends
+# one without an authenticator to enrol, and one whose session did not pass the second factor to
+# confirm a code (accounts.auth.second_factor). Off only in the test settings' default.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Credo"
+ADMIN_MFA_REQUIRED = env_bool("ADMIN_MFA_REQUIRED", True)
+# Sessions of accounts that can enter the admin end sooner than members' (two weeks).
+MODERATOR_SESSION_SECONDS = env_int("MODERATOR_SESSION_SECONDS", 4 * 3600)
+
+# --- client addresses ----------------------------------------------------------------------------
+# How many reverse proxies of ours stand in front of the app, each appending to X-Forwarded-For.
+# 0 (default): trust none, the client is the socket's peer. Throttles, django-axes and allauth
+# all read the client from config.kernel.client_ip.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXIES
 
 # --- django-axes: lock a (username, IP) pair after repeated failures, admin login included ------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -226,6 +258,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.auth.security.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.auth.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.kernel.client_ip.client_ip"
+
+# JSON from clients (API, signed ingestion, WebSocket): at most this deep (config.kernel.json_limits);
+# at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (Django's default, 2.5 MB).
+JSON_MAX_DEPTH = 32
 
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -238,18 +275,25 @@ REST_FRAMEWORK = {
         "accounts.auth.permissions.NotFrozen",  # a frozen member reads but never writes (DESIGN §10)
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON with a size and a nesting limit (413 too_large, 400 too_deep; config.kernel.json_limits).
+    "DEFAULT_PARSER_CLASSES": ["config.kernel.json_limits.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "config.kernel.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Keyed on the real client (config.kernel.client_ip); "auth" applies to the views whose
+    # throttle_scope says so (log in, register, tokens), "partner_refused" counts signed requests
+    # refused per address (scoring.ingestion.api).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.kernel.throttles.AnonThrottle",
+        "config.kernel.throttles.UserThrottle",
+        "config.kernel.throttles.ScopedThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "60/minute"),
         "user": env_str("THROTTLE_USER", "1200/minute"),
         "auth": env_str("THROTTLE_AUTH", "20/minute"),
+        "partner_refused": env_str("THROTTLE_PARTNER_REFUSED", "30/minute"),
     },
+    "NUM_PROXIES": TRUSTED_PROXIES,  # the same count for anything of DRF's that reads it
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 REST_KNOX = {
@@ -278,6 +322,8 @@ SERVICES_MODE = bool(REDIS_URL)
 #: queues, capacity) or "pubsub" (RedisPubSubChannelLayer: Redis pub/sub, lighter per message;
 #: DESIGN.md §11). Both are at-most-once; bench/bench_live.py measures both.
 CHANNEL_LAYER = env_str("CHANNEL_LAYER", "core")
+#: redis-py's read timeout in the channel layer, seconds: above channels_redis' BRPOP timeout (5 s).
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15
 
 if SERVICES_MODE:
     if CHANNEL_LAYER == "pubsub":
@@ -296,7 +342,12 @@ if SERVICES_MODE:
                     # redis-py's async pool raises (not waits) past max_connections; size it for
                     # many consumers. The standard layer drops past `capacity` messages per
                     # channel: raise it above the default 100 (DESIGN.md §11).
-                    "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                    # redis-py's socket timeout (5 s by default) must outlast the layer's
+                    # blocking BRPOP (5 s): equal, an idle receive times out on the client
+                    # while Redis answers, and the socket logs "unreachable" every 5 s.
+                    "hosts": [{"address": REDIS_URL, "max_connections": 1000,
+                               "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                               "socket_connect_timeout": 5}],
                     "capacity": 1500,
                     "expiry": 30,
                 },

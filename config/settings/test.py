@@ -28,3 +28,6 @@ REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "1000/minute", "user": "5000/minute",
                                             "auth": "1000/minute"}
 AXES_FAILURE_LIMIT = 5
+# The admin's second factor is switched on by the tests that show it (tests/accounts/auth/):
+# the others log moderators in with force_login and test what they do there.
+ADMIN_MFA_REQUIRED = False

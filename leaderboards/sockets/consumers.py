@@ -3,7 +3,10 @@
 Auth happens before (session via ``AuthMiddlewareStack``, ``?ticket=`` via
 ``tickets.TicketAuthMiddleware``; the origin check in ``config.ws``). Anonymous sockets get an
 ``error`` and close with ``CloseCode.NOT_AUTHENTICATED`` (4401); a bad ticket with
-``CloseCode.TICKET_INVALID`` (4403).
+``CloseCode.TICKET_INVALID`` (4403). A client's message is read by the kernel's limited JSON reader
+(``config.kernel.json_limits``): over ``MESSAGE_MAX_BYTES`` it gets an ``error`` ``too_large`` and
+the socket closes with 1009 (``CLOSE_MESSAGE_TOO_BIG``, "message too big"); nested too deep, an
+``error`` ``too_deep`` and the socket stays open.
 
 Per subscribed board the consumer holds what its client shows and a ``seq`` (+1 per row message
 to that client, starting at 1 with the first snapshot): a ``subscriptions.Live``. The members a
@@ -41,6 +44,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.members.models import User
+from config.kernel import json_limits
 from leaderboards.live import broadcast, protocol
 from leaderboards.live.protocol import CloseCode, ErrorCode, MessageType
 from leaderboards.sockets.credentials import credentials_valid, socket_auth
@@ -54,6 +58,12 @@ encode = json.JSONEncoder(separators=(",", ":")).encode
 
 #: The member's own score moved (sent to their sockets, whatever boards they show): always the same text.
 ME_CHANGED_SCORE = encode({"type": MessageType.ME_CHANGED, "what": ["score"]})
+
+#: A client's message is a small command: a larger one gets ``error`` ``too_large`` and the socket
+#: closes with ``CLOSE_MESSAGE_TOO_BIG`` (RFC 6455's 1009). One nested deeper than
+#: ``JSON_MAX_DEPTH`` gets ``error`` ``too_deep`` and the socket stays open, as for malformed JSON.
+MESSAGE_MAX_BYTES = 16 * 1024
+CLOSE_MESSAGE_TOO_BIG = 1009
 
 #: How much of a client's unexpected value an error message quotes back.
 ECHO_CHARS = 40
@@ -182,8 +192,15 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         if self.closing or not hasattr(self, "member"):
             return
         try:
-            message = json.loads(text_data if text_data is not None else (bytes_data or b"").decode())
-        except (ValueError, UnicodeDecodeError):
+            message = json_limits.loads(text_data if text_data is not None else (bytes_data or b""),
+                                        limit_bytes=MESSAGE_MAX_BYTES)
+        except json_limits.TooLarge as exc:
+            await self._refuse(CLOSE_MESSAGE_TOO_BIG, exc.code, exc.detail)
+            return
+        except json_limits.TooDeep as exc:
+            await self._error(exc.code, exc.detail)
+            return
+        except json_limits.Malformed:
             await self._error(ErrorCode.BAD_JSON, "Send one JSON object per message.")
             return
         if not isinstance(message, dict):

@@ -6,19 +6,21 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
+from config.kernel import json_limits
 from config.kernel.errors import ApiError
 from config.kernel.serializers import StrictSerializer
+from config.kernel.throttles import RefusalThrottle
 from scoring.ingestion import consent
 from scoring.ingestion import services as ingestion
 from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Partner
-from scoring.ingestion.partners import verify_signature
+from scoring.ingestion.partners import SignatureError, verify_signature
 
 PARTNER_HEADERS = [
     OpenApiParameter("X-Credo-Key", str, OpenApiParameter.HEADER, required=True),
@@ -39,13 +41,23 @@ class PartnerIngestView(APIView):
     handler_name = "ingest_single"
 
     def post(self, request: Request) -> Response:
-        body: bytes = request.body
-        partner = verify_signature(
-            key_id=request.headers.get("X-Credo-Key", ""),
-            timestamp=request.headers.get("X-Credo-Timestamp", ""),
-            signature=request.headers.get("X-Credo-Signature", ""),
-            body=body,
-        )
+        # An address whose signed requests keep failing is refused before any work (429): it is
+        # guessing keys or spending our CPU. A partner's valid requests are never counted.
+        refusals = RefusalThrottle("partner_refused")
+        wait = refusals.blocked(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait)
+        body = json_limits.request_body(request._request)
+        try:
+            partner = verify_signature(
+                key_id=request.headers.get("X-Credo-Key", ""),
+                timestamp=request.headers.get("X-Credo-Timestamp", ""),
+                signature=request.headers.get("X-Credo-Signature", ""),
+                body=body,
+            )
+        except SignatureError:
+            refusals.record(request)
+            raise
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 255:
             raise ApiError(400, Code.IDEMPOTENCY_KEY_REQUIRED, "Send an Idempotency-Key header (1-255 characters).")

@@ -45,6 +45,30 @@ class PartnerKey(models.Model):
         return self.key_id
 
 
+class PartnerKeyAudit(models.Model):
+    """One operator action on a partner's signing keys: who, when, which key, why. Written only by
+    ``scoring.ingestion.partners`` (``manage.py partner_key``, the partners' admin); never changed."""
+
+    class Action(models.TextChoices):
+        ISSUED = "issued", "Key issued"
+        REVOKED = "revoked", "Key revoked"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="key_audit")
+    key_id = models.CharField(max_length=40)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    #: Who acted, as it was then: "admin:<username>" or "manage.py:<os user>" (a name, not a key
+    #: to the member table: operators' actions are not a member's data).
+    actor_name = models.CharField(max_length=150)
+    reason = models.TextField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name}: {self.get_action_display()} {self.key_id}"
+
+
 class PartnerConsent(models.Model):
     """A member allowed a partner to send their events. Disconnecting sets ``revoked_at``."""
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -44,9 +43,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.members.models import User
+from config.kernel import json_limits
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit
 from config.kernel.chunks import chunks
-from config.kernel.errors import ErrorCode, validation_error_body
+from config.kernel.errors import validation_error_body
 from config.kernel.retry import is_lock_conflict, retrying
 from config.kernel.serializers import StrictSerializer
 from scoring.ingestion import dirty
@@ -225,10 +225,10 @@ def _validation_outcome(exc: serializers.ValidationError) -> Outcome:
 
 def _parse(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json_limits.loads(body)  # too deep, too large or not JSON: 400 / 413, never a 500
+    except (json_limits.Malformed, json_limits.TooDeep, json_limits.TooLarge) as exc:
         raise serializers.ValidationError(
-            {"non_field_errors": [serializers.ErrorDetail(f"Malformed JSON: {exc}", code=ErrorCode.PARSE_ERROR)]}
+            {"non_field_errors": [serializers.ErrorDetail(exc.detail, code=exc.code)]}
         ) from exc
 
 

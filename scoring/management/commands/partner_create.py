@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         try:
-            issued = partner_create(name=options["name"], slug=options["slug"])
+            issued = partner_create(name=options["name"], slug=options["slug"], actor_name="manage.py")
         except IntegrityError as exc:
             raise CommandError(f"A partner with that slug already exists: {exc}") from exc
         if options["json"]:

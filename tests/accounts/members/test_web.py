@@ -108,8 +108,11 @@ def test_moderator_uses_the_admin_without_being_staff(client):
     moderator = UserFactory(username="mod")
     moderator.groups.add(Group.objects.get(name="Moderators"))
     assert moderator.is_staff is False
-    response = client.post("/admin/login/", {"username": "mod", "password": PASSWORD})
-    assert response.status_code == 302
+    # The admin's login is allauth's (lockout, rate limits, the second factor), then back.
+    to_login = client.get("/admin/login/?next=/admin/")
+    assert to_login.status_code == 302 and to_login.url == "/accounts/login/?next=%2Fadmin%2F"
+    response = client.post(to_login.url, {"login": "mod", "password": PASSWORD})
+    assert response.status_code == 302 and response.url == "/admin/"
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/accounts/user/").status_code == 200
     member = UserFactory(username="target")
@@ -121,8 +124,9 @@ def test_moderator_uses_the_admin_without_being_staff(client):
 
 
 def test_plain_member_is_refused_by_the_admin(client, alice):
-    response = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
-    assert response.status_code == 200  # the form again, with an error
-    assert client.get("/admin/").status_code == 302
+    assert client.post("/accounts/login/", {"login": "alice", "password": PASSWORD}).status_code == 302
+    assert client.get("/admin/").url == "/admin/login/?next=/admin/"
+    assert client.get("/admin/login/?next=/admin/").status_code == 403  # refused, not sent round in a loop
+    client.logout()
     client.force_login(alice)
     assert client.get("/admin/accounts/user/").status_code == 302

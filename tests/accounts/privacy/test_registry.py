@@ -33,6 +33,7 @@ pytestmark = pytest.mark.django_db
 LEFT_OUT = {
     "accounts.DataExport",  # the exports themselves, listed on the data page; deletion removes them
     "knox.AuthToken",  # login tokens: only digests, useless to anyone
+    "mfa.Authenticator",  # second factors: credentials, never exported
     "axes.AccessAttempt",  # login attempts, kept by username for security (no member key)
     "axes.AccessLog",
     "axes.AccessFailureLog",

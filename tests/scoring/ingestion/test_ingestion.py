@@ -75,7 +75,7 @@ def test_rotation_two_live_secrets_then_the_oldest_is_revoked(partner_client, ac
     newest = partner_key_issue(partner=acme)  # a third key: the oldest stops working
     assert PartnerKey.objects.filter(partner=acme, revoked_at__isnull=True).count() == 2
     refused = partner_client.post(EVENTS, card_event(external_id="c"))
-    assert refused.status_code == 401 and refused.json()["code"] == "unknown_key"
+    assert refused.status_code == 401 and refused.json()["code"] == "key_revoked"
     assert partner_client.post(EVENTS, card_event(external_id="d"), key_id=newest.key_id,
                                secret=newest.secret).status_code == 201
 
@@ -283,7 +283,7 @@ def test_a_cached_secret_never_outlives_its_key(partner_client, acme_key, alice_
     assert _decrypt_token.cache_info().hits == hits + 1  # the second request did not decrypt
     partner_key_revoke(key=PartnerKey.objects.get(key_id=acme_key.key_id))
     refused = partner_client.post(EVENTS, card_event(external_id="c"))
-    assert refused.status_code == 401 and refused.json()["code"] == "unknown_key"
+    assert refused.status_code == 401 and refused.json()["code"] == "key_revoked"
     assert Event.objects.count() == 2
 
 
