@@ -10,11 +10,13 @@ method of a session). ``admin_gate`` says where such a request goes instead of t
 * an authenticator, but a session that logged in with the password alone (e.g. it logged in
   before enrolling) → confirm a code (``mfa_reauthenticate``).
 
-Admin sessions last ``MODERATOR_SESSION_SECONDS`` (members' sessions last two weeks).
+Admin sessions last ``MODERATOR_SESSION_SECONDS`` (members' sessions last two weeks), and a
+second factor counts for as long: after that the admin asks for a code again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,7 +43,11 @@ def has_authenticator(user: Any) -> bool:
 
 
 def session_passed_second_factor(request: HttpRequest) -> bool:
-    return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))
+    """Whether this session passed a second factor within the last ``MODERATOR_SESSION_SECONDS``
+    (older, the admin asks for a code again: a kept session does not keep the admin open)."""
+    since = time.time() - settings.MODERATOR_SESSION_SECONDS
+    return any(record.get("method") == "mfa" and float(record.get("at", 0)) >= since
+               for record in get_authentication_records(request, request.user))
 
 
 def shorten_session(request: HttpRequest, user: Any) -> None:
