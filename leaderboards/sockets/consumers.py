@@ -62,7 +62,7 @@ ME_CHANGED_SCORE = encode({"type": MessageType.ME_CHANGED, "what": ["score"]})
 #: A client's message is a small command: a larger one gets ``error`` ``too_large`` and the socket
 #: closes with ``CLOSE_MESSAGE_TOO_BIG`` (RFC 6455's 1009). One nested deeper than
 #: ``JSON_MAX_DEPTH`` gets ``error`` ``too_deep`` and the socket stays open, as for malformed JSON.
-MESSAGE_MAX_BYTES = 16 * 1024
+MESSAGE_MAX_BYTES = 128 * 1024
 CLOSE_MESSAGE_TOO_BIG = 1009
 
 #: How much of a client's unexpected value an error message quotes back.
@@ -195,7 +195,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             message = json_limits.loads(text_data if text_data is not None else (bytes_data or b""),
                                         limit_bytes=MESSAGE_MAX_BYTES)
         except json_limits.TooLarge as exc:
-            await self._refuse(CLOSE_MESSAGE_TOO_BIG, exc.code, exc.detail)
+            await self._refuse(CLOSE_MESSAGE_TOO_BIG, exc.code, f"A message is at most {MESSAGE_MAX_BYTES} bytes.")
             return
         except json_limits.TooDeep as exc:
             await self._error(exc.code, exc.detail)
