@@ -45,8 +45,7 @@ async def test_an_idle_receive_logs_nothing(redis_url, caplog):
     layer = RedisChannelLayer(**config, prefix="credo-test-idle")
     channel = await layer.new_channel()
     receive = retrying(lambda: layer.receive(channel))
-    with caplog.at_level(logging.WARNING, logger="leaderboards.sockets.feed"):
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(receive(), timeout=RedisChannelLayer.brpop_timeout + 1.5)
+    with caplog.at_level(logging.WARNING, logger="leaderboards.sockets.feed"), pytest.raises(TimeoutError):
+        await asyncio.wait_for(receive(), timeout=RedisChannelLayer.brpop_timeout + 1.5)
     assert [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()] == []
     await layer.flush()
