@@ -1,5 +1,9 @@
 """Development on a laptop: the embedded default unless DATABASE_URL / REDIS_URL say otherwise.
 
+The only settings where DEBUG can be on (it is by default here), and then only for requests from
+this machine (``config.kernel.loopback``): ``make run`` serves 127.0.0.1. Services mode on one
+machine runs ``config.settings.services`` (DEBUG off), production ``config.settings.production``.
+
 ``make run``'s terminal stays quiet: no line per request unless CREDO_REQUEST_LOG=1 (``make run
 REQUESTS=1``), no line per in-process task, and the emails a member is told to look for (sign-up
 confirmation, password reset) printed in a framed block.
@@ -12,9 +16,12 @@ from django.core.mail.backends.console import EmailBackend as ConsoleEmailBacken
 from config.kernel.env import env_bool, env_str
 from config.settings.base import *  # noqa: F403
 from config.settings.base import LOGGING as BASE_LOGGING
-from config.settings.base import STORAGES
+from config.settings.base import MIDDLEWARE, STORAGES
 
 DEBUG = env_bool("DEBUG", True)
+if DEBUG:
+    # First: nothing runs (and no debug page renders) for a request from another machine.
+    MIDDLEWARE = ["config.kernel.loopback.LoopbackOnlyMiddleware", *MIDDLEWARE]
 # Static files straight from the source folders (no collectstatic, no manifest); every other
 # storage, the members' exports among them, stays as base.py defines it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -32,3 +32,54 @@ def test_production_refuses_the_dev_secret_key():
     )
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
+
+
+SERVICES_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.services",
+    "SECRET_KEY": "k" * 20 + "8f3j2lq0v9x7c6b5n4m3a2s1d0f9g8h7j6k5",
+    "DATABASE_URL": "postgres://credo@db.example.com/credo",
+    "REDIS_URL": "redis://cache.example.com:6379/0",
+}
+
+
+def _settings_of(env: dict[str, str], *names: str) -> list[str]:
+    code = "import django; django.setup(); from django.conf import settings as s; " + "; ".join(
+        f"print(repr(s.{name}))" for name in names)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-len(names):]
+
+
+def test_the_services_recipe_runs_with_debug_off_and_a_required_secret():
+    env = {**SERVICES_ENV, "DEBUG": "true"}  # asking for DEBUG does not turn it on
+    assert _settings_of(env, "DEBUG", "SERVICES_MODE") == ["False", "True"]
+    without_key = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {
+        k: v for k, v in SERVICES_ENV.items() if k != "SECRET_KEY"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=without_key,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
+
+
+def test_readme_services_recipe_uses_the_services_settings_on_loopback():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("Services mode on one machine"):]
+    recipe = section[section.index("```sh"):section.index("```", section.index("```sh") + 5)]
+    assert "DJANGO_SETTINGS_MODULE=config.settings.services" in recipe
+    assert "--host 0.0.0.0" not in recipe and "--host 127.0.0.1" in recipe
+    assert "config.settings.local" not in recipe
+
+
+def test_debug_in_local_answers_this_machine_only(rf):
+    from django.http import HttpResponse
+
+    from config.kernel.loopback import LoopbackOnlyMiddleware
+
+    guard = LoopbackOnlyMiddleware(lambda request: HttpResponse("debug page"))
+    for address in ("127.0.0.1", "::1"):
+        assert guard(rf.get("/", REMOTE_ADDR=address)).content == b"debug page"
+    refused = guard(rf.get("/", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="127.0.0.1"))
+    assert refused.status_code == 403 and b"debug page" not in refused.content
+    local = {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": ""}
+    [debug, first] = _settings_of(local, "DEBUG", "MIDDLEWARE[0]")
+    assert (debug, first) == ("True", "'config.kernel.loopback.LoopbackOnlyMiddleware'")
