@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import views
+from config.kernel import openapi  # noqa: F401  (registers the schema's extensions: strict bodies)
 
 api_v1 = [
     path("", include("accounts.auth.urls")),

@@ -18,10 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
+from config.kernel.openapi import errors
 from social.graph import selectors, services
+from social.graph.errors import SocialCode
 from social.graph.models import FriendRequest
 from social.invitations import selectors as invitations_selectors
 from social.invitations import services as invitations_services
+from social.invitations.errors import InvitationCode
 from social.serializers import (
     BlockCreateSerializer,
     BlockSerializer,
@@ -49,11 +52,11 @@ class FriendsView(APIView):
 
 
 class FriendDetailView(APIView):
-    @extend_schema(responses=FriendSerializer)
+    @extend_schema(responses={200: FriendSerializer, **errors({404: []})})
     def get(self, request: Request, username: str) -> Response:
         return Response(_friend(member_of(request), username))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors({404: []})})
     def delete(self, request: Request, username: str) -> Response:
         services.friendship_unfriend(member=member_of(request), username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -65,7 +68,9 @@ class FriendSuggestionsView(APIView):
         suggestions = selectors.suggestions_for(member=member_of(request))
         return Response(SuggestionSerializer(suggestions, many=True).data)
 
-    @extend_schema(exclude=True)
+    @extend_schema(summary="Unfriend the member named \"suggestions\"",
+                   description="`friends/<username>/` for the username `suggestions`, whose path this one shares.",
+                   responses={204: None, **errors({404: []})})
     def delete(self, request: Request) -> Response:
         # "suggestions" is a valid username: DELETE friends/suggestions/ unfriends that member.
         return FriendDetailView().delete(request, "suggestions")
@@ -81,8 +86,11 @@ class FriendRequestsView(APIView):
         }
         return Response(FriendRequestListSerializer(data).data)
 
-    @extend_schema(request=FriendRequestCreateSerializer, responses={201: OutgoingRequestSerializer,
-                                                                     200: OutgoingRequestSerializer})
+    @extend_schema(request=FriendRequestCreateSerializer, responses={
+        201: OutgoingRequestSerializer, 200: OutgoingRequestSerializer,
+        **errors({400: [SocialCode.CANNOT_FRIEND_SELF], 404: [],
+                  409: [SocialCode.ALREADY_FRIENDS, SocialCode.YOU_BLOCKED]},
+                 _404="No such member (or one who blocked you: the same answer).")})
     def post(self, request: Request) -> Response:
         serializer = FriendRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -100,7 +108,8 @@ def _incoming(request: Request, pk: int) -> FriendRequest:
 
 
 class FriendRequestAcceptView(APIView):
-    @extend_schema(request=None, responses=FriendSerializer)
+    @extend_schema(request=None, responses={200: FriendSerializer,
+                                            **errors({404: [], 409: [SocialCode.REQUEST_CLOSED]})})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
         friend_request = _incoming(request, pk)
@@ -109,14 +118,14 @@ class FriendRequestAcceptView(APIView):
 
 
 class FriendRequestDeclineView(APIView):
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, **errors({404: [], 409: [SocialCode.REQUEST_CLOSED]})})
     def post(self, request: Request, pk: int) -> Response:
         services.friend_request_decline(request=_incoming(request, pk), by=member_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class FriendRequestDetailView(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors({404: [], 409: [SocialCode.REQUEST_CLOSED]})})
     def delete(self, request: Request, pk: int) -> Response:
         me = member_of(request)
         friend_request = selectors.request_for_sender(member=me, request_id=pk)
@@ -129,7 +138,9 @@ class BlocksView(APIView):
     def get(self, request: Request) -> Response:
         return Response(BlockSerializer(selectors.blocks_of(member=member_of(request)), many=True).data)
 
-    @extend_schema(request=BlockCreateSerializer, responses={201: BlockSerializer, 200: BlockSerializer})
+    @extend_schema(request=BlockCreateSerializer, responses={
+        201: BlockSerializer, 200: BlockSerializer,
+        **errors({400: [SocialCode.CANNOT_BLOCK_SELF], 404: []})})
     def post(self, request: Request) -> Response:
         serializer = BlockCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -142,7 +153,7 @@ class BlocksView(APIView):
 
 
 class BlockDetailView(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors({404: []})})
     def delete(self, request: Request, username: str) -> Response:
         services.block_remove(blocker=member_of(request), username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -154,7 +165,8 @@ class InvitationsView(APIView):
         invitations = invitations_selectors.invitations_of(member=member_of(request))
         return Response(InvitationSerializer(invitations, many=True).data)
 
-    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationCreatedSerializer})
+    @extend_schema(request=InvitationCreateSerializer, responses={
+        201: InvitationCreatedSerializer, **errors({429: [InvitationCode.RATE_LIMITED]})})
     def post(self, request: Request) -> Response:
         serializer = InvitationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -167,7 +179,10 @@ class InvitationsView(APIView):
 
 
 class InvitationAcceptView(APIView):
-    @extend_schema(request=None, responses=InvitationAcceptedSerializer)
+    @extend_schema(request=None, responses={
+        200: InvitationAcceptedSerializer,
+        **errors({400: [SocialCode.CANNOT_FRIEND_SELF], 409: [SocialCode.ALREADY_FRIENDS, SocialCode.YOU_BLOCKED],
+                  410: [InvitationCode.INVITATION_GONE]}, _410="This invitation has expired or was already used.")})
     def post(self, request: Request, token: str) -> Response:
         me = member_of(request)
         friendship = invitations_services.invitation_accept(token=token, user=me)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import Q
@@ -11,7 +13,7 @@ from knox.models import AuthToken
 from knox.settings import knox_settings
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,11 +23,20 @@ from accounts.members.access import member_of
 from accounts.members.models import User
 from accounts.members.serializers import LoginSerializer, MeSerializer, RegisterSerializer, UserSerializer
 from config.kernel.errors import ApiError
+from config.kernel.openapi import errors
 
 
 class AuthCode:
     INVALID_CREDENTIALS = "invalid_credentials"
     DEVICE_LIMIT = "token_limit_reached"  # 403: as many live device tokens as knox allows
+
+
+class TokenSerializer(serializers.Serializer):
+    """A new device token: send it as ``Authorization: Token <token>`` until ``expiry``."""
+
+    user = UserSerializer()
+    token = serializers.CharField()
+    expiry = serializers.DateTimeField()
 
 
 def _token_response(user: User, status_code: int) -> Response:
@@ -52,7 +63,8 @@ class RegisterView(APIView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=RegisterSerializer, responses={201: None})
+    @extend_schema(request=RegisterSerializer, responses={201: TokenSerializer, **errors(
+        {400: ["username_taken", "weak_password"], 403: [AuthCode.DEVICE_LIMIT]})})
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -67,7 +79,10 @@ class LoginView(APIView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=LoginSerializer, responses={200: None})
+    @extend_schema(request=LoginSerializer, responses={200: TokenSerializer, **errors(
+        {400: [AuthCode.INVALID_CREDENTIALS], 403: [AuthCode.DEVICE_LIMIT], 429: ["locked_out"]},
+        _403="As many devices as allowed are signed in: log out on one first.",
+        _429="Too many requests, or too many failed logins for this username from this address (15 minutes).")})
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -92,12 +107,21 @@ class LogoutAllView(KnoxLogoutAllView):
     throttle_scope = "auth"
 
 
+class MeBodySerializer(MeSerializer):
+    """Documentation of ``MeSerializer``: ``timezone`` is one of the IANA zones."""
+
+    timezone = serializers.ChoiceField(choices=sorted(zoneinfo.available_timezones()), required=False)
+
+    class Meta(MeSerializer.Meta):
+        ref_name = "MeUpdate"
+
+
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)
 
-    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    @extend_schema(request=MeBodySerializer, responses={200: MeSerializer, **errors({400: ["read_only"]})})
     def patch(self, request: Request) -> Response:
         me = member_of(request)
         serializer = MeSerializer(me, data=request.data, partial=True)

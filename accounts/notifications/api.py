@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,21 +19,22 @@ from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
 from accounts.notifications.feed import NotificationCode
 from config.kernel.errors import ApiError
+from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
 
 
 class FeedQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=notifications.MAX_PAGE_SIZE,
                                      default=notifications.PAGE_SIZE)
-    cursor = serializers.CharField(max_length=200, required=False, default="")
-    unread = serializers.BooleanField(required=False, default=False)
+    cursor = serializers.CharField(max_length=200, required=False, default="", allow_blank=True,
+                                   help_text="`next` of the previous page")
+    unread = serializers.BooleanField(required=False, default=False, help_text="true: unread notifications only")
 
 
 class NotificationsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str),
-                    OpenApiParameter("unread", bool, description="1: unread notifications only")],
-        responses={200: None},
+        parameters=[FeedQuerySerializer],
+        responses={200: None, **errors({400: [NotificationCode.INVALID_CURSOR, "min_value", "max_value"]})},
     )
     def get(self, request: Request) -> Response:
         query = FeedQuerySerializer(data=request.query_params)
@@ -80,6 +81,15 @@ class MutesSerializer(StrictSerializer):
         return value
 
 
+class MutesBodySerializer(MutesSerializer):
+    """Documentation of ``MutesSerializer``: the kinds that can be muted."""
+
+    muted = serializers.ListField(child=serializers.ChoiceField(choices=list(notifications.MUTABLE)), max_length=50)
+
+    class Meta:
+        ref_name = "NotificationMutes"
+
+
 def mutes_representation(member_id: int) -> dict[str, Any]:
     return {"muted": notifications.muted_kinds(member_id=member_id), "mutable": list(notifications.MUTABLE)}
 
@@ -89,7 +99,8 @@ class NotificationMutesView(APIView):
     def get(self, request: Request) -> Response:
         return Response(mutes_representation(member_of(request).pk))
 
-    @extend_schema(request=MutesSerializer, responses={200: None})
+    @extend_schema(request=MutesBodySerializer, responses={200: None, **errors(
+        {400: [NotificationCode.UNKNOWN_KIND, NotificationCode.NOT_MUTABLE]})})
     def put(self, request: Request) -> Response:
         serializer = MutesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

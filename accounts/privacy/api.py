@@ -12,18 +12,20 @@ from typing import Any
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
 from accounts.privacy import services as privacy
+from accounts.privacy.errors import PrivacyCode
 from accounts.privacy.models import DataExport
 from config.kernel.errors import NotFound
+from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
+from config.kernel.throttles import ScopedThrottle
 
 
 def export_representation(request: Request, export: DataExport) -> dict[str, Any]:
@@ -39,7 +41,7 @@ class MyExportsView(APIView):
     # A frozen member may still take their data with them.
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses={202: None})
+    @extend_schema(request=None, responses={202: None, **errors({429: [PrivacyCode.RATE_LIMITED]})})
     def post(self, request: Request) -> Response:
         export = privacy.data_export_request(member=member_of(request))
         return Response({"id": export.pk, "status": export.status}, status=status.HTTP_202_ACCEPTED)
@@ -62,7 +64,11 @@ class MyExportView(APIView):
 class MyExportDownloadView(APIView):
     """The file itself: the owner only, with a signed link younger than a day."""
 
-    @extend_schema(responses={(200, "application/json"): None})
+    @extend_schema(
+        parameters=[OpenApiParameter("sig", str, description="The signature of the link `url` gave (a day).")],
+        responses={(200, "application/json"): None, **errors({
+            403: [PrivacyCode.BAD_SIGNATURE], 404: [], 409: [PrivacyCode.EXPORT_NOT_READY],
+            410: [PrivacyCode.EXPORT_EXPIRED]}, _409="The export is being prepared.", _410="The export has expired.")})
     def get(self, request: Request, export_id: int) -> FileResponse:
         export, handle = privacy.data_export_open(export_id=export_id, member=member_of(request),
                                                   signature=request.query_params.get("sig", ""))
@@ -77,11 +83,21 @@ class DeleteSerializer(StrictSerializer):
     confirm = serializers.BooleanField()
 
 
-class MyAccountDeleteView(APIView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"  # a password check: throttled like log-in
+class DeleteBodySerializer(DeleteSerializer):
+    """Deleting takes the password and ``confirm: true`` (anything else: 400 ``confirmation_required``)."""
 
-    @extend_schema(request=DeleteSerializer, responses={200: None})
+    confirm = serializers.ChoiceField(choices=[True])
+
+    class Meta:
+        ref_name = "AccountDelete"
+
+
+class MyAccountDeleteView(APIView):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "auth"  # a password check: throttled like log-in, per client address
+
+    @extend_schema(request=DeleteBodySerializer, responses={200: None, **errors({
+        400: [PrivacyCode.WRONG_PASSWORD, PrivacyCode.CONFIRMATION_REQUIRED]})})
     def post(self, request: Request) -> Response:
         serializer = DeleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -305,13 +305,27 @@ REST_KNOX = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Credo API",
-    "DESCRIPTION": "Members, friends, scores, leaderboards and partner event ingestion.",
+    "DESCRIPTION": (
+        "Members, friends, scores, leaderboards and partner event ingestion.\n\n"
+        "Every error is JSON `{code, detail}` with a stable `code` (validation errors add `fields`: the "
+        "messages of each offending field); each operation lists the statuses it answers and their codes. "
+        "Bodies are JSON of at most 2.5 MB (413 `too_large`) nested at most 32 deep (400 `too_deep`).\n\n"
+        "Partners sign each request (see `POST /api/v1/events/`): `X-Credo-Key`, `X-Credo-Timestamp` (unix "
+        "seconds, within 5 minutes of ours), `X-Credo-Signature: sha256=<hex HMAC-SHA256 of \"<timestamp>.\" + "
+        "raw body>` and an `Idempotency-Key`. A batch is all or nothing: one invalid event refuses the whole "
+        "batch, naming the event's index (`events[3].amount`), and nothing of it is stored."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every error an operation can answer, with its codes (config.kernel.openapi).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.kernel.openapi.add_error_responses",
+    ],
 }
 
 # --- runtime mode: embedded or services ----------------------------------------------------------

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
-from config.kernel import errors
+from config.kernel import errors, openapi
 from config.kernel.serializers import StrictSerializer
 from leaderboards.boards import backends, services
 from leaderboards.boards.auth import BoardTokenAuthentication
@@ -27,10 +27,12 @@ from leaderboards.live import protocol
 
 
 class BoardQuerySerializer(StrictSerializer):
+    json_types = False  # query parameters: strings
+
     around = serializers.ChoiceField(choices=["me"], required=False)
     limit = serializers.IntegerField(min_value=1, max_value=backends.MAX_LIMIT, default=backends.DEFAULT_LIMIT)
-    cursor = serializers.CharField(required=False, max_length=CURSOR_MAX_CHARS)
-    season = serializers.IntegerField(required=False, min_value=1)
+    cursor = serializers.CharField(required=False, max_length=CURSOR_MAX_CHARS, help_text="`next` of the previous page")
+    season = serializers.IntegerField(required=False, min_value=1, help_text="weekly only: a past season's id")
 
     def validate(self, attrs: dict) -> dict:
         if "around" in attrs and "cursor" in attrs:
@@ -43,14 +45,15 @@ class LeaderboardView(APIView):
     authentication_classes = [BoardTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
+        description="One page of a board. `around=me` centres it on you; `cursor` (the `next` of the previous "
+                    "page) pages on; not both. `season` (the weekly board only) reads a past season.",
         parameters=[
             OpenApiParameter("board", str, OpenApiParameter.PATH, enum=list(protocol.BOARDS)),
-            OpenApiParameter("around", str, enum=["me"]),
-            OpenApiParameter("limit", int, description=f"1-{backends.MAX_LIMIT}, default {backends.DEFAULT_LIMIT}"),
-            OpenApiParameter("cursor", str, description="`next` of the previous page"),
-            OpenApiParameter("season", int, description="weekly only: a past season's id"),
+            BoardQuerySerializer,
         ],
-        responses={200: None},
+        responses={200: None, **openapi.errors(
+            {400: [protocol.ErrorCode.INVALID_CURSOR, "min_value", "max_value"],
+             404: [protocol.ErrorCode.UNKNOWN_BOARD, protocol.ErrorCode.UNKNOWN_SEASON]})},
     )
     def get(self, request: Request, board: str) -> Response:
         if board not in protocol.BOARDS:

@@ -26,9 +26,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
+from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
 from leaderboards.gamification import challenges
 from leaderboards.gamification.badges import badges_overview, newest_first
+from leaderboards.gamification.challenges import ChallengeCode
 from leaderboards.gamification.honour import honour_for
 from leaderboards.gamification.perks import member_perks
 from social.graph import selectors as social_selectors
@@ -91,6 +93,17 @@ class ChallengeCreateSerializer(StrictSerializer):
                                       help_text=f"Usernames of 1 to {challenges.MAX_OPPONENTS} friends.")
 
 
+class ChallengeBodySerializer(ChallengeCreateSerializer):
+    """Documentation of ``ChallengeCreateSerializer``: the limits the service enforces on it."""
+
+    opponents = serializers.ListField(child=serializers.RegexField(r"^[\w.@+-]+$", max_length=150), min_length=1,
+                                      max_length=challenges.MAX_OPPONENTS,
+                                      help_text=f"Usernames of 1 to {challenges.MAX_OPPONENTS} friends.")
+
+    class Meta:
+        ref_name = "ChallengeCreate"
+
+
 def _answer(request: Request, pk: int) -> Response:
     me = member_of(request)
     return Response(challenges.challenge_dict(challenges.challenge_for_member(member=me, challenge_id=pk),
@@ -105,7 +118,11 @@ class ChallengesView(APIView):
         return Response([challenges.challenge_dict(c, viewer_id=me.pk, friends=friends)
                          for c in challenges.challenges_of(member=me)])
 
-    @extend_schema(request=ChallengeCreateSerializer, responses={201: None})
+    @extend_schema(request=ChallengeBodySerializer, responses={201: None, **errors({
+        400: [ChallengeCode.NO_OPPONENTS, ChallengeCode.TOO_MANY_OPPONENTS, ChallengeCode.DUPLICATE_OPPONENT,
+              ChallengeCode.CANNOT_CHALLENGE_SELF, ChallengeCode.NOT_FRIENDS, ChallengeCode.OPPONENTS_NOT_FRIENDS,
+              ChallengeCode.OPPONENT_UNAVAILABLE, ChallengeCode.NOT_ELIGIBLE],
+        409: [ChallengeCode.TOO_MANY_CHALLENGES]})})
     def post(self, request: Request) -> Response:
         serializer = ChallengeCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -122,8 +139,13 @@ class ChallengeDetailView(APIView):
         return _answer(request, pk)
 
 
+_ANSWER_ERRORS = errors({400: [ChallengeCode.NOT_ELIGIBLE], 404: [],
+                         409: [ChallengeCode.ALREADY_ANSWERED, ChallengeCode.CHALLENGE_CLOSED,
+                               ChallengeCode.TOO_MANY_CHALLENGES]})
+
+
 class ChallengeAcceptView(APIView):
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: None, **_ANSWER_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
         challenges.challenge_answer(challenge=challenges.challenge_for_member(member=me, challenge_id=pk),
@@ -132,7 +154,7 @@ class ChallengeAcceptView(APIView):
 
 
 class ChallengeDeclineView(APIView):
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: None, **_ANSWER_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
         challenges.challenge_answer(challenge=challenges.challenge_for_member(member=me, challenge_id=pk),
@@ -141,7 +163,9 @@ class ChallengeDeclineView(APIView):
 
 
 class ChallengeCancelView(APIView):
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: None, **errors({
+        403: [ChallengeCode.NOT_CREATOR], 404: [],
+        409: [ChallengeCode.ALREADY_RUNNING, ChallengeCode.CHALLENGE_CLOSED]})})
     def post(self, request: Request, pk: int) -> Response:
         me = member_of(request)
         challenges.challenge_cancel(challenge=challenges.challenge_for_member(member=me, challenge_id=pk), by=me)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
+from config.kernel.openapi import errors
 from scoring.explain import overview
 from scoring.explain.model_card import model_card
 from scoring.explain.whatif import WhatIfSerializer, what_if
@@ -47,7 +48,12 @@ class ScoreChangesView(APIView):
 
 
 class WhatIfView(APIView):
-    @extend_schema(request=WhatIfSerializer, responses={200: None})
+    @extend_schema(
+        description="The score a hypothetical event would give. Purchases are never late (`days_late` is for "
+                    "bills and cards: 400 `not_for_kind`); `days_late` above 0 and `missed` do not go together "
+                    "(400 `payment_outcome`).",
+        request=WhatIfSerializer,
+        responses={200: None, **errors({400: ["not_for_kind", "payment_outcome"]})})
     def post(self, request: Request) -> Response:
         serializer = WhatIfSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

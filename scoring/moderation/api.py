@@ -18,9 +18,11 @@ from rest_framework.views import APIView
 
 from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
+from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
 from scoring.moderation import services as moderation
 from scoring.moderation.models import REASON_MAX_LENGTH, Dispute, Flag
+from scoring.moderation.services import ModerationCode
 
 
 def dispute_representation(d: Dispute) -> dict[str, Any]:
@@ -38,7 +40,10 @@ class ReasonSerializer(StrictSerializer):
 
 
 class DisputeView(APIView):
-    @extend_schema(request=ReasonSerializer, responses={201: None})
+    @extend_schema(request=ReasonSerializer, responses={201: None, **errors({
+        400: [ModerationCode.REASON_REQUIRED], 404: [],
+        409: [ModerationCode.DISPUTE_ALREADY_OPEN, ModerationCode.NOT_DISPUTABLE],
+        429: [ModerationCode.TOO_MANY_OPEN_DISPUTES]})})
     def post(self, request: Request, event_id: int) -> Response:
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -85,7 +90,10 @@ class FlagsView(APIView):
         rows = Flag.objects.filter(reporter=member_of(request)).select_related("target").order_by("-created_at")[:200]
         return Response({"results": [flag_representation(f) for f in rows]})
 
-    @extend_schema(request=FlagSerializer, responses={201: None})
+    @extend_schema(request=FlagSerializer, responses={201: None, **errors({
+        400: [ModerationCode.REASON_REQUIRED, ModerationCode.CANNOT_FLAG_SELF], 404: [],
+        409: [ModerationCode.ALREADY_FLAGGED], 429: [ModerationCode.RATE_LIMITED]},
+        _404="No such member (or one who blocked you: the same answer).")})
     def post(self, request: Request) -> Response:
         serializer = FlagSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
