@@ -11,6 +11,7 @@ bounded (``MAX_EXAMPLES``) to keep the suite's time.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -29,7 +30,7 @@ from scoring.ingestion.consent import consent_grant
 from scoring.ingestion.partners import IssuedKey, partner_create, sign
 from tests.factories import UserFactory
 
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "20"))
 
 #: Refusals that depend on what the database holds, which a schema cannot say: a request valid
 #: by the schema may still meet them, so "schema-valid request rejected" does not count for these
