@@ -86,7 +86,7 @@ class DeleteSerializer(StrictSerializer):
 class DeleteBodySerializer(DeleteSerializer):
     """Deleting takes the password and ``confirm: true`` (anything else: 400 ``confirmation_required``)."""
 
-    confirm = serializers.ChoiceField(choices=[True])
+    confirm = serializers.ChoiceField(choices=[True])  # type: ignore[assignment]  # documentation
 
     class Meta:
         ref_name = "AccountDelete"

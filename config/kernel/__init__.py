@@ -6,4 +6,8 @@
 * ``locks``: members' rows locked in one order, so two writers never deadlock on them.
 * ``serializers``: the strict serializer (unknown fields are an error, not ignored).
 * ``env``: settings read from the environment; ``chunks``: fixed-size slices of a sequence.
+* ``client_ip``: the client's address behind ``TRUSTED_PROXIES``; ``throttles``: DRF's throttles
+  keyed on it; ``json_limits``: the one JSON reader (size and nesting limits) of the API, the
+  signed ingestion and the socket; ``openapi``: the API's errors in its OpenAPI document;
+  ``loopback``: DEBUG answers this machine only.
 """

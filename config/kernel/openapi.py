@@ -26,24 +26,13 @@ from rest_framework import serializers
 from config.kernel.errors import ErrorCode
 
 ERROR_COMPONENT = "Error"
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every error answer: a stable ``code``, the sentence a person reads, and for validation
-    errors the messages of each offending field."""
-
-    code = serializers.CharField(help_text="A stable code: see each response's description.")
-    detail = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
-                                   help_text="Validation errors only: the messages of each offending field.")
-
-    class Meta:
-        ref_name = ERROR_COMPONENT
+ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
 
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": ErrorSerializer.__doc__,
+    "description": "Every error answer: a stable `code`, the sentence a person reads (`detail`), and for "
+                   "validation errors the messages of each offending field (`fields`).",
     "properties": {
         "code": {"type": "string", "description": "A stable code: see each response's description."},
         "detail": {"type": "string"},
@@ -82,14 +71,14 @@ def errors(by_status: dict[int, list[str]], **descriptions: str) -> dict[int, Op
         text, generic = GENERIC.get(status, ("Refused.", []))
         generic = generic if status in STRUCTURAL else []
         text = descriptions.get(f"_{status}", text)
-        out[status] = OpenApiResponse(response=ErrorSerializer, description=_describe(text, [*generic, *codes]))
+        out[status] = OpenApiResponse(response=ERROR_REF, description=_describe(text, [*generic, *codes]))
     return out
 
 
 def _error_response(status: int) -> dict[str, Any]:
     text, codes = GENERIC[status]
     return {"description": _describe(text, codes),
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}}
+            "content": {"application/json": {"schema": ERROR_REF}}}
 
 
 def _needs_member(operation: dict[str, Any], default_security: list[dict[str, Any]]) -> bool:

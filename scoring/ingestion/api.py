@@ -48,7 +48,7 @@ class EventBodySerializer(ingestion.EventSerializer):
     connected the partner (else 400 ``unknown_member`` / 403 ``no_consent``); ``external_id`` is the
     partner's own id: an event sent again is stored once (``duplicate: true``)."""
 
-    kind = serializers.ChoiceField(choices=Event.Kind.values)
+    kind = serializers.ChoiceField(choices=Event.Kind.values)  # type: ignore[assignment]  # documentation
 
     class Meta:
         ref_name = "PartnerEvent"

@@ -121,3 +121,15 @@ def test_axes_lockout_holds_against_a_rotating_x_forwarded_for(api, alice):
     locked = api.post(LOGIN, {"username": "alice", "password": PASSWORD}, format="json",
                       HTTP_X_FORWARDED_FOR="198.51.100.77")
     assert locked.status_code == 429 and locked.json()["code"] == "locked_out"
+
+
+def test_password_reset_requests_are_limited_per_account(client, alice):
+    """allauth's reset_password limit: 5 a minute for one address, whatever X-Forwarded-For says."""
+    from django.core import mail
+
+    mail.outbox.clear()
+    answers = [client.post("/accounts/password/reset/", {"email": "alice@example.com"},
+                           HTTP_X_FORWARDED_FOR=f"203.0.113.{i}") for i in range(7)]
+    assert [r.status_code for r in answers[:5]] == [302] * 5
+    assert all(r.status_code == 429 for r in answers[5:])
+    assert len(mail.outbox) == 5
