@@ -3,7 +3,7 @@
 The API (``LimitedJSONParser``, DRF's parser), the signed ingestion (which reads raw bytes for
 its signature) and the WebSocket all read JSON through ``loads``:
 
-* more than ``max_bytes`` (``DATA_UPLOAD_MAX_MEMORY_SIZE`` unless told otherwise) → ``TooLarge``,
+* more than ``limit_bytes`` (``DATA_UPLOAD_MAX_MEMORY_SIZE`` unless told otherwise) → ``TooLarge``,
   413 ``too_large``;
 * nested deeper than ``settings.JSON_MAX_DEPTH`` (32) → ``TooDeep``, 400 ``too_deep`` (Python's
   decoder recurses: a deep enough document raised ``RecursionError``, a 500);

@@ -43,11 +43,22 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {name: ["Unknown field."] for name in unknown}, code="unknown_field"
                 )
-            wrong = {name: [message] for name, field in self.fields.items()
+            wrong = {name: [serializers.ErrorDetail(message, code="invalid")]
+                     for name, field in self.fields.items()
                      if self.json_types and name in data and not field.read_only
                      and (message := _json_type_error(field, data[name])) is not None}
             if wrong:
-                raise serializers.ValidationError(wrong, code="invalid")
+                # Reported with the other fields' errors (a missing one too), in the fields' order.
+                others: dict[str, Any] = {}
+                try:
+                    super().to_internal_value({k: v for k, v in data.items() if k not in wrong})
+                except serializers.ValidationError as exc:
+                    detail: Any = exc.detail
+                    others = {str(k): v for k, v in detail.items()} if isinstance(detail, dict) else {}
+                errors: dict[str, Any] = {**others, **wrong}
+                ordered: list[str] = [str(name) for name in self.fields if name in errors]
+                ordered += [name for name in errors if name not in ordered]
+                raise serializers.ValidationError({name: errors[name] for name in ordered})
         return super().to_internal_value(data)
 
 
