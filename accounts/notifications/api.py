@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
 from accounts.notifications.feed import NotificationCode
 from config.kernel.errors import ApiError
-from config.kernel.openapi import errors
+from config.kernel.openapi import QUERY_BOOLEAN_PATTERN, errors
 from config.kernel.serializers import StrictSerializer
 
 
@@ -33,7 +33,9 @@ class FeedQuerySerializer(serializers.Serializer):
 
 class NotificationsView(APIView):
     @extend_schema(
-        parameters=[FeedQuerySerializer],
+        parameters=[FeedQuerySerializer,
+                    OpenApiParameter("unread", str, pattern=QUERY_BOOLEAN_PATTERN,
+                                     description="true: unread notifications only")],
         responses={200: None, **errors({400: [NotificationCode.INVALID_CURSOR, "min_value", "max_value"]})},
     )
     def get(self, request: Request) -> Response:

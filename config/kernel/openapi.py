@@ -90,9 +90,14 @@ def _needs_member(operation: dict[str, Any], default_security: list[dict[str, An
 _LOOSE_DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 
 
-def _tighten_decimals(node: Any) -> None:
-    """Decimal strings need a digit: the pattern says so (an empty amount is not a valid one)."""
+def _align_strings(node: Any) -> None:
+    """Strings as DRF reads them. Decimal strings need a digit (an empty amount is not a valid
+    one). Email addresses are what Django's validator takes (the request bodies' pattern), not JSON
+    Schema's ``format: email`` (RFC 5321's limits, which Django does not apply); without the format,
+    drf-spectacular's "an email or blank" (``oneOf`` an email and an empty string) is just a string."""
     if isinstance(node, dict):
+        if node.get("format") == "email":
+            del node["format"]
         pattern = node.get("pattern")
         if node.get("format") == "decimal" and isinstance(pattern, str):
             loose = _LOOSE_DECIMAL.match(pattern)
@@ -100,15 +105,21 @@ def _tighten_decimals(node: Any) -> None:
                 whole, places = loose.groups()
                 node["pattern"] = rf"^-?(?:\d{{1,{whole}}}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
         for value in node.values():
-            _tighten_decimals(value)
+            _align_strings(value)
+        choices = node.get("oneOf")
+        if isinstance(choices, list) and {"type": "string"} in choices and all(
+                isinstance(c, dict) and c.get("type") == "string" and set(c) <= {"type", "maxLength"}
+                for c in choices):
+            del node["oneOf"]
+            node["type"] = "string"
     elif isinstance(node, list):
         for value in node:
-            _tighten_decimals(value)
+            _align_strings(value)
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: see the module's docstring."""
-    _tighten_decimals(result)
+    _align_strings(result)
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
     default_security = result.get("security", [])
     for path, methods in result.get("paths", {}).items():
@@ -164,6 +175,18 @@ def text_pattern(field: serializers.CharField) -> str:
     if field.allow_blank or not field.trim_whitespace:
         return r"^[^\x00]*$" if field.allow_blank else r"^[^\x00]+$"
     return r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+#: A boolean in a query string, as DRF reads it: its true and false words in any case, or empty
+#: (not given).
+QUERY_BOOLEAN_PATTERN = "^(?:{})?$".format("|".join(
+    _any_case(word) for word in sorted(
+        {str(v) for v in serializers.BooleanField.TRUE_VALUES | serializers.BooleanField.FALSE_VALUES
+         if isinstance(v, str)}, key=lambda w: (-len(w), w))))
 
 
 def decimal_pattern(field: serializers.DecimalField) -> str:
