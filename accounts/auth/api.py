@@ -64,7 +64,7 @@ class RegisterView(APIView):
     throttle_scope = "auth"
 
     @extend_schema(request=RegisterSerializer, responses={201: TokenSerializer, **errors(
-        {400: ["username_taken", "weak_password"], 403: [AuthCode.DEVICE_LIMIT]})})
+        {400: ["username_taken", "weak_password"]})})
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
