@@ -21,14 +21,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.leaderboards.sockets.test_browser import _free_port, chromium
+from tests.leaderboards.sockets.test_browser import chromium, daphne_serving
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,25 +65,8 @@ def demo_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "seed_demo", "--members", "40", "--no-progress", "-v", "0", "--partners-file",
                     str(tmp_path / "partners.json")], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = _free_port()
-    daphne = str(Path(sys.executable).parent / "daphne")
-    server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(url + "/", timeout=1)  # noqa: S310 — our own loopback server
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError(server.stderr.read().decode() if server.stderr else "daphne died") from None
-                time.sleep(0.1)
+    with daphne_serving(env) as (url, server):
         yield {"url": url, "server": server}
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 class Findings:

@@ -47,6 +47,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def daphne_serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """daphne serving config.asgi with ``env`` on a free loopback port, once it answers; yields
+    (url, process) and stops it afterwards."""
+    daphne = str(Path(sys.executable).parent / "daphne")
+    port = _free_port()
+    server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], cwd=ROOT,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(url + "/", timeout=1)  # noqa: S310 — our own loopback server
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(server.stderr.read().decode() if server.stderr else "daphne died") from None
+                time.sleep(0.1)
+        yield url, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 @pytest.fixture
 def app_server(tmp_path):  # type: ignore[no-untyped-def]
     """daphne serving config.asgi in embedded mode on a fresh SQLite file; yields (url, world)."""
@@ -59,24 +84,8 @@ def app_server(tmp_path):  # type: ignore[no-untyped-def]
     out = subprocess.run([*manage, "shell", "-c", setup], cwd=ROOT, env=env, check=True, capture_output=True,
                          text=True).stdout
     world = json.loads(out.strip().splitlines()[-1])
-    port = _free_port()
-    daphne = str(Path(sys.executable).parent / "daphne")
-    server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/", timeout=1)  # noqa: S310 — our own loopback server
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError(server.stderr.read().decode() if server.stderr else "daphne died") from None
-                time.sleep(0.1)
+    with daphne_serving(env) as (url, _):
         yield url, world
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def post_event(url: str, world: dict, *, member: str = "bob", day: str = "2026-01-05",
