@@ -539,12 +539,7 @@ def badges_award_many(*, due: Sequence[tuple[int, Due]], at: datetime | None = N
                                awarded_at=at or now, explanation=d.explanation[:BADGE_EXPLANATION_LENGTH]))
     try:
         with transaction.atomic():
-            inserted = _awards_insert(rows)
-            new = [(row, d) for row, (_, d) in zip(rows, due, strict=True)
-                   if (row.member_id, row.badge, row.tier, row.key) in inserted]
-            for row, _ in new:
-                row.pk = inserted[(row.member_id, row.badge, row.tier, row.key)]
-                row._state.adding = False
+            new = _awards_store(rows, [d for _, d in due])
             notify_many(kind=Notification.Kind.BADGE, link=reverse("badges"),
                         items=[(row.member_id, f"New badge: {BY_CODE[d.badge].label(d.tier)}. {d.explanation}.")
                                for row, d in new])
@@ -567,6 +562,19 @@ def badges_award_many(*, due: Sequence[tuple[int, Due]], at: datetime | None = N
                 awarded.append(award)
         return awarded
     return [row for row, _ in new]
+
+
+def _awards_store(rows: Sequence[BadgeAward], due: Sequence[Due]) -> list[tuple[BadgeAward, Due]]:
+    """INSERT ``rows`` (``due[i]`` is the reason for ``rows[i]``) through ``_awards_insert``; the
+    rows this statement inserted, as saved instances with their primary keys, each with its
+    reason."""
+    inserted = _awards_insert(rows)
+    new = [(row, d) for row, d in zip(rows, due, strict=True) if (row.member_id, row.badge, row.tier, row.key)
+           in inserted]
+    for row, _ in new:
+        row.pk = inserted[(row.member_id, row.badge, row.tier, row.key)]
+        row._state.adding = False
+    return new
 
 
 def _awards_insert(rows: Sequence[BadgeAward]) -> dict[tuple[int, str, str, str], int]:
@@ -780,11 +788,7 @@ def badges_award_history(*, member_ids: Sequence[int], now: datetime | None = No
         rows = [BadgeAward(member_id=pk, badge=d.badge, tier=d.tier, key=d.key[:BADGE_KEY_LENGTH], awarded_at=now,
                            explanation=d.explanation[:BADGE_EXPLANATION_LENGTH]) for pk, d in due]
         with transaction.atomic():
-            inserted = _awards_insert(rows)
-            new = [(row, d) for row, (_, d) in zip(rows, due, strict=True)
-                   if (row.member_id, row.badge, row.tier, row.key) in inserted]
-            for row, _ in new:
-                row.pk = inserted[(row.member_id, row.badge, row.tier, row.key)]
+            new = _awards_store(rows, [d for _, d in due])
             when = _history_due_at([row for row, _ in new], now=now, first_friend=first_friend)
             for row, _ in new:
                 row.awarded_at = when.get(row.pk, now)
