@@ -77,10 +77,11 @@ def _new_invitation(request: HttpRequest) -> dict | None:
     return shown
 
 
-def _page(request: HttpRequest, items: Any, param: str) -> Page:
-    """One page of ``items``, ``REQUESTS_PER_PAGE`` long, chosen by the query parameter ``param``
-    (each list of the page keeps its own); ``page.param`` names it for the template's links."""
-    page = Paginator(items, REQUESTS_PER_PAGE).get_page(request.GET.get(param))
+def _page(request: HttpRequest, items: Any, param: str, per_page: int = REQUESTS_PER_PAGE) -> Page:
+    """One page of ``items``, ``per_page`` long, chosen by the query parameter ``param`` (each
+    list of the page keeps its own); ``page.param`` names it for the pager's links
+    (``social/_pager.html``)."""
+    page = Paginator(items, per_page).get_page(request.GET.get(param))
     page.param = param  # type: ignore[attr-defined]
     return page
 
@@ -98,7 +99,7 @@ def friends_page(request: HttpRequest) -> HttpResponse:
     context = {
         "friend_count": len(friends),
         "query": query,
-        "friends_page": Paginator(shown, FRIENDS_PER_PAGE).get_page(request.GET.get("page")),
+        "friends_page": _page(request, shown, "page", FRIENDS_PER_PAGE),
         "incoming": _page(request, selectors.incoming_requests(member=me).order_by("-created_at", "-pk"),
                           "incoming_page"),
         "outgoing": _page(request, selectors.outgoing_requests(member=me).order_by("-created_at", "-pk"),
