@@ -94,7 +94,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from PIL import Image
@@ -102,6 +102,7 @@ from tqdm import tqdm
 
 from accounts.members.demo import demo_accounts_ensure
 from accounts.members.models import User
+from config.kernel.bulk_sql import rows_insert
 from config.kernel.chunks import chunks
 from scoring.contagion.services import contagion_rebuild
 from scoring.demo.uci import DEFAULT_ANCHOR, MONTHS, UciRow, load_rows, row_events
@@ -543,24 +544,10 @@ def _events_ensure(plan: WorldPlan, ids: dict[str, int], *, now: datetime, repor
     with transaction.atomic():
         for chunk in progress(list(chunks(fresh, EVENTS_PER_STATEMENT)), desc="events",
                               unit=f"×{EVENTS_PER_STATEMENT}", disable=not fresh):
-            _events_insert(chunk)
+            # received_at as the partner reported it (bulk_create would stamp it now).
+            rows_insert(Event, chunk)
     report.events = total
     report.events_created = len(fresh)
-
-
-def _events_insert(events: Sequence[Event]) -> None:
-    """INSERT these events as they are, with one ``executemany``, each value prepared by its
-    field as the ORM prepares it: ``received_at`` is when the partner reported the event
-    (``bulk_create`` would stamp it now, the field being ``auto_now_add``), and a year of events
-    compiled by ``bulk_create`` cost most of this step. No id is read back."""
-    meta: Any = Event._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"  # noqa: S608 - our table
-           f" VALUES ({', '.join(['%s'] * len(fields))})")
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [[f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields]
-                                 for e in events])
 
 
 def week_start(moment: datetime) -> datetime:

@@ -35,11 +35,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.members.models import User
 from config.kernel import locks
-from config.kernel.bulk_sql import rows_update
+from config.kernel.bulk_sql import rows_insert, rows_update
 from config.kernel.chunks import chunks
 from scoring.ingestion.models import Event, Partner
 from scoring.ledger import selectors
@@ -215,30 +215,13 @@ def _replay_batch(member_ids: list[int], *, until: datetime, ageing_days: int, r
             user_values.append((current.score, band_for(current.score), walk.reached, member.pk))
 
     report.rows += len(rows)
-    _ledger_insert(rows)
+    # A year of rows at once: bulk_create cost more than the scoring itself here.
+    rows_insert(ScoreChange, rows, chunk=INSERT_ROWS)
     ScoreState.objects.bulk_create(new_states, batch_size=CHUNK)
     rows_update(ScoreState, key="member", fields=("base", "social", "score", "factors", "as_of"), rows=state_values,
                 now=("updated_at",))
     rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"), rows=user_values)
     rows_update(Event, key="id", fields=("status", "scored_at", "attempts"), rows=event_values)
-
-
-def _ledger_insert(rows: Sequence[ScoreChange]) -> None:
-    """INSERT these ledger rows with one ``executemany`` per ``INSERT_ROWS``, each value prepared
-    by its field as the ORM prepares it. A replay writes a year of rows at once: ``bulk_create``
-    (a statement compiled per chunk, with placeholders per value) cost more than the scoring
-    itself here. Nothing is read back: the replay needs no ids."""
-    if not rows:
-        return
-    meta: Any = ScoreChange._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"  # noqa: S608 - our table
-           f" VALUES ({', '.join(['%s'] * len(fields))})")
-    with connection.cursor() as cursor:
-        for chunk in chunks(rows, INSERT_ROWS):
-            cursor.executemany(sql, [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-                                     for row in chunk])
 
 
 def pending_members(*, member_ids: Sequence[int]) -> set[int]:
