@@ -4,13 +4,13 @@ never answered 5xx."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from django.db import OperationalError
 
 from config.kernel import retry
 from scoring.ingestion import services as ingestion
 from scoring.ingestion.models import Event, IdempotencyRecord
+from tests.config.kernel.test_transient import deadlock
 from tests.scoring.conftest import card_event
 
 pytestmark = pytest.mark.django_db
@@ -66,16 +66,6 @@ def test_one_event_twice_in_a_batch_with_other_content_is_refused(partner_client
         "accepted"] == 1
 
 
-def _deadlock() -> OperationalError:
-    try:
-        raise psycopg.errors.DeadlockDetected("deadlock detected")
-    except psycopg.Error as exc:
-        try:
-            raise OperationalError(str(exc)) from exc
-        except OperationalError as wrapped:
-            return wrapped
-
-
 @pytest.fixture
 def flaky_store(monkeypatch):  # type: ignore[no-untyped-def]
     """``events_store`` that meets a deadlock its first ``n`` calls (set ``.n``)."""
@@ -89,7 +79,7 @@ def flaky_store(monkeypatch):  # type: ignore[no-untyped-def]
         def __call__(self, **kwargs):  # type: ignore[no-untyped-def]
             self.calls += 1
             if self.calls <= self.n:
-                raise _deadlock()
+                raise deadlock()
             return original(**kwargs)
 
     flaky = Flaky()
