@@ -13,6 +13,7 @@ class ScoringConfig(AppConfig):
         from scoring.contagion import tasks as contagion_tasks  # noqa: F401
         from scoring.ledger import tasks as ledger_tasks  # noqa: F401
         from scoring.moderation import tasks as moderation_tasks  # noqa: F401
+        from scoring.webhooks import tasks as webhooks_tasks  # noqa: F401
 
         # Receivers run in the order they were connected: on one profile change the ledger
         # rescores before contagion re-checks private mode, as they always did.

@@ -4,7 +4,8 @@ from scoring.contagion.models import ContagionEdge, ContagionGraph, ContagionNod
 from scoring.ingestion.models import Event, IdempotencyRecord, Partner, PartnerConsent, PartnerKey, PartnerKeyAudit
 from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.moderation.models import AuditEntry, Dispute, Flag
+from scoring.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 
 __all__ = ["AuditEntry", "ContagionEdge", "ContagionGraph", "ContagionNode", "Dispute", "Event", "Flag",
            "FollowUp", "IdempotencyRecord", "Partner", "PartnerConsent", "PartnerKey", "PartnerKeyAudit",
-           "ScoreChange", "ScoreState"]
+           "ScoreChange", "ScoreState", "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "WebhookSecret"]

@@ -26,7 +26,8 @@ APPS = ["accounts", "social", "scoring", "leaderboards"]
 LAYERS: dict[str, list[str]] = {
     "accounts": ["members", "auth", "notifications", "privacy"],
     "social": ["graph", "invitations"],
-    "scoring": ["model", "ingestion", "ledger", "contagion", "explain", "progress", "moderation", "demo"],
+    "scoring": ["model", "ingestion", "webhooks", "ledger", "contagion", "explain", "progress", "moderation",
+                "partners", "demo"],
     "leaderboards": ["live", "boards", "gamification", "sockets"],
 }
 MAX_MODULES_PER_DIRECTORY = 20

@@ -55,6 +55,13 @@ def enqueue_now(task_name: str, *args: Any, **kwargs: Any) -> None:
     app.tasks[task_name].apply_async(args=args, kwargs=kwargs)
 
 
+def enqueue_in(seconds: float, task_name: str, /, *args: Any) -> None:
+    """Send the Celery task ``task_name`` to run in ``seconds`` (a countdown), at once: for a
+    retry the caller's own record (an outbox row) also keeps, so a sweeper sends it if this is
+    lost. In embedded mode it runs at once, in-process (eager tasks have no countdown)."""
+    app.tasks[task_name].apply_async(args=args, countdown=seconds)
+
+
 def call_on_commit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """Call ``fn(*args, **kwargs)`` after commit (robust: a failure is logged, not raised)."""
     transaction.on_commit(_deferred(fn, *args, **kwargs), robust=True)

@@ -437,6 +437,26 @@ CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
     "schedule": 24 * 3600.0,
 }
 
+# --- outgoing webhooks (DESIGN.md §8; scoring.webhooks) ------------------------------------------
+# http and loopback/private addresses as webhook URLs: development only (config.settings.local
+# turns it on with DEBUG); everywhere else URLs must be https to public addresses.
+WEBHOOKS_ALLOW_LOCAL = env_bool("WEBHOOKS_ALLOW_LOCAL", False)
+# Seconds to wait before each attempt of a message: the Standard Webhooks schedule (immediately,
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 h in all); after the last one fails the
+# message is given up and the endpoint disabled, with a notice to operators (ADMINS, the log).
+WEBHOOKS_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+# One attempt: connect, then read the response's headers (seconds); at most this much of its body
+# is read and kept (bytes).
+WEBHOOKS_CONNECT_TIMEOUT = 3.0
+WEBHOOKS_READ_TIMEOUT = 10.0
+WEBHOOKS_RESPONSE_MAX_BYTES = 2048
+# After a rotation the previous secret keeps signing (beside the new one) this long.
+WEBHOOKS_SECRET_OVERLAP = timedelta(hours=env_int("WEBHOOKS_SECRET_OVERLAP_HOURS", 24))
+# Messages whose delivery a crash or the broker lost are sent by this sweeper.
+CELERY_BEAT_SCHEDULE["scoring-webhooks-sweep"] = {"task": "scoring.webhooks.tasks.webhooks_sweep", "schedule": 10.0}
+# Who is told when an endpoint is disabled (mail_admins), beside an ERROR line in the log.
+ADMINS = [(address, address) for address in env_list("ADMINS", [])]
+
 # The real data sets (../shared/data/ beside the repository; see its README).
 CREDO_DATA_DIR = Path(env_str("CREDO_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))
 

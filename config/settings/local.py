@@ -22,6 +22,8 @@ DEBUG = env_bool("DEBUG", True)
 if DEBUG:
     # First: nothing runs (and no debug page renders) for a request from another machine.
     MIDDLEWARE = ["config.kernel.loopback.LoopbackOnlyMiddleware", *MIDDLEWARE]
+# A webhook receiver on this machine (http, 127.0.0.1) is fine while developing (scoring.webhooks.guard).
+WEBHOOKS_ALLOW_LOCAL = env_bool("WEBHOOKS_ALLOW_LOCAL", DEBUG)
 # Static files straight from the source folders (no collectstatic, no manifest); every other
 # storage, the members' exports among them, stays as base.py defines it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

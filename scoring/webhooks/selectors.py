@@ -1,0 +1,18 @@
+"""Reads of webhooks: a partner's delivery attempts."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from scoring.ingestion.models import Partner
+from scoring.webhooks.models import WebhookAttempt, WebhookEndpoint
+
+
+def deliveries_of(*, partner: Partner) -> QuerySet[WebhookAttempt]:
+    """The partner's own delivery attempts, newest first, with their message."""
+    return (WebhookAttempt.objects.filter(partner=partner).select_related("message")
+            .order_by("-attempted_at", "-id"))
+
+
+def endpoint_of(*, partner: Partner) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(partner=partner).first()
