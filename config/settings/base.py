@@ -494,6 +494,10 @@ CELERY_BEAT_SCHEDULE["scoring-unfreeze-expired"] = {
     "task": "scoring.moderation.tasks.members_unfreeze_expired",
     "schedule": 300.0,
 }
+# A member's dispute goes to the partner that furnished the event first; unanswered after this many
+# days it resolves in the member's favour (the event is reversed), as a credit bureau must (US FCRA
+# §611: 30 days). The sweep runs hourly; in embedded mode reading the disputes also resolves them.
+DISPUTE_FURNISHER_DAYS = env_int("DISPUTE_FURNISHER_DAYS", 30)
 CELERY_BEAT_SCHEDULE["scoring-exports-expire"] = {
     "task": "accounts.privacy.tasks.data_exports_expire",
     "schedule": 3600.0,

@@ -154,6 +154,8 @@ class Event(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     received_at = models.DateTimeField(auto_now_add=True)
     scored_at = models.DateTimeField(null=True, blank=True)
+    #: When its facts were last corrected (a moderator, or the partner answering a dispute).
+    corrected_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
 

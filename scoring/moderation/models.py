@@ -17,14 +17,28 @@ REASON_MAX_LENGTH = 1000
 class Dispute(models.Model):
     """A member disputes one of their events. At most one open dispute per event.
 
-    Accepting reverses the event (rescore + contagion); rejecting keeps it, with a reason the
-    member sees. Rows are never deleted.
+    The partner that furnished the event is asked first (``event.disputed``) and answers by
+    ``respond_by``: ``withdrawn`` reverses the event (the dispute is accepted), ``corrected``
+    replaces its facts (the dispute ends ``corrected``), ``confirmed`` sends it to the moderators
+    with the partner's note beside the member's reason; no answer by ``respond_by`` resolves it in
+    the member's favour. A moderator may decide an open dispute at any stage: accepting reverses
+    the event (rescore + contagion); rejecting keeps it, with a reason the member sees. Every step
+    is a ``DisputeStep``. Rows are never deleted.
     """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
+        #: The partner corrected the event's facts: it counts again, as corrected.
+        CORRECTED = "corrected", "Corrected"
+
+    class Verdict(models.TextChoices):
+        """The furnishing partner's answer (``POST partner/events/{external_id}/dispute-response/``)."""
+
+        CONFIRMED = "confirmed", "Confirmed by the partner"
+        CORRECTED = "corrected", "Corrected by the partner"
+        WITHDRAWN = "withdrawn", "Withdrawn by the partner"
 
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes")
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="disputes")
@@ -37,16 +51,65 @@ class Dispute(models.Model):
     )
     #: The moderator's words to the member (required when rejecting).
     resolution = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
+    #: When the furnishing partner must have answered (opened + ``DISPUTE_FURNISHER_DAYS``); null for
+    #: disputes opened before partners were asked.
+    respond_by = models.DateTimeField(null=True, blank=True)
+    partner_verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True)
+    #: The partner's words beside the member's reason (shown to the member and the moderators).
+    partner_note = models.TextField(max_length=REASON_MAX_LENGTH, blank=True)
+    partner_answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]  # the queue: oldest first
         constraints = [
             models.UniqueConstraint(fields=["event"], condition=Q(status="open"), name="one_open_dispute_per_event")
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="dispute_queue")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="dispute_queue"),
+            # The sweep of disputes the partner left unanswered past respond_by.
+            models.Index(fields=["respond_by"], condition=Q(status="open", partner_verdict=""),
+                         name="dispute_furnisher_due"),
+        ]
 
     def __str__(self) -> str:
         return f"dispute #{self.pk} ({self.status}) of event {self.event_id}"
+
+
+class DisputeStep(models.Model):
+    """One step of a dispute's timeline, as the member reads it: opened, sent to the partner, the
+    partner's answer, a moderator's decision, the deadline passing. Written by the services that
+    take the step, in their transaction; never changed."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Dispute opened"
+        SENT = "sent", "Sent to the partner"
+        PARTNER_CONFIRMED = "partner_confirmed", "The partner confirmed the event"
+        PARTNER_CORRECTED = "partner_corrected", "The partner corrected the event"
+        PARTNER_WITHDREW = "partner_withdrew", "The partner withdrew the event"
+        UNANSWERED = "unanswered", "The partner did not answer in time"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        REOPENED = "reopened", "Reopened"
+
+    class By(models.TextChoices):
+        MEMBER = "member", "You"
+        PARTNER = "partner", "The partner"
+        MODERATOR = "moderator", "A moderator"
+        SYSTEM = "system", "Credo"
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="steps")
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    by = models.CharField(max_length=12, choices=By.choices)
+    #: What the member reads for this step.
+    text = models.TextField(max_length=2 * REASON_MAX_LENGTH + 200)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["dispute", "created_at"], name="dispute_step_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
 
 
 class Flag(models.Model):
@@ -105,6 +168,8 @@ class AuditEntry(models.Model):
         DISPUTE_ACCEPT = "dispute_accept", "Dispute accepted (event reversed)"
         DISPUTE_REJECT = "dispute_reject", "Dispute rejected"
         DISPUTE_REOPEN = "dispute_reopen", "Dispute reopened"
+        DISPUTE_PARTNER_ANSWER = "dispute_partner_answer", "Partner answered a dispute"
+        DISPUTE_UNANSWERED = "dispute_unanswered", "Dispute unanswered by the partner (resolved for the member)"
         EVENT_REVERSE = "event_reverse", "Event reversed"
         EVENT_REINSTATE = "event_reinstate", "Event reinstated"
         EVENT_CORRECT = "event_correct", "Event corrected"

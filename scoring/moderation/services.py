@@ -43,6 +43,7 @@ from scoring.ledger import selectors, services
 from scoring.ledger.models import ScoreChange
 from scoring.ledger.services import Rescored
 from scoring.model import describe_event
+from scoring.moderation import furnisher
 from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, Flag
 from scoring.moderation.signals import dispute_decided
 from social.graph import services as social_services
@@ -291,8 +292,9 @@ def event_correct(
     if not changed:
         raise ModerationError("Nothing to correct: the values are the same.", code=ModerationCode.INVALID_CORRECTION)
     old_text = _event_text(event)
-    Event.objects.filter(pk=event.pk).update(**changed)
-    for k, v in changed.items():
+    changed_at = timezone.now()  # the partner's status API tells the event was corrected
+    Event.objects.filter(pk=event.pk).update(**changed, corrected_at=changed_at)
+    for k, v in {**changed, "corrected_at": changed_at}.items():
         setattr(event, k, v)
     new_text = _event_text(event)
     rescored = Rescored(None, None, False)
@@ -319,7 +321,7 @@ def dispute_open(*, member: User, event_id: int, reason: str) -> Dispute:
     exist: ``NotFound`` (the same answer). One open dispute per event."""
     reason = _require_reason(reason)
     locks.member_lock(member.pk)  # the open-disputes cap is check-then-act
-    event = Event.objects.filter(pk=event_id, member=member).first()
+    event = Event.objects.filter(pk=event_id, member=member).select_related("partner").first()
     if event is None:
         raise NotFound()
     if event.status == Event.Status.REVERSED:
@@ -329,11 +331,16 @@ def dispute_open(*, member: User, event_id: int, reason: str) -> Dispute:
     if Dispute.objects.filter(member=member, status=Dispute.Status.OPEN).count() >= MAX_OPEN_DISPUTES:
         raise ModerationError(f"You have {MAX_OPEN_DISPUTES} open disputes: wait for answers first.",
                               status=429, code=ModerationCode.TOO_MANY_OPEN_DISPUTES)
+    now = timezone.now()
     try:
         with transaction.atomic():
-            return Dispute.objects.create(member=member, event=event, reason=reason[:REASON_MAX_LENGTH])
+            dispute = Dispute.objects.create(
+                member=member, event=event, reason=reason[:REASON_MAX_LENGTH], created_at=now,
+                respond_by=now + timedelta(days=settings.DISPUTE_FURNISHER_DAYS))
     except IntegrityError as exc:  # one_open_dispute_per_event: a concurrent request won
         raise _conflict(ModerationCode.DISPUTE_ALREADY_OPEN, ALREADY_DISPUTED) from exc
+    furnisher.dispute_opened(dispute=dispute)
+    return dispute
 
 
 def _dispute_claim(*, dispute_id: int, by: User | None, status: str, resolution: str) -> tuple[User, Dispute]:

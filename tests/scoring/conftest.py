@@ -37,6 +37,23 @@ class SignedClient:
             headers["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
         return self.client.post(path, data=body, content_type="application/json", **headers)
 
+    def signed_headers(self, payload: bytes, *, timestamp_offset: int = 0, secret: str | None = None,
+                       key_id: str | None = None) -> dict[str, str]:
+        ts = int(time.time()) + timestamp_offset
+        return {"HTTP_X_CREDO_KEY": key_id or self.key.key_id, "HTTP_X_CREDO_TIMESTAMP": str(ts),
+                "HTTP_X_CREDO_SIGNATURE": sign(secret or self.key.secret, ts, payload)}
+
+    def get(self, path: str, *, signed_path: str | None = None, **signing: Any):
+        """GET ``path`` (with its query) signed as a partner signs a GET: ``"<timestamp>." + path``
+        (``signed_path``: sign another path than the one requested)."""
+        return self.client.get(path, **self.signed_headers((signed_path or path).encode(), **signing))
+
+    def send(self, method: str, path: str, payload: Any, **signing: Any):
+        """A signed POST or PUT of ``payload`` as JSON (no Idempotency-Key)."""
+        body = json.dumps(payload).encode()
+        return getattr(self.client, method)(path, data=body, content_type="application/json",
+                                            **self.signed_headers(body, **signing))
+
 
 @pytest.fixture
 def acme_key(db) -> IssuedKey:

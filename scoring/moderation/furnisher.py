@@ -1,0 +1,122 @@
+"""The furnishing partner's side of a dispute, below the partner API so that moderation's
+services can use it: how an event and its dispute look to the partner that sent it
+(``event_partner_status``, ``event_partner_view``: what the status API answers and the webhooks
+carry — never a score, nor the member's or a moderator's words), and the dispute's timeline
+(``dispute_step``) that the member reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from scoring.ingestion.models import Event
+from scoring.moderation.models import Dispute, DisputeStep
+
+
+class PartnerStatus:
+    """An event's status as its partner sees it (``event_partner_status``)."""
+
+    PENDING = "pending"
+    SCORED = "scored"
+    FAILED = "failed"
+    DISPUTED = "disputed"
+    REVERSED = "reversed"
+    CORRECTED = "corrected"
+
+    ALL = (PENDING, SCORED, FAILED, DISPUTED, REVERSED, CORRECTED)
+
+
+def event_partner_status(event: Event, *, disputed: bool | None = None) -> str:
+    """``reversed`` once it no longer counts; else ``disputed`` while a dispute of it is open; else
+    ``pending`` or ``failed`` while it is not scored; else ``corrected`` if its facts were corrected
+    (by a moderator or by the partner's answer to a dispute), else ``scored``. ``disputed``: whether
+    a dispute is open, when the caller knows (one query otherwise)."""
+    if event.status == Event.Status.REVERSED:
+        return PartnerStatus.REVERSED
+    if disputed is None:
+        disputed = Dispute.objects.filter(event_id=event.pk, status=Dispute.Status.OPEN).exists()
+    if disputed:
+        return PartnerStatus.DISPUTED
+    if event.status in (Event.Status.PENDING, Event.Status.FAILED):
+        return str(event.status)
+    return PartnerStatus.CORRECTED if event.corrected_at is not None else PartnerStatus.SCORED
+
+
+def dispute_partner_view(dispute: Dispute | None) -> dict[str, Any] | None:
+    """A dispute as the furnishing partner sees it: when it was opened, where it stands, by when
+    the partner must answer and what it answered — never the member's reason (their words are for
+    the moderators) nor a moderator's."""
+    if dispute is None:
+        return None
+    return {"opened_at": dispute.created_at, "status": dispute.status, "respond_by": dispute.respond_by,
+            "verdict": dispute.partner_verdict or None, "answered_at": dispute.partner_answered_at,
+            "resolved_at": dispute.resolved_at}
+
+
+def event_data(event: Event, *, status: str, dispute: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The DESIGN §8 shape of an event for its partner, with ``status`` and ``dispute`` given. The
+    member is named by username (what the partner sent); ``event.member`` must be loaded."""
+    return {"external_id": event.external_id, "member": event.member.username, "kind": event.kind,
+            "status": status, "received_at": event.received_at, "scored_at": event.scored_at,
+            "dispute": dispute}
+
+
+def _latest_disputes(event_ids: Sequence[int]) -> dict[int, Dispute]:
+    latest: dict[int, Dispute] = {}
+    for d in Dispute.objects.filter(event_id__in=list(event_ids)).order_by("created_at", "id"):
+        latest[d.event_id] = d
+    return latest
+
+
+_UNSET: Any = object()
+
+
+def event_partner_view(event: Event, *, dispute: Dispute | None = _UNSET) -> dict[str, Any]:
+    """The event as its partner reads it (status API, webhooks): its real status and its latest
+    dispute (``dispute``: that dispute, when the caller loaded it; None: there is none)."""
+    if dispute is _UNSET:
+        dispute = _latest_disputes([event.pk]).get(event.pk)
+    is_open = dispute is not None and dispute.status == Dispute.Status.OPEN
+    return event_data(event, status=event_partner_status(event, disputed=is_open),
+                      dispute=dispute_partner_view(dispute))
+
+
+def events_partner_views(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """``event_partner_view`` of each event, their disputes read in one query."""
+    events = list(events)
+    latest = _latest_disputes([e.pk for e in events])
+    return [event_partner_view(e, dispute=latest.get(e.pk)) for e in events]
+
+
+def dispute_step(*, dispute: Dispute, kind: str, by: str, text: str) -> DisputeStep:
+    """Append one step to the dispute's timeline (inside the transaction that took the step)."""
+    return DisputeStep.objects.create(dispute=dispute, kind=kind, by=by, text=text[:DisputeStep._meta
+                                      .get_field("text").max_length])
+
+
+def _day(moment: Any) -> str:
+    return f"{moment:%-d %B %Y}"
+
+
+def partner_webhook(*, type: str, event: Event, dispute: Dispute | None) -> None:
+    """Tell the partner that furnished ``event`` (``type``: ``event.disputed`` or
+    ``dispute.resolved``), inside the transaction of the cause, with the event as the partner
+    sees it after the change. The one place moderation hands a dispute to the webhooks' outbox
+    (``scoring.webhooks.outbox.webhook_record``)."""
+    # The outbox (scoring.webhooks) is not in this tree yet: the data is built so that a change
+    # to it shows in every test that passes here.
+    event_partner_view(event, dispute=dispute)
+
+
+def dispute_opened(*, dispute: Dispute) -> None:
+    """A new dispute's first steps: opened by the member, sent to the partner that furnished the
+    event (``event.disputed``), which must answer by ``respond_by``."""
+    event = dispute.event
+    dispute_step(dispute=dispute, kind=DisputeStep.Kind.OPENED, by=DisputeStep.By.MEMBER,
+                 text=f"You disputed this event: “{dispute.reason}”")
+    if dispute.respond_by is not None:
+        dispute_step(dispute=dispute, kind=DisputeStep.Kind.SENT, by=DisputeStep.By.SYSTEM,
+                     text=f"Sent to {event.partner.name}, which reported it, to check. It must answer by "
+                          f"{_day(dispute.respond_by)}; if it does not, the event is removed in your favour.")
+    partner_webhook(type="event.disputed", event=event, dispute=dispute)

@@ -1,0 +1,10 @@
+"""The partner's status and dispute API (signed), included under /api/v1/."""
+
+from django.urls import path
+
+from scoring.partners import api
+
+urlpatterns = [
+    path("partner/events/", api.PartnerEventsView.as_view(), name="api-partner-events"),
+    path("partner/events/<path:external_id>/", api.PartnerEventView.as_view(), name="api-partner-event"),
+]
