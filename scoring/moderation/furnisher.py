@@ -1,8 +1,9 @@
 """The furnishing partner's side of a dispute, below the partner API so that moderation's
 services can use it: how an event and its dispute look to the partner that sent it
-(``event_partner_status``, ``event_partner_view``: what the status API answers and the webhooks
-carry — never a score, nor the member's or a moderator's words), and the dispute's timeline
-(``dispute_step``) that the member reads.
+(``event_partner_status``, ``event_partner_view`` on ``scoring.webhooks.payloads.event_data``:
+what the status API answers and the webhooks carry — never a score, nor the member's or a
+moderator's words), the dispute's timeline that the member reads (``dispute_step``), and the
+webhooks a dispute sends (``partner_webhook``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 from scoring.ingestion.models import Event
 from scoring.moderation.models import Dispute, DisputeStep
+from scoring.webhooks.models import WebhookType
+from scoring.webhooks.outbox import webhook_record
+from scoring.webhooks.payloads import event_data, iso
 
 
 class PartnerStatus:
@@ -49,17 +53,9 @@ def dispute_partner_view(dispute: Dispute | None) -> dict[str, Any] | None:
     the moderators) nor a moderator's."""
     if dispute is None:
         return None
-    return {"opened_at": dispute.created_at, "status": dispute.status, "respond_by": dispute.respond_by,
-            "verdict": dispute.partner_verdict or None, "answered_at": dispute.partner_answered_at,
-            "resolved_at": dispute.resolved_at}
-
-
-def event_data(event: Event, *, status: str, dispute: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The DESIGN §8 shape of an event for its partner, with ``status`` and ``dispute`` given. The
-    member is named by username (what the partner sent); ``event.member`` must be loaded."""
-    return {"external_id": event.external_id, "member": event.member.username, "kind": event.kind,
-            "status": status, "received_at": event.received_at, "scored_at": event.scored_at,
-            "dispute": dispute}
+    return {"opened_at": iso(dispute.created_at), "status": dispute.status, "respond_by": iso(dispute.respond_by),
+            "verdict": dispute.partner_verdict or None, "answered_at": iso(dispute.partner_answered_at),
+            "resolved_at": iso(dispute.resolved_at)}
 
 
 def _latest_disputes(event_ids: Sequence[int]) -> dict[int, Dispute]:
@@ -102,11 +98,9 @@ def _day(moment: Any) -> str:
 def partner_webhook(*, type: str, event: Event, dispute: Dispute | None) -> None:
     """Tell the partner that furnished ``event`` (``type``: ``event.disputed`` or
     ``dispute.resolved``), inside the transaction of the cause, with the event as the partner
-    sees it after the change. The one place moderation hands a dispute to the webhooks' outbox
-    (``scoring.webhooks.outbox.webhook_record``)."""
-    # The outbox (scoring.webhooks) is not in this tree yet: the data is built so that a change
-    # to it shows in every test that passes here.
-    event_partner_view(event, dispute=dispute)
+    sees it after the change (JSON-safe). The one place moderation hands a dispute to the
+    webhooks' outbox (nothing is written for a partner without an endpoint subscribed to ``type``)."""
+    webhook_record(partner_id=event.partner_id, type=type, data=event_partner_view(event, dispute=dispute))
 
 
 def dispute_opened(*, dispute: Dispute) -> None:
@@ -119,4 +113,4 @@ def dispute_opened(*, dispute: Dispute) -> None:
         dispute_step(dispute=dispute, kind=DisputeStep.Kind.SENT, by=DisputeStep.By.SYSTEM,
                      text=f"Sent to {event.partner.name}, which reported it, to check. It must answer by "
                           f"{_day(dispute.respond_by)}; if it does not, the event is removed in your favour.")
-    partner_webhook(type="event.disputed", event=event, dispute=dispute)
+    partner_webhook(type=WebhookType.EVENT_DISPUTED, event=event, dispute=dispute)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -122,14 +123,15 @@ class EventsQuerySerializer(serializers.Serializer):
                 f"id), `limit` per page; `next` is the `cursor` of the next page (sign the new path). Status: "
                 f"{_STATUSES}.",
     parameters=[*PARTNER_SIGNED, EventsQuerySerializer,
-                OpenApiParameter("since", str, description="only events received at or after this time: ISO 8601 "
-                                 "with a time zone, e.g. `2026-12-01T00:00:00Z`")],
+                OpenApiParameter("since", OpenApiTypes.DATETIME, description="only events received at or after "
+                                 "this time: ISO 8601 with a time zone, e.g. `2026-12-01T00:00:00Z`")],
     responses={200: EventStatusPageSerializer, **_SIGNED_401,
                **errors({400: [PartnerCode.INVALID_CURSOR, "invalid_choice", "naive", "min_value", "max_value"]})},
 )
 class PartnerEventsView(PartnerSignedView):
     def get(self, request: Request) -> Response:
-        query = EventsQuerySerializer(data=request.query_params)
+        # A plain dict: DRF reads an empty "status=" in a QueryDict as "not given"; here it is refused.
+        query = EventsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         data = query.validated_data
         try:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.handlers.wsgi import WSGIRequest
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -26,6 +27,9 @@ from hypothesis import HealthCheck, settings
 from knox.models import AuthToken
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.core import NotSet
+from schemathesis.transport.prepare import prepare_path
+from schemathesis.transport.requests import prepare_query
+from werkzeug.test import EnvironBuilder
 
 from scoring.ingestion.consent import consent_grant
 from scoring.ingestion.partners import IssuedKey, partner_create, sign
@@ -54,8 +58,11 @@ STATE_DEPENDENT: dict[str, set[str]] = {
     # Only cursors the API gave out; "around" and "cursor" not together (a rule between two parameters).
     "GET /api/v1/leaderboards/{board}/": {"invalid_cursor", "invalid"},
     "GET /api/v1/me/notifications/": {"invalid_cursor"},
+    "GET /api/v1/partner/events/": {"invalid_cursor"},
 }
 SIGNED_PATHS = ("/api/v1/events/", "/api/v1/events/batch/")
+#: Every operation under it is signed by a partner (a GET signs its path with the query).
+PARTNER_PREFIX = "/api/v1/partner/"
 #: The partner key of the test world, for the signing hook (set by ``api_schema``).
 _partner: dict[str, IssuedKey] = {}
 
@@ -64,23 +71,36 @@ application = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 
+def _signed_path(case: Any) -> bytes:
+    """What a partner signs for a GET: the path with its query exactly as the server reads them
+    (``request.get_full_path()``), from the request Werkzeug builds for this case."""
+    path = case.operation.schema.get_full_path(prepare_path(case.path, case.path_parameters))
+    environ = EnvironBuilder(path=path, method=case.method, query_string=prepare_query(case)).get_environ()
+    return WSGIRequest(environ).get_full_path().encode()
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    """Sign a partner request as the partner would: the exact bytes sent, a fresh timestamp.
-    Headers the case left out stay out (that is what a missing-header test sends)."""
-    if case.path not in SIGNED_PATHS or "acme" not in _partner:
+    """Sign a partner request as the partner would: the exact bytes sent (a GET: its path and
+    query), a fresh timestamp. Headers the case left out stay out (that is what a missing-header
+    test sends)."""
+    signed_body = case.path in SIGNED_PATHS
+    if not (signed_body or case.path.startswith(PARTNER_PREFIX)) or "acme" not in _partner:
         return
     headers = case.headers if case.headers is not None else {}
     if not all(name in headers for name in ("X-Credo-Key", "X-Credo-Timestamp", "X-Credo-Signature")):
         return
-    body = case.body
-    raw = b"" if isinstance(body, NotSet) else body if isinstance(body, bytes) else json.dumps(body).encode()
     timestamp = str(int(time.time()))
+    if case.method.upper() == "GET":
+        payload = _signed_path(case)
+    else:
+        body = case.body
+        payload = b"" if isinstance(body, NotSet) else body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+        kwargs["data"] = payload
     headers.update({"X-Credo-Key": _partner["acme"].key_id, "X-Credo-Timestamp": timestamp,
-                    "X-Credo-Signature": sign(_partner["acme"].secret, timestamp, raw),
-                    "Content-Type": "application/json"})
+                    "X-Credo-Signature": sign(_partner["acme"].secret, timestamp, payload)})
     case.headers = headers
-    kwargs["data"] = raw
 
 
 @pytest.fixture

@@ -116,3 +116,9 @@ def test_bad_queries_are_400_json(partner_client, world, query, code, field):
     assert (response.status_code, response.json()["code"]) == (400, code)
     if field:
         assert list(response.json()["fields"]) == [field]
+
+
+def test_an_empty_filter_is_refused_not_ignored(partner_client, world):
+    for query in ("status=", "since="):
+        response = partner_client.get(f"{EVENTS}?{query}")
+        assert (response.status_code, list(response.json()["fields"])) == (400, [query[:-1]])
