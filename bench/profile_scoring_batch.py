@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/profe2e python manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/profe2e [REDIS_URL=redis://127.0.0.1:6379/12] PYTHONPATH=. \\
-        python bench/profile_scoring_batch.py [--members 200] [--events 10] [--ticks 3] [--top 40]
+        python bench/profile_scoring_batch.py [--members 200] [--events 10] [--ticks 3] [--top 40] [--webhooks]
 
 Creates MEMBERS members with EVENTS on-time card repayments each (a month apart), then scores
 them with ``services.members_score_pending`` — a first batch (members earn their first badges),
@@ -48,6 +48,9 @@ from scoring.ingestion.models import Partner, PartnerConsent  # noqa: E402
 from scoring.ingestion.partners import partner_create  # noqa: E402
 from scoring.ingestion.services import events_store  # noqa: E402
 from scoring.ledger import services  # noqa: E402
+from scoring.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookType  # noqa: E402
+from scoring.webhooks.receiver import Receiver  # noqa: E402
+from scoring.webhooks.services import webhook_endpoint_set  # noqa: E402
 
 # The follow-up tasks run here, after each commit, in services mode too.
 app.conf.task_always_eager = True
@@ -100,11 +103,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10)
     parser.add_argument("--ticks", type=int, default=3, help="batches of one event per member")
     parser.add_argument("--top", type=int, default=40, help="profile lines per batch (0: no profile)")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="Acme listens for event.scored at a receiver on this machine: the batch writes its "
+                             "webhooks and, after commit, sends them (in-process, as a worker's next task would)")
     options = parser.parse_args()
     partner = Partner.objects.filter(slug="acme").first()
     if partner is None:
         partner_create(name="Acme", slug="acme")
         partner = Partner.objects.get(slug="acme")
+    receiver = None
+    if options.webhooks:
+        settings.WEBHOOKS_ALLOW_LOCAL = True
+        receiver = Receiver().start()
+        WebhookEndpoint.objects.filter(partner=partner).delete()
+        configured = webhook_endpoint_set(partner=partner, url=receiver.url, types=[WebhookType.EVENT_SCORED],
+                                          actor_name="bench")
+        receiver.secrets = [configured.secret or ""]
     tag = uuid.uuid4().hex[:6]
     User.objects.bulk_create([User(username=f"p{tag}{i}", email=f"p{tag}{i}@example.com")
                               for i in range(options.members)])
@@ -126,6 +140,10 @@ def main() -> None:
         store(partner, [card(m, tag, now - timedelta(hours=2 + tick), late[(i + tick) % 7])
                         for i, m in enumerate(members)])
         profiled(f"tick {tick + 1} (one event per member)", ids, options.top if tick == options.ticks - 1 else 0)
+    if receiver is not None:
+        receiver.stop()
+        print(f"webhooks: {len(receiver.messages())} received and verified, "
+              f"{WebhookMessage.objects.filter(partner=partner, status='pending').count()} still pending")
 
 
 if __name__ == "__main__":

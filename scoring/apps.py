@@ -20,6 +20,7 @@ class ScoringConfig(AppConfig):
         # isort: off
         from scoring.ledger import receivers as ledger_receivers  # noqa: F401
         from scoring.contagion import receivers as contagion_receivers  # noqa: F401
+        from scoring.webhooks import receivers as webhooks_receivers  # noqa: F401
         # isort: on
 
         register_moderator_permissions(

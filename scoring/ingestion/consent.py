@@ -10,6 +10,7 @@ from accounts.members.models import User
 from config.kernel.errors import DomainError
 from scoring.ingestion.errors import Code
 from scoring.ingestion.models import Partner, PartnerConsent
+from scoring.ingestion.signals import consent_revoked
 
 
 class AlreadyConnected(DomainError):
@@ -38,10 +39,14 @@ def consent_grant(*, member: User, partner: Partner) -> PartnerConsent:
         raise AlreadyConnected(f"{partner.name} is already connected.") from exc
 
 
+@transaction.atomic
 def consent_revoke(*, member: User, partner: Partner) -> bool:
-    """Stop ``partner`` from sending events from now on; events already sent stay scored."""
-    return bool(
-        PartnerConsent.objects.filter(member=member, partner=partner, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-    )
+    """Stop ``partner`` from sending events from now on; events already sent stay scored. The
+    partner hears of it (``consent_revoked``, in this transaction). False if it was not connected."""
+    now = timezone.now()
+    revoked = PartnerConsent.objects.filter(member=member, partner=partner, revoked_at__isnull=True).update(
+        revoked_at=now)
+    if revoked:
+        consent_revoked.send(sender=PartnerConsent, member_id=member.pk, username=member.username,
+                             partner_id=partner.pk, revoked_at=now)
+    return bool(revoked)

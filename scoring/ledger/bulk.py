@@ -8,7 +8,7 @@ scores, every pending event marked scored with one more attempt — only timesta
 ``now`` per batch). ``tests/scoring/demo/test_demo_world.py`` checks the equality on a seeded
 world. It exists because the per-member path costs ~50 ms a member (one transaction, ~15
 queries and a per-event ``bulk_update``), i.e. minutes for the 4,039-member demo world; here a
-batch of members shares a transaction and a dozen statements whatever its size (six reads, one
+batch of members shares a transaction and a dozen statements whatever its size (seven reads, one
 statement per kind of write; no ORM query is built per member: that costs ≈ 1 ms of CPU here),
 while the scoring itself is the same code: ``compute_base`` after each event, ledger rows built
 by ``rows.ledger_row``, pending events made facts by ``selectors.event_fact`` (the history is
@@ -62,6 +62,8 @@ from scoring.ledger.rows import (
 )
 from scoring.ledger.signals import ScoreMove
 from scoring.model import EventFact, ProfileFacts, band_for, compute_base
+from scoring.webhooks.models import WebhookType
+from scoring.webhooks.outbox import events_record
 
 BATCH = 200
 #: Rows per INSERT statement and ids per ``IN (…)``.
@@ -159,10 +161,11 @@ def _profile(member: User, *, email_verified: bool) -> ProfileFacts:
 @transaction.atomic
 def _score_batch(member_ids: list[int], *, announce: bool, now: datetime | None = None) -> int:
     """Score one batch in one transaction, in a number of statements that does not grow with the
-    batch (``CHUNK`` rows per INSERT and per event UPDATE aside): six reads — the members
+    batch (``CHUNK`` rows per INSERT and per event UPDATE aside): seven reads — the members
     (locked), their score states, the partners, the verified e-mails, the pending events, the
-    scored ones — then the ledger rows, new states, changed states, moved members and applied
-    events, one statement each. No ORM query is built per member."""
+    scored ones, the partners listening for ``event.scored`` — then the ledger rows, new states,
+    changed states, moved members, applied events (and their webhooks, if any partner listens),
+    one statement each. No ORM query is built per member."""
     members = locks.members_lock(member_ids)
     states = {s.member_id: s for s in ScoreState.objects.filter(member_id__in=member_ids)}
     # Partners are few: one lookup each instead of a join per event.
@@ -182,7 +185,7 @@ def _score_batch(member_ids: list[int], *, announce: bool, now: datetime | None 
     state_values: list[tuple[Any, ...]] = []
     user_values: list[tuple[Any, ...]] = []
     announcements: list[tuple[int, Snapshot, Snapshot, ScoreChange]] = []
-    applied_ids: list[int] = []
+    applied: list[Event] = []
     on_time: set[int] = set()  # members whose change came with a payment that may be on time
     for member in members:
         state = states.get(member.pk)
@@ -216,7 +219,8 @@ def _score_batch(member_ids: list[int], *, announce: bool, now: datetime | None 
             row.explanation = event_explanation(fact, row.delta)
             member_rows.append(row)
             current = after
-            applied_ids.append(event.pk)
+            event.scored_at = now  # as _events_mark_scored writes it, for the partner's webhook
+            applied.append(event)
         if not member_rows:
             continue
         # The facts the change added: every scored one for a starting score, else the pending ones.
@@ -241,14 +245,17 @@ def _score_batch(member_ids: list[int], *, announce: bool, now: datetime | None 
     rows_update(ScoreState, key="member", fields=("base", "social", "score", "factors", "as_of", "updated_at"),
                 rows=state_values)
     rows_update(User, key="id", fields=("score", "score_band", "score_reached_at"), rows=user_values)
-    _events_mark_scored(applied_ids, now)
+    _events_mark_scored([event.pk for event in applied], now)
+    # Partners listening for event.scored hear of theirs (one read; one insert if any listen).
+    events_record(events=applied, type=WebhookType.EVENT_SCORED, status=Event.Status.SCORED,
+                  members={m.pk: m for m in members})
     if announce:
         moved_bases = [member_id for member_id, before, after, _ in announcements if after.base != before.base]
         follow_up.changes_record(
             moves=[_move(member_id, before, after, last) for member_id, before, after, last in announcements
                    if after.score != before.score],
             bases=moved_bases, payments_on_time=[member_id for member_id in moved_bases if member_id in on_time])
-    return len(applied_ids)
+    return len(applied)
 
 
 def _move(member_id: int, before: Snapshot, after: Snapshot, last: ScoreChange) -> ScoreMove:

@@ -39,6 +39,8 @@ from scoring.ledger.rows import (
 )
 from scoring.ledger.signals import ScoreMove
 from scoring.model import EventFact, band_for, compute_base, total_score
+from scoring.webhooks.models import WebhookType
+from scoring.webhooks.outbox import events_record
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +133,8 @@ def member_score_pending(*, member_id: int) -> int:
         event.scored_at = now
         event.attempts += 1
     Event.objects.bulk_update(pending, ["status", "scored_at", "attempts"])
+    events_record(events=pending, type=WebhookType.EVENT_SCORED, status=Event.Status.SCORED,
+                  members={member.pk: member})
     _state_write(member=member, before=before, after=current, rows=rows, as_of=as_of,
                  on_time=any_on_time(facts[len(facts) - len(pending):]))
     return len(pending)
@@ -169,12 +173,15 @@ def members_score_pending(*, member_ids: Iterable[int]) -> int:
 @transaction.atomic
 def events_record_failure(*, member_id: int, error: str) -> None:
     pending = Event.objects.select_for_update().filter(member_id=member_id, status=Event.Status.PENDING)
+    failed = []
     for event in pending:
         event.attempts += 1
         event.last_error = error[:LAST_ERROR_MAX_LENGTH]
         if event.attempts >= MAX_SCORING_ATTEMPTS:
             event.status = Event.Status.FAILED
+            failed.append(event)
         event.save(update_fields=["attempts", "last_error", "status"])
+    events_record(events=failed, type=WebhookType.EVENT_FAILED, status=Event.Status.FAILED)
 
 
 @transaction.atomic

@@ -46,6 +46,8 @@ from scoring.model import describe_event
 from scoring.moderation import furnisher
 from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, Flag
 from scoring.moderation.signals import dispute_decided
+from scoring.webhooks.models import WebhookType
+from scoring.webhooks.outbox import events_record
 from social.graph import services as social_services
 from social.graph.models import Friendship
 from social.graph.selectors import member_by_username
@@ -198,6 +200,8 @@ def _reverse(*, member: User, event: Event, explanation: str) -> tuple[dict, dic
     if not Event.objects.filter(pk=event.pk, status=was).update(status=Event.Status.REVERSED):
         raise _conflict(ModerationCode.NOT_REVERSIBLE, "This event changed meanwhile; reload and retry.")
     event.status = Event.Status.REVERSED
+    events_record(events=[event], type=WebhookType.EVENT_REVERSED, status=Event.Status.REVERSED,
+                  members={member.pk: member})
     rescored = _rescore(member=member, event=event, explanation=explanation) if was == Event.Status.SCORED \
         else Rescored(None, None, False)
     return before, _event_snapshot(event), rescored
@@ -297,6 +301,7 @@ def event_correct(
     for k, v in {**changed, "corrected_at": changed_at}.items():
         setattr(event, k, v)
     new_text = _event_text(event)
+    events_record(events=[event], type=WebhookType.EVENT_CORRECTED, status="corrected", members={member.pk: member})
     rescored = Rescored(None, None, False)
     if event.status == Event.Status.SCORED:
         rescored = _rescore(member=member, event=event, explanation=f"Corrected by a moderator: {new_text}")

@@ -11,14 +11,19 @@ sweeper (``delivery.webhooks_sweep``), so every committed message goes out at le
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from config.kernel.after_commit import enqueue_on_commit
 from scoring.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookType
+from scoring.webhooks.payloads import event_data
+
+if TYPE_CHECKING:  # for annotations only
+    from accounts.members.models import User
+    from scoring.ingestion.models import Event
 
 #: The task that delivers a partner's outbox (``scoring.webhooks.tasks``).
 DELIVER_TASK = "scoring.webhooks.tasks.webhooks_deliver"
@@ -51,24 +56,44 @@ def webhook_record(*, partner_id: int, type: str, data: dict[str, Any]) -> None:
     webhooks_record(records=[Record(partner_id, type, data)])
 
 
-def webhooks_record(*, records: Sequence[Record]) -> int:
-    """``webhook_record`` for many messages: one read of the partners' subscriptions, one
-    insert, one delivery per partner after the commit. Messages keep the order of ``records``
-    (per partner, the order of delivery). Returns how many were written."""
+def webhooks_record(*, records: Sequence[Record], subscribed: Mapping[int, frozenset[str]] | None = None) -> int:
+    """``webhook_record`` for many messages: one read of the partners' subscriptions (none when
+    the caller read them: ``subscribed``), one insert, one delivery per partner after the commit.
+    Messages keep the order of ``records`` (per partner, the order of delivery). Returns how many
+    were written."""
     unknown = {r.type for r in records} - TYPES
     if unknown:
         raise ValueError(f"unknown webhook types: {sorted(unknown)}")
     if not records:
         return 0
-    subscribed = subscriptions(partner_ids=(r.partner_id for r in records))
+    if subscribed is None:
+        subscribed = subscriptions(partner_ids=(r.partner_id for r in records))
     wanted = [r for r in records if r.type in subscribed.get(r.partner_id, ())]
     if not wanted:
         return 0
     now = timezone.now()
     WebhookMessage.objects.bulk_create([
-        WebhookMessage(partner_id=r.partner_id, msg_id=new_msg_id(), type=r.type, data=r.data, created_at=now,
+        WebhookMessage(partner_id=r.partner_id, msg_id=new_msg_id(), type=str(r.type), data=r.data, created_at=now,
                        next_attempt_at=now)
         for r in wanted])
     for partner_id in sorted({r.partner_id for r in wanted}):
         enqueue_on_commit(DELIVER_TASK, partner_id)
     return len(wanted)
+
+
+def events_record(*, events: Sequence[Event], type: str, status: str,
+                  members: Mapping[int, User] | None = None) -> int:
+    """One ``type`` message per event whose partner subscribes to it, its data ``event_data``
+    with ``status``, in the order of ``events``: one read, and one insert if any. Nothing is
+    built for partners that do not listen (the batch scorer calls this for every batch).
+    ``members``: the events' members by id, when loaded already (their usernames are sent)."""
+    if not events:
+        return 0
+    subscribed = subscriptions(partner_ids={e.partner_id for e in events})
+    records = []
+    for event in events:
+        if type in subscribed.get(event.partner_id, ()):
+            if members is not None and event.member_id in members:
+                event.member = members[event.member_id]
+            records.append(Record(event.partner_id, type, event_data(event, status=status)))
+    return webhooks_record(records=records, subscribed=subscribed) if records else 0

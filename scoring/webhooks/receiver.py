@@ -51,6 +51,8 @@ class Receiver:
     host: str = "127.0.0.1"
     port: int = 0
     status: int = 200
+    #: Sent as ``Location`` with a 3xx ``status`` (a receiver that redirects).
+    location: str = ""
     #: Called with each verified message (type, data) before answering, e.g. to act on it.
     on_message: Callable[[Received], None] | None = None
     requests: list[Received] = field(default_factory=list)
@@ -109,13 +111,15 @@ class Receiver:
                             payload=payload, answered=status)
         if payload is not None and status < 300 and self.on_message is not None:
             self.on_message(received)
+        with self._changed:  # recorded before answering: the sender may look as soon as it has the answer
+            self.requests.append(received)
+            self._changed.notify_all()
         handler.send_response(status)
+        if self.location and 300 <= status < 400:
+            handler.send_header("location", self.location)
         handler.send_header("content-type", "application/json")
         handler.end_headers()
         handler.wfile.write(json.dumps({"received": received.msg_id}).encode())
-        with self._changed:
-            self.requests.append(received)
-            self._changed.notify_all()
 
     def messages(self) -> list[Received]:
         """The messages it accepted (2xx, verified), each once, in the order first accepted."""
