@@ -108,9 +108,10 @@ def test_a_batch_costs_the_same_statements_for_3_or_30_members(acme):
 
     few, many = _batch_statements(members("few", 3)), _batch_statements(members("many", 30))
     assert few == many
-    # Reads: members (locked), states, partners, e-mails, pending events, scored events; writes:
-    # ledger rows, changed states, moved members, applied events.
-    assert len(few) == 10 + 2  # + the transaction's own statements (SAVEPOINT or BEGIN / COMMIT)
+    # Reads: members (locked), states, partners, e-mails, pending events, scored events, partners
+    # listening for event.scored (none here: no webhook is written); writes: ledger rows, changed
+    # states, moved members, applied events.
+    assert len(few) == 11 + 2  # + the transaction's own statements (SAVEPOINT or BEGIN / COMMIT)
 
 
 def test_rows_update_writes_each_row_by_its_key_and_nothing_else(alice, bob):
