@@ -40,12 +40,13 @@ django_asgi_app = SyncStackASGIHandler()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config.logs.sockets import SocketLogMiddleware  # noqa: E402
 from config.ws import origin_checked  # noqa: E402
 from leaderboards.sockets.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": origin_checked(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SocketLogMiddleware(origin_checked(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

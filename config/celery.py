@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Celery
 from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -46,7 +47,10 @@ def credo_django_fixup(app: Celery) -> DjangoFixup:
     return CredoDjangoFixup(app).install()
 
 
-app = Celery("credo", fixups=["config.celery:credo_django_fixup"])
+# ContextTask: a task run in-process logs its caller's request id (config.logs.task_context).
+app = Celery("credo", fixups=["config.celery:credo_django_fixup"], task_cls="config.logs.task_context:ContextTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# A worker logs one line per task with the request id its enqueuer sent (django-structlog).
+app.steps["worker"].add(DjangoStructLogInitStep)
 # Tasks live with their concern (``scoring.ledger.tasks``, ``leaderboards.gamification.tasks``, …):
 # each app's ``AppConfig.ready`` imports its tasks modules, so no autodiscovery is needed.

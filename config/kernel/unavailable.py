@@ -49,6 +49,8 @@ class DatabaseUnavailableMiddleware:
         reason = kind(exception)
         if reason is None:
             return None
-        logger.warning("answered 503 to %s %s: transient database failure (%s): %s", request.method, request.path,
+        # The route, not the path: a path can hold a token or a username (config.logs).
+        route = request.resolver_match.route if request.resolver_match else "<unmatched>"
+        logger.warning("answered 503 to %s /%s: transient database failure (%s): %s", request.method, route,
                        reason, str(exception).splitlines()[0] if str(exception) else type(exception).__name__)
         return unavailable_response(request, reason)

@@ -10,6 +10,7 @@ Two environment variables pick the mode:
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.kernel.env import env_bool, env_int, env_list, env_str
+from config.logs.setup import logging_config, structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -44,6 +46,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",  # two factors for everyone who can enter the admin (accounts.auth.second_factor)
     "axes",
+    "django_structlog",
+    "config.logs.apps.LogsConfig",
     "accounts",
     "social",
     "scoring",
@@ -51,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a request id for everything below (and the tasks it enqueues), the request's line.
+    "config.logs.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -406,14 +412,24 @@ CONTAGION_VESTING = timedelta(days=env_int("CONTAGION_VESTING_DAYS", 7))
 # WebSocket origin check: browsers must come from one of these hosts (native clients send none).
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- logs (config.logs) ---------------------------------------------------------------------------
+# One line per request, task and socket event, with a request id that follows a request into its
+# tasks; JSON lines (LOG_FORMAT=json) or readable ones (console; make run's default).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+structlog_configure()
+# Polled by load balancers and scrapers: a request id, no line.
+LOG_QUIET_PATHS = ["/health/", "/metrics"]
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True  # checked first: config.logs.middleware
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # a member's address is not an id
+# One line per request (request_finished) and per task (task_succeeded / task_failed); the lines
+# of a request's or a task's start, and of a task's enqueueing, at DEBUG.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
+# Celery would replace these handlers by its own in a worker.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- partners ------------------------------------------------------------------------------------
 # Encrypts partners' signing secrets at rest (Fernet). Defaults to a key derived from SECRET_KEY;

@@ -4,9 +4,9 @@ The only settings where DEBUG can be on (it is by default here), and then only f
 this machine (``config.kernel.loopback``): ``make run`` serves 127.0.0.1. Services mode on one
 machine runs ``config.settings.services`` (DEBUG off), production ``config.settings.production``.
 
-``make run``'s terminal stays quiet: no line per request unless CREDO_REQUEST_LOG=1 (``make run
-REQUESTS=1``), no line per in-process task, and the emails a member is told to look for (sign-up
-confirmation, password reset) printed in a framed block.
+``make run``'s terminal stays quiet: no line per request or socket unless CREDO_REQUEST_LOG=1 (``make
+run REQUESTS=1``; readable lines, with their request ids), no line per in-process task, and the
+emails a member is told to look for (sign-up confirmation, password reset) printed in a framed block.
 """
 
 from typing import Any
@@ -14,8 +14,8 @@ from typing import Any
 from django.core.mail.backends.console import EmailBackend as ConsoleEmailBackend
 
 from config.kernel.env import env_bool, env_str
+from config.logs.setup import logging_config
 from config.settings.base import *  # noqa: F403
-from config.settings.base import LOGGING as BASE_LOGGING
 from config.settings.base import MIDDLEWARE, STORAGES
 
 DEBUG = env_bool("DEBUG", True)
@@ -43,18 +43,22 @@ class FramedConsoleEmailBackend(ConsoleEmailBackend):
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "config.settings.local.FramedConsoleEmailBackend")
 
 REQUEST_LOG = env_bool("CREDO_REQUEST_LOG", False)
-_logging: dict[str, Any] = BASE_LOGGING
+# Readable lines here (config.logs); LOG_FORMAT=json shows what production writes.
+LOG_FORMAT = env_str("LOG_FORMAT", "console")
+_logging: dict[str, Any] = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+_request_lines = "INFO" if REQUEST_LOG else "ERROR"
 LOGGING = {
     **_logging,
-    "formatters": {**_logging["formatters"], "request": {"format": "%(message)s"}},
-    "handlers": {**_logging["handlers"], "requests": {"class": "logging.StreamHandler", "formatter": "request"}},
     "loggers": {
         **_logging["loggers"],
-        # One line per request, and only when asked for.
-        "django.channels.server": {"handlers": ["requests"], "level": "INFO" if REQUEST_LOG else "WARNING",
-                                   "propagate": False},
+        # One line per request and per socket, with its request id, only when asked for; the
+        # server's own access line gives way to it then.
+        "django_structlog.middlewares": {"level": _request_lines},
+        "config.logs.sockets": {"level": _request_lines},
+        "django.channels.server": {"level": "ERROR" if REQUEST_LOG else "WARNING"},
         # In-process tasks, the lockout library and the server's start-up chatter: warnings only.
-        **{name: {"level": "WARNING"} for name in ("celery", "axes", "daphne", "django.utils.autoreload")},
+        **{name: {"level": "WARNING"} for name in ("celery", "django_structlog.celery", "axes", "daphne",
+                                                   "django.utils.autoreload")},
         "kombu": {"level": "ERROR"},
     },
 }

@@ -109,10 +109,13 @@ def test_emails_print_in_a_framed_block_with_their_links_as_written(tmp_path: Pa
 
 
 LOG_LEVELS = ("import logging; print([logging.getLogger(n).getEffectiveLevel() for n in "
-              "('django.channels.server', 'celery.app.trace', 'axes.apps', 'daphne.server', 'scoring')])")
+              "('django_structlog.middlewares.request', 'config.logs.sockets', 'django.channels.server', "
+              "'celery.app.trace', 'django_structlog.celery.receivers', 'axes.apps', 'daphne.server', 'scoring')])")
 
 
-@pytest.mark.parametrize(("flag", "levels"), [("0", [30, 30, 30, 30, 20]), ("1", [20, 30, 30, 30, 20])])
+# With REQUESTS=1 the request and socket lines are ours (with their request ids), not the server's.
+@pytest.mark.parametrize(("flag", "levels"), [("0", [40, 40, 30, 30, 30, 30, 30, 20]),
+                                              ("1", [20, 20, 40, 30, 30, 30, 30, 20])])
 def test_requests_are_logged_only_when_asked_and_task_chatter_never(tmp_path: Path, flag: str,
                                                                     levels: list[int]) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", LOG_LEVELS], cwd=ROOT,
