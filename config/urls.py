@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("scoring.progress.urls")),
     path("", include("scoring.moderation.urls")),
     path("", include("scoring.partners.urls")),
+    path("", include("scoring.partners.webhook_urls")),
     path("", include("accounts.privacy.urls")),
     path("", include("leaderboards.boards.urls")),
     path("", include("leaderboards.sockets.urls")),

@@ -331,7 +331,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.kernel.openapi.add_error_responses",
+        "scoring.webhooks.schema.webhooks_as_extension",
     ],
+    # One name for the webhook types wherever they appear (the partner's webhook API, the payloads).
+    "ENUM_NAME_OVERRIDES": {"WebhookTypeEnum": "scoring.webhooks.models.WebhookType"},
+    # What a partner's webhook endpoint receives (scoring.webhooks.schema), filed as x-webhooks.
+    "WEBHOOKS": [f"scoring.webhooks.schema.{name}" for name in (
+        "EVENT_SCORED", "EVENT_FAILED", "EVENT_DISPUTED", "DISPUTE_RESOLVED", "EVENT_REVERSED", "EVENT_CORRECTED",
+        "CONSENT_REVOKED")],
 }
 
 # --- runtime mode: embedded or services ----------------------------------------------------------

@@ -9,9 +9,9 @@ from scoring.webhooks.models import WebhookAttempt, WebhookEndpoint
 
 
 def deliveries_of(*, partner: Partner) -> QuerySet[WebhookAttempt]:
-    """The partner's own delivery attempts, newest first, with their message."""
-    return (WebhookAttempt.objects.filter(partner=partner).select_related("message")
-            .order_by("-attempted_at", "-id"))
+    """The partner's own delivery attempts, newest first (by id: a page's cursor is the last id),
+    with their message."""
+    return WebhookAttempt.objects.filter(partner=partner).select_related("message").order_by("-id")
 
 
 def endpoint_of(*, partner: Partner) -> WebhookEndpoint | None:

@@ -59,6 +59,9 @@ STATE_DEPENDENT: dict[str, set[str]] = {
     "GET /api/v1/leaderboards/{board}/": {"invalid_cursor", "invalid"},
     "GET /api/v1/me/notifications/": {"invalid_cursor"},
     "GET /api/v1/partner/events/": {"invalid_cursor"},
+    # Where a webhook URL's host resolves (public addresses only), and http outside development.
+    "PUT /api/v1/partner/webhook/": {"webhook_url_scheme", "webhook_url_address", "webhook_url_unresolved",
+                                     "webhook_url_invalid"},
 }
 SIGNED_PATHS = ("/api/v1/events/", "/api/v1/events/batch/")
 #: Every operation under it is signed by a partner (a GET signs its path with the query).
