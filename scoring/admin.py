@@ -9,5 +9,6 @@ from django.contrib import admin
 from scoring.ingestion import admin as ingestion_admin  # noqa: F401
 from scoring.ledger import admin as ledger_admin  # noqa: F401
 from scoring.moderation import admin as moderation_admin
+from scoring.webhooks import admin as webhooks_admin  # noqa: F401
 
 moderation_admin.register(admin.site)
