@@ -8,7 +8,7 @@ PORT   ?= 8000
 DEMO_MEMBERS ?= 300
 DEMO_RATE    ?= 2
 
-.PHONY: install run test lint bench chaos clean
+.PHONY: install run services test lint bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,24 @@ install: $(STAMP)
 run: install
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py demo_serve $(HOST):$(PORT) --members $(DEMO_MEMBERS) --rate $(DEMO_RATE) $(if $(REQUESTS),--requests)
+
+## make services: services mode on one machine, PostgreSQL and Redis running (config.settings.services,
+## DEBUG off): the Procfile's release step (creates the database if missing, migrates, collects static
+## files, seeds the demo world of make run if it is not there), then uvicorn (2 workers on
+## 127.0.0.1:$(PORT)), a Celery worker, beat and the simulator, run by honcho; Ctrl-C stops them all.
+## DATABASE_URL and REDIS_URL (environment or make variables) override the local defaults below.
+## SECRET_KEY: yours if set, else one generated once into .services-secret-key (untracked, mode 600,
+## kept from start to start: sessions and the partners' stored secrets depend on it).
+SERVICES_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/credo)
+SERVICES_REDIS_URL    ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+SERVICES_KEY_FILE     := .services-secret-key
+services: install
+	@test -n "$$SECRET_KEY" || test -s $(SERVICES_KEY_FILE) || \
+	  (umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $(SERVICES_KEY_FILE))
+	@export DJANGO_SETTINGS_MODULE=config.settings.services DATABASE_URL='$(SERVICES_DATABASE_URL)' \
+	  REDIS_URL='$(SERVICES_REDIS_URL)' SECRET_KEY="$${SECRET_KEY:-$$(cat $(SERVICES_KEY_FILE))}" \
+	  SERVICES_PORT=$(PORT) DEMO_MEMBERS=$(DEMO_MEMBERS) DEMO_RATE=$(DEMO_RATE) PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	  honcho start release && exec honcho start web worker beat simulator
 
 ## make test: install and run the whole suite
 test: install

@@ -61,13 +61,24 @@ def test_the_services_recipe_runs_with_debug_off_and_a_required_secret():
     assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
 
 
-def test_readme_services_recipe_uses_the_services_settings_on_loopback():
+def test_services_mode_runs_the_services_settings_on_loopback():
+    """make services (the Procfile) and the README's by-hand recipe alike."""
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+                    if line and not line.startswith("#"))
+    assert set(procfile) == {"release", "web", "worker", "beat", "simulator"}
+    assert "--host 127.0.0.1" in procfile["web"] and "--host 0.0.0.0" not in procfile["web"]
+    assert "--workers ${WEB_WORKERS:-2}" in procfile["web"]
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nservices:"):makefile.index("\n\n", makefile.index("\nservices:"))]
+    assert "DJANGO_SETTINGS_MODULE=config.settings.services" in recipe and "honcho start" in recipe
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("Services mode on one machine"):]
-    recipe = section[section.index("```sh"):section.index("```", section.index("```sh") + 5)]
-    assert "DJANGO_SETTINGS_MODULE=config.settings.services" in recipe
-    assert "--host 0.0.0.0" not in recipe and "--host 127.0.0.1" in recipe
-    assert "config.settings.local" not in recipe
+    assert "make services" in section[:section.index("```", section.index("```sh") + 5)]
+    by_hand = section[section.index("The same processes by hand"):]
+    by_hand = by_hand[by_hand.index("```sh"):by_hand.index("```", by_hand.index("```sh") + 5)]
+    assert "DJANGO_SETTINGS_MODULE=config.settings.services" in by_hand
+    assert "--host 0.0.0.0" not in by_hand and "--host 127.0.0.1" in by_hand
+    assert "config.settings.local" not in by_hand
 
 
 def test_debug_in_local_answers_this_machine_only(rf):
