@@ -30,7 +30,8 @@ class ScoringConfig(AppConfig):
         # Moderation (DESIGN.md §10): queues, the audit log (view only: nobody changes or deletes
         # it), and the actions; see scoring.moderation.admin.
         register_moderator_permissions(
-            "scoring.view_dispute", "scoring.change_dispute", "scoring.view_flag", "scoring.change_flag",
+            "scoring.view_dispute", "scoring.change_dispute", "scoring.view_disputestep", "scoring.view_flag",
+            "scoring.change_flag",
             "scoring.view_auditentry", "scoring.moderate_events", "scoring.freeze_member",
             "scoring.undo_action", "scoring.view_suspicious_patterns", "scoring.export_csv",
         )

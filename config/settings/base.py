@@ -519,8 +519,13 @@ CELERY_BEAT_SCHEDULE["scoring-unfreeze-expired"] = {
 }
 # A member's dispute goes to the partner that furnished the event first; unanswered after this many
 # days it resolves in the member's favour (the event is reversed), as a credit bureau must (US FCRA
-# §611: 30 days). The sweep runs hourly; in embedded mode reading the disputes also resolves them.
+# §611: 30 days). The sweep runs hourly; reading the member's disputes or the moderators' queue
+# also resolves the due ones (the embedded mode has no beat).
 DISPUTE_FURNISHER_DAYS = env_int("DISPUTE_FURNISHER_DAYS", 30)
+CELERY_BEAT_SCHEDULE["scoring-disputes-unanswered"] = {
+    "task": "scoring.moderation.tasks.disputes_resolve_unanswered",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["scoring-exports-expire"] = {
     "task": "accounts.privacy.tasks.data_exports_expire",
     "schedule": 3600.0,

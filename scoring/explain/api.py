@@ -75,14 +75,6 @@ def event_for_member(event: Event) -> dict[str, Any]:
     }
 
 
-class MyEventsView(APIView):
-    @extend_schema(responses={200: None})
-    def get(self, request: Request) -> Response:
-        paginator = EventPagination()
-        page = paginator.paginate_queryset(selectors.member_events(member=member_of(request)), request, view=self)
-        return paginator.get_paginated_response([event_for_member(e) for e in page or []])
-
-
 
 # --- how the score works: the response's shape, for the OpenAPI schema only ---------------
 # Fields called "label" or "data" would shadow attributes of DRF's Field and Serializer, so

@@ -1,4 +1,5 @@
-"""The member's score on the REST API, included under /api/v1/."""
+"""The member's score on the REST API, included under /api/v1/. (``me/events/`` is moderation's:
+each event with its dispute.)"""
 
 from django.urls import path
 
@@ -9,6 +10,5 @@ urlpatterns = [
     path("me/score/history/", api.ScoreHistoryView.as_view(), name="api-score-history"),
     path("me/score/changes/", api.ScoreChangesView.as_view(), name="api-score-changes"),
     path("me/score/what-if/", api.WhatIfView.as_view(), name="api-score-what-if"),
-    path("me/events/", api.MyEventsView.as_view(), name="api-my-events"),
     path("score/model/", api.ScoreModelView.as_view(), name="api-score-model"),
 ]

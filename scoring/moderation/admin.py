@@ -40,9 +40,9 @@ from scoring.ledger import selectors
 from scoring.ledger.admin import EventAdmin
 from scoring.ledger.models import ScoreChange, ScoreState
 from scoring.model import PARAMS
+from scoring.moderation import disputes, services
 from scoring.moderation import reports as moderation_reports
-from scoring.moderation import services
-from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, Flag
+from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, DisputeStep, Flag
 from social.graph.admin import FriendshipAdmin
 from social.graph.models import Friendship
 
@@ -498,13 +498,77 @@ class OpenFirstStatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=self.value()) if self.value() else queryset
 
 
+class WaitingForFilter(admin.SimpleListFilter):
+    """Open disputes by whose move it is: the partner's (within its deadline) or the moderators'
+    (the partner confirmed the event, or the dispute was reopened)."""
+
+    title = "waiting for"
+    parameter_name = "waiting"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("moderator", "A moderator"), ("partner", "The partner")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        partner = Q(status=Dispute.Status.OPEN, partner_verdict="", respond_by__isnull=False)
+        if self.value() == "partner":
+            return queryset.filter(partner)
+        if self.value() == "moderator":
+            return queryset.filter(status=Dispute.Status.OPEN).exclude(partner)
+        return queryset
+
+
+class DisputeStepInline(admin.TabularInline):
+    """The dispute's timeline, as the member reads it (read only)."""
+
+    model = DisputeStep
+    fields = ["created_at", "by", "kind", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "timeline (as the member reads it)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class DisputeAdmin(QueueAdmin):
     change_list_template = "admin/scoring/dispute/change_list.html"
-    list_display = ["id", "member", "event_link", "partner", "kind", "status", "created_at", "age", "reason"]
-    list_filter = [OpenFirstStatusFilter, ("event__partner", admin.RelatedOnlyFieldListFilter), "created_at"]
-    search_fields = ["member__username", "event__external_id", "reason"]
+    list_display = ["id", "member", "event_link", "partner", "kind", "status", "waiting_for", "created_at", "age",
+                    "reason", "partner_answer"]
+    list_filter = [OpenFirstStatusFilter, WaitingForFilter, "partner_verdict",
+                   ("event__partner", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["member__username", "event__external_id", "reason", "partner_note"]
     list_select_related = ["member", "event", "event__partner"]
     actions = ["accept_disputes", "reject_disputes", "export_csv"]
+    inlines = [DisputeStepInline]
+    fieldsets = [
+        (None, {"fields": ["member", "event", "status", "created_at"]}),
+        ("The member and the partner", {
+            "description": "The member's reason beside the partner's answer to it.",
+            "fields": [("reason", "partner_note"), ("partner_verdict", "partner_answered_at", "respond_by")]}),
+        ("Resolution", {"fields": ["resolved_at", "resolved_by", "resolution"]}),
+    ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Disputes the partner left unanswered past their deadline resolve first (no beat in the
+        # embedded mode; a no-op otherwise, the hourly task having done it).
+        disputes.disputes_resolve_unanswered()
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Waiting for")
+    def waiting_for(self, obj: Dispute) -> str:
+        if obj.status != Dispute.Status.OPEN:
+            return "—"
+        if not obj.partner_verdict and obj.respond_by is not None:
+            return f"the partner (by {obj.respond_by:%Y-%m-%d})"
+        return "a moderator"
+
+    @admin.display(description="Partner's answer")
+    def partner_answer(self, obj: Dispute) -> str:
+        if not obj.partner_verdict:
+            return "—"
+        return f"{obj.get_partner_verdict_display()}: “{obj.partner_note}”" if obj.partner_note \
+            else obj.get_partner_verdict_display()
 
     @admin.display(description="Event")
     def event_link(self, obj: Dispute) -> SafeString:
@@ -529,7 +593,8 @@ class DisputeAdmin(QueueAdmin):
             action="accept_disputes", title="Accept disputes",
             submit=f"Accept {len(targets)} dispute(s)",
             items=[f"#{d.pk} {d.member.username}: {d.event.get_kind_display()} {d.event.amount} "
-                   f"{d.event.currency} from {d.event.partner.name} — “{d.reason}”" for d in targets],
+                   f"{d.event.currency} from {d.event.partner.name} — “{d.reason}”"
+                   + (f" · {d.event.partner.name}: “{d.partner_note}”" if d.partner_note else "") for d in targets],
             description="Each disputed event is reversed: the member is rescored from their remaining events, "
                         "friends' contagion follows, every affected ledger explains it, and the member is told.",
         )
@@ -543,7 +608,8 @@ class DisputeAdmin(QueueAdmin):
             run=lambda d, me, data: services.dispute_reject(dispute_id=d.pk, by=me, reason=data["reason"]),
             action="reject_disputes", title="Reject disputes",
             submit=f"Reject {len(targets)} dispute(s)",
-            items=[f"#{d.pk} {d.member.username}: “{d.reason}”" for d in targets],
+            items=[f"#{d.pk} {d.member.username}: “{d.reason}”"
+                   + (f" · {d.event.partner.name}: “{d.partner_note}”" if d.partner_note else "") for d in targets],
             description="The events keep counting. The members see your reason.",
         )
 

@@ -20,14 +20,22 @@ from accounts.members.access import member_of
 from accounts.notifications import feed as notifications
 from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
+from scoring.explain import api as explain_api
+from scoring.ledger.selectors import member_events
+from scoring.moderation import disputes
 from scoring.moderation import services as moderation
 from scoring.moderation.models import REASON_MAX_LENGTH, Dispute, Flag
 from scoring.moderation.services import ModerationCode
 
 
 def dispute_representation(d: Dispute) -> dict[str, Any]:
+    """A dispute as its member reads it: where it stands, the partner's deadline and answer, and
+    every step (``timeline``, oldest first; prefetch ``steps`` for a list)."""
     return {"id": d.pk, "event": d.event_id, "reason": d.reason, "status": d.status, "created_at": d.created_at,
-            "resolved_at": d.resolved_at, "resolution": d.resolution if d.status != Dispute.Status.OPEN else ""}
+            "resolved_at": d.resolved_at, "resolution": d.resolution if d.status != Dispute.Status.OPEN else "",
+            "respond_by": d.respond_by, "partner_verdict": d.partner_verdict or None,
+            "partner_note": d.partner_note, "partner_answered_at": d.partner_answered_at,
+            "timeline": [{"at": s.created_at, "kind": s.kind, "by": s.by, "text": s.text} for s in d.steps.all()]}
 
 
 def flag_representation(f: Flag) -> dict[str, Any]:
@@ -55,8 +63,29 @@ class DisputeView(APIView):
 class MyDisputesView(APIView):
     @extend_schema(responses={200: None})
     def get(self, request: Request) -> Response:
-        rows = Dispute.objects.filter(member=member_of(request)).order_by("-created_at", "-id")[:200]
+        me = member_of(request)
+        disputes.disputes_resolve_unanswered(member_id=me.pk)  # due ones first (no beat in embedded mode)
+        rows = Dispute.objects.filter(member=me).prefetch_related("steps").order_by("-created_at", "-id")[:200]
         return Response({"results": [dispute_representation(d) for d in rows]})
+
+
+class MyEventsView(APIView):
+    """``GET me/events/``: the member's events (``scoring.explain.api.event_for_member``), each with
+    ``dispute``: its latest dispute (``dispute_representation``, with its timeline) or null."""
+
+    @extend_schema(responses={200: None})
+    def get(self, request: Request) -> Response:
+        me = member_of(request)
+        disputes.disputes_resolve_unanswered(member_id=me.pk)
+        paginator = explain_api.EventPagination()
+        events = paginator.paginate_queryset(member_events(member=me), request, view=self) or []
+        latest: dict[int, Dispute] = {}
+        for d in Dispute.objects.filter(member=me, event_id__in=[e.pk for e in events]).prefetch_related(
+                "steps").order_by("created_at", "id"):
+            latest[d.event_id] = d
+        return paginator.get_paginated_response([
+            {**explain_api.event_for_member(e),
+             "dispute": dispute_representation(latest[e.pk]) if e.pk in latest else None} for e in events])
 
 
 class MyNoticesView(APIView):

@@ -9,7 +9,10 @@ webhooks a dispute sends (``partner_webhook``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from scoring.ingestion.models import Event
 from scoring.moderation.models import Dispute, DisputeStep
@@ -85,10 +88,12 @@ def events_partner_views(events: Iterable[Event]) -> list[dict[str, Any]]:
     return [event_partner_view(e, dispute=latest.get(e.pk)) for e in events]
 
 
-def dispute_step(*, dispute: Dispute, kind: str, by: str, text: str) -> DisputeStep:
-    """Append one step to the dispute's timeline (inside the transaction that took the step)."""
-    return DisputeStep.objects.create(dispute=dispute, kind=kind, by=by, text=text[:DisputeStep._meta
-                                      .get_field("text").max_length])
+def dispute_step(*, dispute: Dispute, kind: str, by: str, text: str, at: datetime | None = None) -> DisputeStep:
+    """Append one step to the dispute's timeline (inside the transaction that took the step), at
+    ``at`` (default: now)."""
+    limit = DisputeStep._meta.get_field("text").max_length
+    return DisputeStep.objects.create(dispute=dispute, kind=kind, by=by, text=text[:limit],
+                                      created_at=at or timezone.now())
 
 
 def _day(moment: Any) -> str:
@@ -108,9 +113,16 @@ def dispute_opened(*, dispute: Dispute) -> None:
     event (``event.disputed``), which must answer by ``respond_by``."""
     event = dispute.event
     dispute_step(dispute=dispute, kind=DisputeStep.Kind.OPENED, by=DisputeStep.By.MEMBER,
-                 text=f"You disputed this event: “{dispute.reason}”")
+                 text=f"You disputed this event: “{dispute.reason}”", at=dispute.created_at)
     if dispute.respond_by is not None:
-        dispute_step(dispute=dispute, kind=DisputeStep.Kind.SENT, by=DisputeStep.By.SYSTEM,
+        dispute_step(dispute=dispute, kind=DisputeStep.Kind.SENT, by=DisputeStep.By.SYSTEM, at=dispute.created_at,
                      text=f"Sent to {event.partner.name}, which reported it, to check. It must answer by "
                           f"{_day(dispute.respond_by)}; if it does not, the event is removed in your favour.")
     partner_webhook(type=WebhookType.EVENT_DISPUTED, event=event, dispute=dispute)
+
+
+def dispute_resolved(*, dispute: Dispute, kind: str, by: str, text: str) -> None:
+    """A dispute was resolved (accepted, rejected or corrected; ``dispute`` as it is now, its event
+    with its new status): the step on the timeline, ``dispute.resolved`` for the partner."""
+    dispute_step(dispute=dispute, kind=kind, by=by, text=text)
+    partner_webhook(type=WebhookType.DISPUTE_RESOLVED, event=dispute.event, dispute=dispute)

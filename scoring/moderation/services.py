@@ -44,7 +44,7 @@ from scoring.ledger.models import ScoreChange
 from scoring.ledger.services import Rescored
 from scoring.model import describe_event
 from scoring.moderation import furnisher
-from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, Flag
+from scoring.moderation.models import REASON_MAX_LENGTH, AuditEntry, Dispute, DisputeStep, Flag
 from scoring.moderation.signals import dispute_decided
 from scoring.webhooks.models import WebhookType
 from scoring.webhooks.outbox import events_record
@@ -124,14 +124,17 @@ def json_safe(value: Any) -> Any:
 def audit_record(
     *, actor: User | None, action: str, target_type: str, target_id: int | None, reason: str,
     member: User | int | None = None, before: dict | None = None, after: dict | None = None,
-    undoes: AuditEntry | None = None,
+    undoes: AuditEntry | None = None, actor_name: str | None = None,
 ) -> AuditEntry:
-    """Append one entry to the audit log (inside the caller's transaction)."""
+    """Append one entry to the audit log (inside the caller's transaction). ``actor_name``: who
+    acted when it is not a member of ours (``partner:<slug>``); else the actor's username, or
+    "system" without an actor."""
     member_id = member.pk if isinstance(member, User) else member
     try:
         with transaction.atomic():
             return AuditEntry.objects.create(
-                actor=actor, actor_name=actor.username if actor is not None else "system", action=action,
+                actor=actor, action=action,
+                actor_name=actor_name or (actor.username if actor is not None else "system"),
                 member_id=member_id, target_type=target_type, target_id=target_id, reason=reason,
                 before=json_safe(before or {}), after=json_safe(after or {}), undoes=undoes,
             )
@@ -257,32 +260,44 @@ def _parse_field(name: str, value: Any) -> Any:
     return value
 
 
-def _validate_correction(event: Event, values: dict[str, Any]) -> None:
-    def invalid(detail: str) -> ModerationError:
-        return ModerationError(detail, code=ModerationCode.INVALID_CORRECTION)
+class InvalidCorrection(ModerationError):
+    """A correction that breaks an event's rules (400 ``invalid_correction``); ``field`` names the
+    first offending field, for an API that reports fields."""
 
+    code = ModerationCode.INVALID_CORRECTION
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+def _validate_correction(event: Event, values: dict[str, Any]) -> None:
+    invalid = InvalidCorrection
     amount = values["amount"]
     if amount is None or amount <= 0:
-        raise invalid("The amount must be positive.")
+        raise invalid("The amount must be positive.", field="amount")
     if event.kind == Event.Kind.PURCHASE:
-        if values["due_date"] or values["paid_date"] or values["missed"] or values["amount_paid"] is not None:
-            raise invalid("A purchase has an amount only.")
+        extra = [f for f in ("due_date", "paid_date", "missed") if values[f]]
+        if extra or values["amount_paid"] is not None:
+            raise invalid("A purchase has an amount only.", field=(extra or ["amount_paid"])[0])
         return
     if values["due_date"] is None:
-        raise invalid("A payment needs its due date.")
+        raise invalid("A payment needs its due date.", field="due_date")
     if bool(values["paid_date"]) == bool(values["missed"]):
-        raise invalid("Give either the paid date or 'missed' (exactly one).")
+        raise invalid("Give either the paid date or 'missed' (exactly one).", field="paid_date")
     paid = values["amount_paid"]
     if paid is not None and (paid < 0 or paid > amount):
-        raise invalid("The amount paid must be between 0 and the amount.")
+        raise invalid("The amount paid must be between 0 and the amount.", field="amount_paid")
 
 
 @transaction.atomic
 def event_correct(
-    *, event_id: int, by: User | None, reason: str, changes: dict[str, Any], undoes: AuditEntry | None = None
+    *, event_id: int, by: User | None, reason: str, changes: dict[str, Any], undoes: AuditEntry | None = None,
+    who: str = "a moderator", actor_name: str | None = None,
 ) -> AuditEntry:
     """A moderator corrects an event's facts (amount, dates, missed); the member is rescored if
-    it counts. ``changes``: a subset of ``CORRECTABLE_FIELDS``."""
+    it counts. ``changes``: a subset of ``CORRECTABLE_FIELDS``. ``who`` corrected it, as the
+    member reads it (a partner answering a dispute: its name; ``actor_name`` in the audit log)."""
     reason = _require_reason(reason)
     unknown = set(changes) - set(CORRECTABLE_FIELDS)
     if unknown:
@@ -294,7 +309,7 @@ def event_correct(
     _validate_correction(event, values)
     changed = {k: v for k, v in values.items() if before_values[k] != v}
     if not changed:
-        raise ModerationError("Nothing to correct: the values are the same.", code=ModerationCode.INVALID_CORRECTION)
+        raise InvalidCorrection("Nothing to correct: the values are the same.", field=next(iter(changes), "amount"))
     old_text = _event_text(event)
     changed_at = timezone.now()  # the partner's status API tells the event was corrected
     Event.objects.filter(pk=event.pk).update(**changed, corrected_at=changed_at)
@@ -304,13 +319,14 @@ def event_correct(
     events_record(events=[event], type=WebhookType.EVENT_CORRECTED, status="corrected", members={member.pk: member})
     rescored = Rescored(None, None, False)
     if event.status == Event.Status.SCORED:
-        rescored = _rescore(member=member, event=event, explanation=f"Corrected by a moderator: {new_text}")
+        rescored = _rescore(member=member, event=event, explanation=f"Corrected by {who}: {new_text}")
     notify(member=member, kind=Notification.Kind.EVENT, subject="an event was corrected",
-           text=f"A moderator corrected an event: was “{old_text}”, now “{new_text}”. Why: {reason}. "
+           text=f"{who[:1].upper()}{who[1:]} corrected an event: was “{old_text}”, now “{new_text}”. Why: {reason}. "
                 f"{_score_line(rescored) if rescored.new_score is not None else ''}".strip())
     return audit_record(
         actor=by, action=Action.EVENT_CORRECT, target_type="event", target_id=event.pk, member=member,
         reason=reason, before={k: before_values[k] for k in changed}, after=changed, undoes=undoes,
+        actor_name=actor_name,
     )
 
 
@@ -348,12 +364,13 @@ def dispute_open(*, member: User, event_id: int, reason: str) -> Dispute:
     return dispute
 
 
-def _dispute_claim(*, dispute_id: int, by: User | None, status: str, resolution: str) -> tuple[User, Dispute]:
+def _dispute_claim(*, dispute_id: int, by: User | None, status: str, resolution: str,
+                   claim: dict[str, Any] | None = None) -> tuple[User, Dispute]:
     member_id = Dispute.objects.filter(pk=dispute_id).values_list("member_id", flat=True).first()
     if member_id is None:
         raise NotFound()
     member = locks.member_lock(member_id)
-    claimed = Dispute.objects.filter(pk=dispute_id, status=Dispute.Status.OPEN).update(
+    claimed = Dispute.objects.filter(pk=dispute_id, status=Dispute.Status.OPEN, **(claim or {})).update(
         status=status, resolved_at=timezone.now(), resolved_by=by, resolution=resolution
     )
     if not claimed:
@@ -368,22 +385,42 @@ def dispute_accept(*, dispute_id: int, by: User | None, note: str = "") -> Audit
     """Accept: the event is reversed, the member rescored (``moderation`` ledger row), friends'
     contagion follows; the member is told."""
     note = (note or "").strip()
+    return dispute_accept_as(dispute_id=dispute_id, by=by, resolution=note or "Your dispute was accepted.",
+                             note=note, action=Action.DISPUTE_ACCEPT, step_kind=DisputeStep.Kind.ACCEPTED,
+                             step_by=DisputeStep.By.MODERATOR, step_text="A moderator accepted your dispute")
+
+
+def dispute_accept_as(
+    *, dispute_id: int, by: User | None, resolution: str, note: str, action: str, step_kind: str, step_by: str,
+    step_text: str, why: str = "", actor_name: str | None = None, claim: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Resolve an open dispute in the member's favour (a moderator's accept, the partner's
+    withdrawal, the partner's silence past ``respond_by``): the event is reversed (rescore,
+    contagion, ledger), the member told, the step on the timeline, ``dispute.resolved`` recorded
+    for the partner, audited as ``action``. ``why`` is said in the ledger and the notice (e.g.
+    "Acme Bank withdrew the event"); ``claim``: conditions the open dispute must still meet
+    (else 409 ``dispute_closed``). Inside the caller's transaction."""
     member, dispute = _dispute_claim(dispute_id=dispute_id, by=by, status=Dispute.Status.ACCEPTED,
-                                     resolution=note or "Your dispute was accepted.")
+                                     resolution=resolution, claim=claim)
     event = dispute.event
+    event.member = member
     text = _event_text(event)
     before_event = _event_snapshot(event)
     rescored = Rescored(None, None, False)
     if event.status != Event.Status.REVERSED:
-        before_event, _, rescored = _reverse(member=member, event=event,
-                                             explanation=f"Dispute accepted, event reversed: {text}")
+        cause = f"Dispute accepted ({why}), event reversed" if why else "Dispute accepted, event reversed"
+        before_event, _, rescored = _reverse(member=member, event=event, explanation=f"{cause}: {text}")
     score_line = _score_line(rescored) if rescored.new_score is not None else ""
+    because = f" {why}, so" if why else ""
     notify(member=member, kind=Notification.Kind.DISPUTE, subject="your dispute was accepted",
-           text=f"Your dispute of “{text}” was accepted: the event no longer counts. "
+           text=f"Your dispute of “{text}” was accepted:{because} the event no longer counts. "
                 f"{note + ' ' if note else ''}{score_line}".strip())
+    furnisher.dispute_resolved(dispute=dispute, kind=step_kind, by=step_by,
+                               text=f"{step_text}: the event no longer counts. {note + ' ' if note else ''}"
+                                    f"{score_line}".strip())
     return audit_record(
-        actor=by, action=Action.DISPUTE_ACCEPT, target_type="dispute", target_id=dispute.pk, member=member,
-        reason=note or "Dispute accepted",
+        actor=by, action=action, target_type="dispute", target_id=dispute.pk, member=member,
+        reason=note or resolution, actor_name=actor_name,
         before={"dispute": "open", "event_id": event.pk, "event": before_event},
         after={"dispute": "accepted", "event_id": event.pk, "event": _event_snapshot(event)},
     )
@@ -394,9 +431,12 @@ def dispute_reject(*, dispute_id: int, by: User | None, reason: str) -> AuditEnt
     """Reject: the event keeps counting; the member sees ``reason``."""
     reason = _require_reason(reason)
     member, dispute = _dispute_claim(dispute_id=dispute_id, by=by, status=Dispute.Status.REJECTED, resolution=reason)
+    dispute.event.member = member
     text = _event_text(dispute.event)
     notify(member=member, kind=Notification.Kind.DISPUTE, subject="your dispute was answered",
            text=f"Your dispute of “{text}” was rejected: the event still counts. Why: {reason}")
+    furnisher.dispute_resolved(dispute=dispute, kind=DisputeStep.Kind.REJECTED, by=DisputeStep.By.MODERATOR,
+                               text=f"A moderator rejected your dispute: the event still counts. Why: {reason}")
     return audit_record(
         actor=by, action=Action.DISPUTE_REJECT, target_type="dispute", target_id=dispute.pk, member=member,
         reason=reason, before={"dispute": "open", "event_id": dispute.event_id},
@@ -423,6 +463,10 @@ def _dispute_reopen(*, dispute_id: int, by: User | None, reason: str, undoes: Au
     was = dispute.status
     _reopen(Dispute, dispute_id, taken="Another dispute of this event is open now.",
             already="This dispute is open already.")
+    # Back with the moderators: the partner's deadline (maybe past) must not resolve it again.
+    Dispute.objects.filter(pk=dispute_id).update(respond_by=None)
+    furnisher.dispute_step(dispute=dispute, kind=DisputeStep.Kind.REOPENED, by=DisputeStep.By.MODERATOR,
+                           text=f"A moderator reopened your dispute. Why: {reason}")
     notify(member=dispute.member, kind=Notification.Kind.DISPUTE, subject="your dispute is under review again",
            text=f"Your dispute of “{_event_text(dispute.event)}” is under review again. Why: {reason}")
     return audit_record(actor=by, action=Action.DISPUTE_REOPEN, target_type="dispute", target_id=dispute_id,

@@ -6,6 +6,7 @@ from scoring.moderation import api
 
 urlpatterns = [
     path("me/events/<int:event_id>/dispute/", api.DisputeView.as_view(), name="api-event-dispute"),
+    path("me/events/", api.MyEventsView.as_view(), name="api-my-events"),
     path("me/disputes/", api.MyDisputesView.as_view(), name="api-my-disputes"),
     path("me/notices/", api.MyNoticesView.as_view(), name="api-my-notices"),
     path("me/notices/read/", api.MyNoticesReadView.as_view(), name="api-my-notices-read"),

@@ -18,6 +18,7 @@ from accounts.notifications import feed
 from accounts.notifications.models import Notification
 from config.kernel.errors import DomainError, NotFound
 from scoring.ledger import selectors
+from scoring.moderation import disputes
 from scoring.moderation import services as moderation
 from scoring.moderation.models import REASON_MAX_LENGTH, Dispute
 
@@ -27,7 +28,7 @@ EVENTS_PER_PAGE = 30
 
 class DisputeForm(forms.Form):
     reason = forms.CharField(max_length=REASON_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="What is wrong with this event? A moderator will answer.")
+                             help_text="What is wrong with this event? The partner that sent it checks it first.")
 
 
 class FlagForm(forms.Form):
@@ -47,8 +48,10 @@ def moderation_context(request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 def events_page(request: HttpRequest) -> HttpResponse:
-    """The member's events, newest first, each with its latest dispute; their disputes and the
-    notices about them."""
+    """The member's events, newest first, each with its latest dispute and its timeline; their
+    disputes and the notices about them. Disputes whose partner left them unanswered past their
+    deadline are resolved first (the embedded mode has no beat to do it)."""
+    disputes.disputes_resolve_unanswered(member_id=member_of(request).pk)
     page = Paginator(selectors.member_events(member=member_of(request)), EVENTS_PER_PAGE).get_page(
         request.GET.get("page"))
     page.object_list = list(page.object_list)  # annotated with their disputes below
@@ -60,7 +63,8 @@ def _events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
     me = member_of(request)
     ids = [e.pk for e in events]
     latest: dict[int, Dispute] = {}
-    for d in Dispute.objects.filter(member=me, event_id__in=ids).order_by("created_at", "id"):
+    for d in Dispute.objects.filter(member=me, event_id__in=ids).prefetch_related("steps").order_by("created_at",
+                                                                                                    "id"):
         latest[d.event_id] = d
     for e in events:
         e.dispute = latest.get(e.pk)
@@ -87,7 +91,8 @@ def event_dispute(request: HttpRequest, event_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("score-events")
-    messages.success(request, "Dispute sent. A moderator will answer; you will see the answer here.")
+    messages.success(request, "Dispute sent. The partner that sent the event checks it first; you will see "
+                              "every step here.")
     return redirect("score-events")
 
 

@@ -10,18 +10,26 @@ same answer as an unknown one.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.kernel.errors import ApiError
 from config.kernel.openapi import errors
+from config.kernel.serializers import StrictSerializer
 from scoring.ingestion.models import Event
+from scoring.moderation import disputes
+from scoring.moderation.disputes import DisputeCode
+from scoring.moderation.models import REASON_MAX_LENGTH, Dispute
+from scoring.moderation.services import InvalidCorrection, ModerationCode
 from scoring.partners import selectors
 from scoring.partners.auth import PARTNER_SIGNED, SIGNATURE_CODES, IsPartner, PartnerSignatureAuthentication, partner_of
 from scoring.partners.selectors import PartnerStatus
@@ -29,6 +37,7 @@ from scoring.partners.selectors import PartnerStatus
 
 class PartnerCode:
     INVALID_CURSOR = "invalid_cursor"  # 400
+    NOT_FOR_VERDICT = "not_for_verdict"  # 400: corrected fields with another verdict than "corrected"
 
 
 class PartnerSignedView(APIView):
@@ -142,3 +151,75 @@ class PartnerEventsView(PartnerSignedView):
             raise ApiError(400, PartnerCode.INVALID_CURSOR, "This cursor is not valid: start again without one.") \
                 from exc
         return Response({"results": selectors.events_partner_views(page.items), "next": page.next_cursor})
+
+
+class CorrectedSerializer(StrictSerializer):
+    """The event's corrected facts: only the fields that change (``missed: true`` with
+    ``paid_date: null`` for a payment now missed, and the other way round)."""
+
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False)
+    amount_paid = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"),
+                                           required=False, allow_null=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    paid_date = serializers.DateField(required=False, allow_null=True)
+    missed = serializers.BooleanField(required=False)
+
+    class Meta:
+        ref_name = "PartnerEventCorrection"
+
+
+class DisputeResponseSerializer(StrictSerializer):
+    verdict = serializers.ChoiceField(choices=Dispute.Verdict.values)
+    corrected = CorrectedSerializer(required=False, help_text="with `verdict: corrected` only, and then required")
+    note = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text="the partner's findings: the member and "
+                                 "the moderators read it")
+
+    class Meta:
+        ref_name = "PartnerDisputeResponse"
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        correcting = data["verdict"] == Dispute.Verdict.CORRECTED
+        if correcting and not data.get("corrected"):
+            raise serializers.ValidationError(
+                {"corrected": [ErrorDetail("Give the corrected fields.", code="required")]})
+        if not correcting and "corrected" in data:
+            raise serializers.ValidationError({"corrected": [ErrorDetail(
+                "Only a `corrected` verdict takes corrected fields.", code=PartnerCode.NOT_FOR_VERDICT)]})
+        return data
+
+
+@extend_schema(
+    summary="A partner answers a member's dispute of its event (signed)",
+    description="Signed with the partner's key (the raw body, as for ingestion). The dispute was announced by the "
+                "`event.disputed` webhook and must be answered by its `respond_by` (else it resolves in the "
+                "member's favour and the event is reversed). `withdrawn`: the event is reversed at once (the "
+                "member is rescored, friends' contagion follows; `event.reversed` and `dispute.resolved` follow). "
+                "`corrected`: the event's facts are replaced by `corrected` (only the fields that change; a "
+                "payment takes exactly one of `paid_date` or `missed: true`, a purchase an amount only), the "
+                "member is rescored and sees the correction, and the dispute ends `corrected` (`event.corrected`, "
+                "`dispute.resolved`). `confirmed`: the partner stands by the event; a moderator decides, with "
+                "the partner's `note` beside the member's reason (`dispute.resolved` follows the decision). The "
+                "answer is given once: another is 409 `already_answered` (read the event's status to check an "
+                "answer whose response was lost). Answers with the event's status as `GET` shows it.",
+    parameters=PARTNER_SIGNED, request=DisputeResponseSerializer,
+    responses={200: EventStatusSerializer, **_SIGNED_401, **errors({
+        400: ["invalid_choice", "max_length", "min_value", "max_digits", "max_decimal_places", "max_whole_digits",
+              PartnerCode.NOT_FOR_VERDICT, ModerationCode.INVALID_CORRECTION], 404: [],
+        409: [DisputeCode.NO_OPEN_DISPUTE, DisputeCode.ALREADY_ANSWERED]},
+        _409="No open dispute to answer (`no_open_dispute`), or it was answered already (`already_answered`).")},
+)
+class DisputeResponseView(PartnerSignedView):
+    def post(self, request: Request, external_id: str) -> Response:
+        serializer = DisputeResponseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        partner = partner_of(request)
+        try:
+            dispute = disputes.dispute_partner_answer(partner=partner, external_id=external_id,
+                                                      verdict=data["verdict"], note=data["note"],
+                                                      corrected=data.get("corrected"))
+        except InvalidCorrection as exc:  # the rules between an event's fields, named like a field's
+            raise serializers.ValidationError(
+                {"corrected": {exc.field: [ErrorDetail(exc.detail, code=exc.code)]}}) from exc
+        event = selectors.partner_event(partner=partner, external_id=external_id)
+        return Response(selectors.event_partner_view(event, dispute=dispute))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 
@@ -25,10 +27,21 @@ def test_member_disputes_an_event_once(world, api_as, api):
     response = alice_api.post(dispute_url(event), {"reason": "I paid this on time"}, format="json")
     assert response.status_code == 201
     dispute = Dispute.objects.get()
-    assert response.json() == {
+    body = response.json()
+    opened = body["created_at"]
+    assert body == {
         "id": dispute.pk, "event": event.pk, "reason": "I paid this on time", "status": "open",
-        "created_at": response.json()["created_at"], "resolved_at": None, "resolution": "",
+        "created_at": opened, "resolved_at": None, "resolution": "",
+        "respond_by": dispute.respond_by.isoformat().replace("+00:00", "Z"), "partner_verdict": None,
+        "partner_note": "", "partner_answered_at": None,
+        "timeline": [
+            {"at": opened, "kind": "opened", "by": "member", "text": "You disputed this event: “I paid this on time”"},
+            {"at": opened, "kind": "sent", "by": "system",
+             "text": f"Sent to Acme Bank, which reported it, to check. It must answer by "
+                     f"{dispute.respond_by:%-d %B %Y}; if it does not, the event is removed in your favour."},
+        ],
     }
+    assert dispute.respond_by == dispute.created_at + timedelta(days=30)
     again = alice_api.post(dispute_url(event), {"reason": "really"}, format="json")
     assert again.status_code == 409
     assert again.json()["code"] == "dispute_already_open"
@@ -68,7 +81,7 @@ def test_member_disputes_from_the_events_page(world, member_client):
     response = member_client.post(f"/score/events/{event.pk}/dispute/", {"reason": "Paid on time"})
     assert response.status_code == 302
     assert Dispute.objects.get().reason == "Paid on time"
-    assert b"Disputed, waiting for a moderator." in member_client.get("/score/events/").content
+    assert b"Dispute: waiting for Acme Bank (answer due " in member_client.get("/score/events/").content
     # Someone else's event: 404, nothing recorded.
     other = member_client.post(f"/score/events/{world.missed[0].pk + 1000}/dispute/", {"reason": "x"})
     assert other.status_code == 404
@@ -154,7 +167,9 @@ def test_rejecting_keeps_the_event_and_the_member_sees_why(world, mod_client, dj
         "Why: The bank's statement shows it missed")
     assert mail.outbox[0].subject == "Credo: your dispute was answered"
     page = member_client.get("/score/events/").content.decode()
-    assert "Dispute rejected: The bank&#x27;s statement shows it missed" in page
+    assert "Dispute: rejected</summary>" in page
+    assert "A moderator rejected your dispute: the event still counts. Why: The bank&#x27;s statement shows it " \
+           "missed" in page
     assert b"was rejected" in member_client.get("/dashboard/").content
     # Answered once: a second answer is refused.
     with pytest.raises(services.ModerationError) as exc:
