@@ -522,7 +522,7 @@ class DisputeStepInline(admin.TabularInline):
 
     model = DisputeStep
     fields = ["created_at", "by", "kind", "text"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "by", "kind", "text"]
     extra = 0
     can_delete = False
     verbose_name_plural = "timeline (as the member reads it)"
