@@ -9,7 +9,14 @@ from rest_framework.test import APIClient
 
 from scoring.ingestion.partners import IssuedKey, partner_create
 from tests.scoring.conftest import SignedClient, acme, acme_key, partner_client  # noqa: F401  (fixtures)
-from tests.scoring.moderation.conftest import _vest_at_once, mod_client, moderator, run, world  # noqa: F401
+from tests.scoring.moderation.conftest import (  # noqa: F401  (fixtures)
+    _vest_at_once,
+    member_client,
+    mod_client,
+    moderator,
+    run,
+    world,
+)
 
 
 @pytest.fixture
