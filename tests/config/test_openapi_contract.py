@@ -62,6 +62,9 @@ STATE_DEPENDENT: dict[str, set[str]] = {
     # Where a webhook URL's host resolves (public addresses only), and http outside development.
     "PUT /api/v1/partner/webhook/": {"webhook_url_scheme", "webhook_url_address", "webhook_url_unresolved",
                                      "webhook_url_invalid"},
+    # Rules between fields, stated on the operation: `corrected` with the `corrected` verdict only, and then
+    # required.
+    "POST /api/v1/partner/events/{external_id}/dispute-response/": {"required", "not_for_verdict"},
 }
 SIGNED_PATHS = ("/api/v1/events/", "/api/v1/events/batch/")
 #: Every operation under it is signed by a partner (a GET signs its path with the query).
