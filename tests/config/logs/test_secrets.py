@@ -48,6 +48,12 @@ def _signed_post(client: APIClient, key, body: bytes, *, secret: str | None = No
     return response, signature
 
 
+def _signed_headers(key, body: bytes) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    stamp = int(time.time())
+    return {"HTTP_X_CREDO_KEY": key.key_id, "HTTP_X_CREDO_TIMESTAMP": str(stamp),
+            "HTTP_X_CREDO_SIGNATURE": sign(key.secret, stamp, body)}
+
+
 async def _socket_with_ticket(ticket: str) -> str:
     socket = WebsocketCommunicator(application, f"/ws/leaderboards/?ticket={ticket}&board=friends")
     connected, _ = await socket.connect()
@@ -108,6 +114,17 @@ def test_the_flows_that_handle_secrets_log_none_of_them(alice, debug_logs, setti
                                           secret="a-guessed-secret")
     assert refused.status_code == 401
     secrets |= {"signature": signature.removeprefix("sha256="), "bad signature": bad_signature.removeprefix("sha256=")}
+
+    # The partner configures a webhook (its whsec_ secret is shown once) and rotates the secret;
+    # after the events above, and for a type nothing below sends, so nothing is delivered.
+    body = json.dumps({"url": "https://93.184.215.14/hooks", "events": ["consent.revoked"]}).encode()
+    configured = partner.put("/api/v1/partner/webhook/", data=body, content_type="application/json",
+                             **_signed_headers(key, body))
+    assert configured.status_code == 200 and configured.json()["secret"].startswith("whsec_")
+    rotated = partner.post("/api/v1/partner/webhook/rotate/", data=b"", content_type="application/json",
+                           **_signed_headers(key, b""))
+    assert rotated.status_code == 200 and rotated.json()["secret"].startswith("whsec_")
+    secrets |= {"webhook secret": configured.json()["secret"], "rotated webhook secret": rotated.json()["secret"]}
 
     # A data export and its signed download link.
     export = member_api.post("/api/v1/me/export/")
