@@ -78,6 +78,8 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Listed to drop the handlers Django's DEFAULT_LOGGING gives it: its lines reach ours.
+            "django": {},
             "django.db.backends": quiet,
             # django-structlog writes the request and task lines; these would repeat them.
             "django.request": {"level": "CRITICAL"},
