@@ -116,6 +116,7 @@ def main() -> None:
         settings.WEBHOOKS_ALLOW_LOCAL = True
         receiver = Receiver().start()
         WebhookEndpoint.objects.filter(partner=partner).delete()
+        WebhookMessage.objects.filter(partner=partner).delete()  # an earlier run's
         configured = webhook_endpoint_set(partner=partner, url=receiver.url, types=[WebhookType.EVENT_SCORED],
                                           actor_name="bench")
         receiver.secrets = [configured.secret or ""]
