@@ -99,20 +99,23 @@ def http_client() -> httpx.Client:
 
 
 def attempt_send(*, client: httpx.Client, url: str, message: WebhookMessage, secrets_: list[str]) -> Outcome:
-    """One POST of ``message`` to ``url``, signed with every live secret. Never raises for
-    anything the receiver or the network does: that is the outcome."""
+    """One POST of ``message`` to ``url``, signed with every live secret, to the first of the
+    host's (checked) addresses that takes the connection. Never raises for anything the receiver
+    or the network does: that is the outcome."""
     try:
-        destination = destinations(url)[0]
+        options = destinations(url)
     except UnsafeUrl as exc:
         return Outcome(None, 0, False, f"refused: {exc.detail}"[:ERROR_MAX], "")
     if not secrets_:
         return Outcome(None, 0, False, "no live secret to sign with", "")
     sent_at = timezone.now()
     body = body_of(message)
-    default_port = 443 if destination.scheme == "https" else 80
+    first = options[0]
+    default_port = 443 if first.scheme == "https" else 80
     headers = {
-        "host": destination.host if destination.port == default_port else f"{destination.host}:{destination.port}",
+        "host": first.host if first.port == default_port else f"{first.host}:{first.port}",
         "content-type": "application/json",
+        "accept-encoding": "identity",  # the excerpt is read raw: no compressed (or bomb-sized) answers
         "user-agent": USER_AGENT,
         "webhook-id": message.msg_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
@@ -120,22 +123,29 @@ def attempt_send(*, client: httpx.Client, url: str, message: WebhookMessage, sec
                                                       body=body),
     }
     started = time.monotonic()
-    try:
-        with client.stream("POST", destination.pinned_url(), content=body, headers=headers,
-                           extensions={"sni_hostname": destination.host}) as response:
+    failure: Outcome | None = None
+    for destination in options:
+        try:
+            with client.stream("POST", destination.pinned_url(), content=body, headers=headers,
+                               extensions={"sni_hostname": destination.host}) as response:
+                latency = int((time.monotonic() - started) * 1000)
+                raw = b""
+                for chunk in response.iter_raw():
+                    raw += chunk
+                    if len(raw) >= settings.WEBHOOKS_RESPONSE_MAX_BYTES:
+                        break
+                raw = raw[: settings.WEBHOOKS_RESPONSE_MAX_BYTES]
+        except httpx.HTTPError as exc:
             latency = int((time.monotonic() - started) * 1000)
-            raw = b""
-            for chunk in response.iter_raw():
-                raw += chunk
-                if len(raw) >= settings.WEBHOOKS_RESPONSE_MAX_BYTES:
-                    break
-            raw = raw[: settings.WEBHOOKS_RESPONSE_MAX_BYTES]
-    except httpx.HTTPError as exc:
-        latency = int((time.monotonic() - started) * 1000)
-        return Outcome(None, latency, False, f"{type(exc).__name__}: {exc}"[:ERROR_MAX], "")
-    ok = 200 <= response.status_code < 300
-    error = "" if ok else ("redirect not followed" if response.is_redirect else f"HTTP {response.status_code}")
-    return Outcome(response.status_code, latency, ok, error, _excerpt(raw))
+            failure = Outcome(None, latency, False, f"{type(exc).__name__}: {exc}"[:ERROR_MAX], "")
+            if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                continue  # this address does not answer: the host's next one may (IPv6, then IPv4)
+            return failure
+        ok = 200 <= response.status_code < 300
+        error = "" if ok else ("redirect not followed" if response.is_redirect else f"HTTP {response.status_code}")
+        return Outcome(response.status_code, latency, ok, error, _excerpt(raw))
+    assert failure is not None
+    return failure
 
 
 # --- the lease ---------------------------------------------------------------------------------------

@@ -169,3 +169,15 @@ def test_a_long_response_is_read_only_up_to_the_cap(acme, acme_endpoint, receive
     _record(acme.pk, "a")
     delivery.webhooks_deliver(partner_id=acme.pk)
     assert WebhookAttempt.objects.get().response_excerpt == '{"received'
+
+
+@pytest.mark.django_db
+def test_a_deliverer_that_died_holding_the_queue_is_replaced_once_its_lease_runs_out(acme, acme_endpoint, receiver):
+    with time_machine.travel(T0, tick=False) as clock:
+        _record(acme.pk, "a")
+        assert delivery._lease_take(acme.pk) is not None  # a worker took the queue, then was killed
+        assert delivery.webhooks_sweep() == 0
+        clock.shift(delivery.LEASE + timedelta(seconds=1))
+        assert delivery.webhooks_sweep() == 1
+    assert [m.payload["data"]["external_id"] for m in receiver.messages() if m.payload] == ["a"]
+    assert WebhookEndpoint.objects.get().lease_until is None
