@@ -87,6 +87,9 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
             "celery.worker.strategy": quiet,
             # One line per second for the batch scorer: the worker's task lines say it all.
             "celery.beat": quiet,
+            # A line per webhook delivery (httpx's request log): the delivery attempts are kept, and
+            # shown in the admin and to the partner.
+            "httpx": quiet,
             # uvicorn's own lines through ours; its handshake lines name the client's address and
             # the query string (a socket ticket): config.logs.sockets writes those lines instead.
             "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -319,7 +319,11 @@ SPECTACULAR_SETTINGS = {
         "Partners sign each request (see `POST /api/v1/events/`): `X-Credo-Key`, `X-Credo-Timestamp` (unix "
         "seconds, within 5 minutes of ours), `X-Credo-Signature: sha256=<hex HMAC-SHA256 of \"<timestamp>.\" + "
         "raw body>` and an `Idempotency-Key`. A batch is all or nothing: one invalid event refuses the whole "
-        "batch, naming the event's index (`events[3].amount`), and nothing of it is stored."
+        "batch, naming the event's index (`events[3].amount`), and nothing of it is stored.\n\n"
+        "The partner's other calls (`/api/v1/partner/…`: its events' status, its answers to disputes, its "
+        "webhooks) are signed the same way, without an `Idempotency-Key`; a request without a body (a GET) signs "
+        "`\"<timestamp>.\" + the path with its query string` exactly as sent "
+        "(`/api/v1/partner/events/?status=disputed`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -21,6 +21,11 @@ What it sends (a seeded ``random.Random``: the same ``--seed`` gives the same se
   late: reported missed (due at least ``MISSED_AFTER_DAYS`` ago). Bills are also missed now and
   then (``MISSED_BILL_ODDS``). Amounts follow the row's statements (EUR, like seeding).
 
+The partners also receive webhooks and answer every dispute of their events
+(``scoring.demo.partner_desk``), so the loop shows in the demo: dispute an event on the demo
+login's events page and see the partner's answer there within seconds; with ``--dispute-every`` the
+world's members dispute now and then too (the moderators' queue fills with confirmed ones).
+
 Each request carries its own ``Idempotency-Key`` (the event's ``external_id``, unique per run),
 so a retry after a connection error or a 5xx can never store an event twice. Connection errors
 are retried with exponential backoff (also while the server is still starting); the run stops
@@ -46,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from accounts.members.models import User
+from scoring.demo.partner_desk import DeskReport, PartnerDesk
 from scoring.demo.uci import DUE_DAY, TWD_PER_EUR, UciRow, iter_rows
 from scoring.demo.world import DEFAULT_CREDIT, DEMO_MEMBER, DEMO_PARTNERS, MISSED_AFTER_DAYS
 from scoring.ingestion.models import Event, PartnerConsent
@@ -56,6 +62,11 @@ FRIEND_SHARE = 0.4
 DEMO_SHARE = 0.05
 KIND_WEIGHTS = {"purchase": 0.45, "card_repayment": 0.3, "bill_payment": 0.25}
 MISSED_BILL_ODDS = 0.02
+#: With ``--dispute-every N``, a member of the world disputes one of their events every N events sent.
+#: Off by default: each answer notifies the member, and the console email backend of ``make run``
+#: would print an email every few seconds; the partners answer every dispute either way (the demo
+#: login's, from its events page).
+DISPUTE_EVERY = 0
 #: Backoff between retries of one request: 0.5 s doubling up to this many seconds.
 MAX_BACKOFF = 8.0
 #: Retries of a request answered 5xx / 409 (in flight) before it counts as failed.
@@ -90,6 +101,7 @@ class SimReport:
     retries: int = 0
     codes: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
+    disputes: DeskReport | None = None
 
     def line(self) -> str:
         text = (f"{self.sent} sent: {self.accepted} accepted, {self.duplicates} duplicates, "
@@ -267,9 +279,11 @@ def run(
     *, url: str, partners_file: Path, rate: float = 2.0, duration: float | None = None, count: int | None = None,
     seed: int = 1, run_id: str | None = None, every: int = 20, credit_path: str | Path = DEFAULT_CREDIT,
     stop: threading.Event | None = None, write: Callable[[str], None] = print, watch_parent: bool = False,
-    handle_signals: bool = False,
+    handle_signals: bool = False, dispute_every: int = DISPUTE_EVERY,
 ) -> SimReport:
-    """Send events until ``stop`` is set, ``duration`` seconds passed or ``count`` were sent."""
+    """Send events until ``stop`` is set, ``duration`` seconds passed or ``count`` were sent. The
+    partners answer the disputes of their events (``scoring.demo.partner_desk``); every
+    ``dispute_every`` events (0: never) a member of the world disputes one of theirs."""
     stop = stop or threading.Event()
     if handle_signals and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -280,6 +294,8 @@ def run(
     stream = EventStream(members=members, friends=friends, demo_member=demo_member, seed=seed, run_id=run_id)
     write(f"[simulate] {len(members)} members ({len(friends)} friends of {demo_member}), {rate:g} events/s "
           f"to {url}, run {run_id}, seed {seed}; Ctrl-C stops")
+    desk = PartnerDesk(url=url, partners=list(creds.values()), demo_member=demo_member, seed=seed)
+    desk_started = False
     parent = os.getppid()
     report = SimReport()
     started = time.monotonic()
@@ -299,6 +315,13 @@ def run(
         except Stopped:
             break
         report.sent += 1
+        if not desk_started and status in (200, 201):  # the server answers: configure the webhooks
+            desk_started = True
+            write(f"[simulate] {desk.start()}")
+        desk.remember(payload)
+        if desk.receiver is not None and dispute_every and report.sent % dispute_every == 0:
+            desk.dispute_one()
+        desk.answer_waiting()
         if status in (200, 201) and (body.get("duplicate") or body.get("replayed")):
             report.duplicates += 1
         elif status in (200, 201):
@@ -311,14 +334,19 @@ def run(
             report.codes[str(body.get("code", status))] += 1
         last = f"{payload['member']}: {description}"
         if every and report.sent % every == 0:
-            write(f"[simulate] {report.line()} · last: {last}")
+            disputes = desk.report.line()
+            write(f"[simulate] {report.line()} · last: {last}" + (f" · {disputes}" if disputes else ""))
         # Pace: one event per interval, without drift; after a stall (server restarting) carry on
         # at the rate from now rather than sending the backlog in a burst.
         next_at = max(next_at + interval, time.monotonic())
         while not should_stop() and (remaining := next_at - time.monotonic()) > 0:
             stop.wait(min(remaining, 0.2))
     report.elapsed = time.monotonic() - started
-    write(f"[simulate] stopped after {report.elapsed:.1f} s: {report.line()}")
+    desk.answer_waiting()
+    desk.stop()
+    report.disputes = desk.report
+    disputes = desk.report.line()
+    write(f"[simulate] stopped after {report.elapsed:.1f} s: {report.line()}" + (f" · {disputes}" if disputes else ""))
     return report
 
 

@@ -55,7 +55,7 @@ class DisputeConflict(DomainError):
 
 
 def _note(note: str) -> str:
-    return f" Their note: “{note}”." if note else ""
+    return f" Their note: “{note}”" if note else ""
 
 
 @transaction.atomic
@@ -86,7 +86,7 @@ def dispute_partner_answer(*, partner: Partner, external_id: str, verdict: str, 
     if verdict == Verdict.WITHDRAWN:
         dispute_accept_as(
             dispute_id=dispute.pk, by=None, resolution=f"{name} withdrew the event.{_note(note)}".strip(),
-            note=f"{name}'s note: “{note}”." if note else "", action=AuditEntry.Action.DISPUTE_PARTNER_ANSWER,
+            note=f"{name}'s note: “{note}”" if note else "", action=AuditEntry.Action.DISPUTE_PARTNER_ANSWER,
             step_kind=DisputeStep.Kind.PARTNER_WITHDREW, step_by=DisputeStep.By.PARTNER,
             step_text=f"{name} withdrew the event", why=f"{name} withdrew the event", actor_name=actor)
     elif verdict == Verdict.CORRECTED:

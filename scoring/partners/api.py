@@ -90,15 +90,15 @@ _SIGNED_401 = errors({401: SIGNATURE_CODES},
                      _401="The signature headers are missing, or the key or the signature is refused.")
 
 
-@extend_schema(
-    summary="A partner reads the status of one of its events (signed)",
-    description=f"Signed with the partner's key: a GET signs `\"<timestamp>.\" + path with query`. Status: "
-                f"{_STATUSES}. Never a score: only what the partner sent and what became of it. Another "
-                "partner's event is 404, like an unknown one.",
-    parameters=PARTNER_SIGNED,
-    responses={200: EventStatusSerializer, **_SIGNED_401, **errors({404: []})},
-)
 class PartnerEventView(PartnerSignedView):
+    @extend_schema(
+        summary="A partner reads the status of one of its events (signed)",
+        description=f"Signed with the partner's key: a GET signs `\"<timestamp>.\" + path with query`. Status: "
+                    f"{_STATUSES}. Never a score: only what the partner sent and what became of it. Another "
+                    "partner's event is 404, like an unknown one.",
+        parameters=PARTNER_SIGNED, operation_id="v1_partner_events_retrieve",
+        responses={200: EventStatusSerializer, **_SIGNED_401, **errors({404: []})},
+    )
     def get(self, request: Request, external_id: str) -> Response:
         event = selectors.partner_event(partner=partner_of(request), external_id=external_id)
         return Response(selectors.event_partner_view(event))
@@ -125,19 +125,20 @@ class EventsQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 
-@extend_schema(
-    summary="A partner lists its events with their status (signed)",
-    description=f"Signed with the partner's key: a GET signs `\"<timestamp>.\" + path with query` exactly as "
-                f"sent (e.g. `/api/v1/partner/events/?status=disputed`). Oldest first (by `received_at`, then "
-                f"id), `limit` per page; `next` is the `cursor` of the next page (sign the new path). Status: "
-                f"{_STATUSES}.",
-    parameters=[*PARTNER_SIGNED, EventsQuerySerializer,
-                OpenApiParameter("since", OpenApiTypes.DATETIME, description="only events received at or after "
-                                 "this time: ISO 8601 with a time zone, e.g. `2026-12-01T00:00:00Z`")],
-    responses={200: EventStatusPageSerializer, **_SIGNED_401,
-               **errors({400: [PartnerCode.INVALID_CURSOR, "invalid_choice", "naive", "min_value", "max_value"]})},
-)
 class PartnerEventsView(PartnerSignedView):
+    @extend_schema(
+        summary="A partner lists its events with their status (signed)",
+        description=f"Signed with the partner's key: a GET signs `\"<timestamp>.\" + path with query` exactly as "
+                    f"sent (e.g. `/api/v1/partner/events/?status=disputed`). Oldest first (by `received_at`, then "
+                    f"id), `limit` per page; `next` is the `cursor` of the next page (sign the new path). Status: "
+                    f"{_STATUSES}.",
+        parameters=[*PARTNER_SIGNED, EventsQuerySerializer,
+                    OpenApiParameter("since", OpenApiTypes.DATETIME, description="only events received at or after "
+                                     "this time: ISO 8601 with a time zone, e.g. `2026-12-01T00:00:00Z`")],
+        operation_id="v1_partner_events_list",
+        responses={200: EventStatusPageSerializer, **_SIGNED_401,
+                   **errors({400: [PartnerCode.INVALID_CURSOR, "invalid_choice", "naive", "min_value", "max_value"]})},
+    )
     def get(self, request: Request) -> Response:
         # A plain dict: DRF reads an empty "status=" in a QueryDict as "not given"; here it is refused.
         query = EventsQuerySerializer(data=request.query_params.dict())
@@ -188,27 +189,27 @@ class DisputeResponseSerializer(StrictSerializer):
         return data
 
 
-@extend_schema(
-    summary="A partner answers a member's dispute of its event (signed)",
-    description="Signed with the partner's key (the raw body, as for ingestion). The dispute was announced by the "
-                "`event.disputed` webhook and must be answered by its `respond_by` (else it resolves in the "
-                "member's favour and the event is reversed). `withdrawn`: the event is reversed at once (the "
-                "member is rescored, friends' contagion follows; `event.reversed` and `dispute.resolved` follow). "
-                "`corrected`: the event's facts are replaced by `corrected` (only the fields that change; a "
-                "payment takes exactly one of `paid_date` or `missed: true`, a purchase an amount only), the "
-                "member is rescored and sees the correction, and the dispute ends `corrected` (`event.corrected`, "
-                "`dispute.resolved`). `confirmed`: the partner stands by the event; a moderator decides, with "
-                "the partner's `note` beside the member's reason (`dispute.resolved` follows the decision). The "
-                "answer is given once: another is 409 `already_answered` (read the event's status to check an "
-                "answer whose response was lost). Answers with the event's status as `GET` shows it.",
-    parameters=PARTNER_SIGNED, request=DisputeResponseSerializer,
-    responses={200: EventStatusSerializer, **_SIGNED_401, **errors({
-        400: ["invalid_choice", "max_length", "min_value", "max_digits", "max_decimal_places", "max_whole_digits",
-              PartnerCode.NOT_FOR_VERDICT, ModerationCode.INVALID_CORRECTION], 404: [],
-        409: [DisputeCode.NO_OPEN_DISPUTE, DisputeCode.ALREADY_ANSWERED]},
-        _409="No open dispute to answer (`no_open_dispute`), or it was answered already (`already_answered`).")},
-)
 class DisputeResponseView(PartnerSignedView):
+    @extend_schema(
+        summary="A partner answers a member's dispute of its event (signed)",
+        description="Signed with the partner's key (the raw body, as for ingestion). The dispute was announced by the "
+                    "`event.disputed` webhook and must be answered by its `respond_by` (else it resolves in the "
+                    "member's favour and the event is reversed). `withdrawn`: the event is reversed at once (the "
+                    "member is rescored, friends' contagion follows; `event.reversed` and `dispute.resolved` follow). "
+                    "`corrected`: the event's facts are replaced by `corrected` (only the fields that change; a "
+                    "payment takes exactly one of `paid_date` or `missed: true`, a purchase an amount only), the "
+                    "member is rescored and sees the correction, and the dispute ends `corrected` (`event.corrected`, "
+                    "`dispute.resolved`). `confirmed`: the partner stands by the event; a moderator decides, with "
+                    "the partner's `note` beside the member's reason (`dispute.resolved` follows the decision). The "
+                    "answer is given once: another is 409 `already_answered` (read the event's status to check an "
+                    "answer whose response was lost). Answers with the event's status as `GET` shows it.",
+        parameters=PARTNER_SIGNED, request=DisputeResponseSerializer,
+        responses={200: EventStatusSerializer, **_SIGNED_401, **errors({
+            400: ["invalid_choice", "max_length", "min_value", "max_digits", "max_decimal_places", "max_whole_digits",
+                  PartnerCode.NOT_FOR_VERDICT, ModerationCode.INVALID_CORRECTION], 404: [],
+            409: [DisputeCode.NO_OPEN_DISPUTE, DisputeCode.ALREADY_ANSWERED]},
+            _409="No open dispute to answer (`no_open_dispute`), or it was answered already (`already_answered`).")},
+    )
     def post(self, request: Request, external_id: str) -> Response:
         serializer = DisputeResponseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

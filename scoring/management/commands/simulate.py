@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.demo.simulator import run
+from scoring.demo.simulator import DISPUTE_EVERY, run
 from scoring.demo.world import DEFAULT_CREDIT, default_partners_file
 
 
@@ -27,12 +27,18 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=int, default=20, help="print a line every N events")
         parser.add_argument("--partners-file", default=None, help="default: .demo-partners.json next to manage.py")
         parser.add_argument("--credit", default=str(DEFAULT_CREDIT), help="UCI credit-card CSV")
+        parser.add_argument("--dispute-every", type=int, default=DISPUTE_EVERY,
+                            help="a member of the world disputes one of their events every N events sent (the "
+                                 "partners "
+                                 f"answer every dispute either way; default {DISPUTE_EVERY}: never)")
         parser.add_argument("--watch-parent", action="store_true",
                             help="stop when the parent process exits (used by demo_serve)")
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         if options["rate"] <= 0:
             raise CommandError("--rate must be positive.")
+        if options["dispute_every"] < 0:
+            raise CommandError("--dispute-every must be 0 or more.")
         partners_file = Path(options["partners_file"]) if options["partners_file"] else default_partners_file()
 
         def write(line: str) -> None:
@@ -45,6 +51,7 @@ class Command(BaseCommand):
                 duration=options["duration"], count=options["count"], seed=options["seed"],
                 run_id=options["run_id"], every=options["every"], credit_path=options["credit"],
                 write=write, watch_parent=options["watch_parent"], handle_signals=True,
+                dispute_every=options["dispute_every"],
             )
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc

@@ -32,6 +32,7 @@ from scoring.ingestion.partners import partner_key_holds
 from scoring.ledger import services
 from scoring.ledger.bulk import members_score_pending_bulk
 from scoring.ledger.models import ScoreChange, ScoreState
+from scoring.moderation.models import Dispute
 from social.graph.models import Friendship
 
 SEED = 7
@@ -367,3 +368,27 @@ def test_simulator_sends_signed_events_that_are_accepted_and_scored(live_server,
     assert replay.accepted == 0
     assert replay.duplicates + replay.codes["idempotency_key_reused"] == 8
     assert Event.objects.filter(external_id__startswith="sim-t1-").count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulated_partners_receive_webhooks_and_answer_disputes(live_server, tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+    """Members of the world dispute now and then; each partner hears of it on its webhook (a real
+    receiver, signatures verified) and answers over the signed API: the loop runs end to end."""
+    settings.WEBHOOKS_ALLOW_LOCAL = True  # the partners' receiver listens on the loopback
+    partners_file = tmp_path / "demo-partners.json"
+    world_build(members=30, seed=SEED, partners_file=partners_file, progress=False)
+    lines: list[str] = []
+    report = run(url=live_server.url, partners_file=partners_file, rate=50, count=12, seed=3, run_id="t2",
+                 every=0, write=lines.append, dispute_every=2)
+    desk = report.disputes
+    assert desk is not None and any("partners receive webhooks at http://127.0.0.1:" in line for line in lines), lines
+    assert (desk.opened, sum(desk.answers.values()), dict(desk.refused)) == (6, 6, {}), desk.line()
+    answered = Dispute.objects.exclude(partner_verdict="")
+    assert answered.count() == 6
+    for dispute in answered.select_related("event"):
+        expected = {"withdrawn": ("accepted", "reversed"), "confirmed": ("open", "scored"),
+                    "corrected": ("corrected", "scored")}[dispute.partner_verdict]
+        assert (dispute.status, dispute.event.status) == expected, dispute.partner_verdict
+        assert dispute.steps.filter(by="partner").count() == 1
+    assert desk.resolved == answered.exclude(status="open").count()  # dispute.resolved came back for each
+    assert "disputes: 6 opened, answered" in lines[-1]

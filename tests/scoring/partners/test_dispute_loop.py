@@ -66,7 +66,7 @@ def test_withdrawn_reverses_the_event_and_friends_follow_exactly(
                     "resolved_at": iso(dispute.resolved_at)}}
     assert (dispute.status, dispute.partner_verdict, dispute.partner_note, dispute.resolved_by) == (
         "accepted", "withdrawn", "Our error: it was paid.", None)
-    assert dispute.resolution == "Acme Bank withdrew the event. Their note: “Our error: it was paid.”."
+    assert dispute.resolution == "Acme Bank withdrew the event. Their note: “Our error: it was paid.”"
     assert event.status == Event.Status.REVERSED
     after = ScoreState.objects.get(member=alice)
     assert after.score > before.score
@@ -82,7 +82,7 @@ def test_withdrawn_reverses_the_event_and_friends_follow_exactly(
     # The member is told, and sees every step.
     notice = Notification.objects.get(member=alice, kind="dispute")
     assert notice.text == (f"Your dispute of “{MISSED}” was accepted: Acme Bank withdrew the event, so the event no "
-                           f"longer counts. Acme Bank's note: “Our error: it was paid.”. Your score: {before.score} → "
+                           f"longer counts. Acme Bank's note: “Our error: it was paid.” Your score: {before.score} → "
                            f"{after.score}.")
     assert mail.outbox[-1].subject == "Credo: your dispute was accepted"
     assert steps(dispute) == [("opened", "member"), ("sent", "system"), ("partner_withdrew", "partner")]
@@ -90,7 +90,7 @@ def test_withdrawn_reverses_the_event_and_friends_follow_exactly(
     mine = next(e for e in timeline if e["id"] == event.pk)
     assert mine["status"] == "reversed" and mine["dispute"]["partner_verdict"] == "withdrawn"
     assert mine["dispute"]["timeline"][-1]["text"] == (
-        f"Acme Bank withdrew the event: the event no longer counts. Acme Bank's note: “Our error: it was paid.”. "
+        f"Acme Bank withdrew the event: the event no longer counts. Acme Bank's note: “Our error: it was paid.” "
         f"Your score: {before.score} → {after.score}.")
     # Audited with the partner as the actor's name; the partner was told both times.
     entry = AuditEntry.objects.get(action="dispute_partner_answer")
@@ -126,10 +126,10 @@ def test_corrected_replaces_the_facts_and_the_member_sees_it(world, partner_clie
     assert row.explanation == f"Corrected by Acme Bank: {new_text}: +{after.score - before.score}"
     assert (dispute.status, dispute.partner_verdict) == ("corrected", "corrected")
     assert dispute.resolution == (f"Acme Bank corrected the event: was “{MISSED}”, now “{new_text}”. "
-                                  "Their note: “Paid ten days late”.")
+                                  "Their note: “Paid ten days late”")
     notice = Notification.objects.filter(member=alice, kind="dispute").get()
     assert notice.text == (f"Your dispute of “{MISSED}”: Acme Bank corrected the event, which now counts as "
-                           f"“{new_text}”. Their note: “Paid ten days late”. Your score: {before.score} → "
+                           f"“{new_text}”. Their note: “Paid ten days late” Your score: {before.score} → "
                            f"{after.score}.")
     assert steps(dispute)[-1] == ("partner_corrected", "partner")
     mine = next(e for e in api_as(alice).get("/api/v1/me/events/").json()["results"] if e["id"] == event.pk)
@@ -162,7 +162,7 @@ def test_confirmed_goes_to_the_moderators_with_both_notes(world, partner_client,
     assert "The member and the partner" in page
     notice = Notification.objects.get(member=alice, kind="dispute")
     assert notice.text == (f"Your dispute of “{MISSED}”: Acme Bank stands by the event. Their note: “Signed "
-                           "contract on file, ref 42”. A moderator will now review your dispute and decide.")
+                           "contract on file, ref 42” A moderator will now review your dispute and decide.")
     assert not WebhookMessage.objects.filter(type="dispute.resolved").exists()  # not resolved yet
     with django_capture_on_commit_callbacks(execute=True):
         moderation.dispute_reject(dispute_id=dispute.pk, by=None, reason="The contract is signed")
