@@ -258,6 +258,11 @@ def _attempt_record(*, endpoint: WebhookEndpoint, message_id: int, outcome: Outc
         status_code=outcome.status_code, latency_ms=outcome.latency_ms, ok=outcome.ok, error=outcome.error,
         response_excerpt=outcome.excerpt, triggered_by=message.replayed_by)
     message.replayed_by = ""
+    if message.status != WebhookMessage.Status.PENDING:
+        # Settled meanwhile by a deliverer that took over an expired lease: the attempt is kept, the
+        # outcome already known stays.
+        message.save(update_fields=["replayed_by"])
+        return True
     if outcome.ok:
         message.status = WebhookMessage.Status.DELIVERED
         message.delivered_at = timezone.now()
