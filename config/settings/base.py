@@ -469,9 +469,10 @@ CELERY_BEAT_SCHEDULE["scoring-contagion-reconcile"] = {
 # turns it on with DEBUG); everywhere else URLs must be https to public addresses.
 WEBHOOKS_ALLOW_LOCAL = env_bool("WEBHOOKS_ALLOW_LOCAL", False)
 # Seconds to wait before each attempt of a message: the Standard Webhooks schedule (immediately,
-# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 h in all); after the last one fails the
-# message is given up and the endpoint disabled, with a notice to operators (ADMINS, the log).
-WEBHOOKS_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 h), then a day later and a day after that, so a receiver
+# that is down over a weekend still gets its messages (about 3 days in all). After the last one
+# fails the message is given up and the endpoint disabled, with a notice to operators.
+WEBHOOKS_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400]
 # One attempt: connect, then read the response's headers (seconds); at most this much of its body
 # is read and kept (bytes).
 WEBHOOKS_CONNECT_TIMEOUT = 3.0
