@@ -20,7 +20,7 @@ from scoring.ledger import selectors
 from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.ledger.services import member_rescore
 from scoring.model import band_for
-from scoring.moderation.models import AuditEntry, Dispute, Flag
+from scoring.moderation.models import AuditEntry, Dispute, DisputeStep, Flag
 
 
 def score_export(member: User) -> dict[str, Any] | None:
@@ -57,9 +57,13 @@ def partners_export(member: User) -> list[dict[str, Any]]:
 
 
 def disputes_export(member: User) -> list[dict[str, Any]]:
+    """The member's disputes, each with the partner's answer and every step as the member saw it."""
     return [{"id": d.pk, "event": d.event_id, "reason": d.reason, "status": d.status,
-             "created_at": d.created_at, "resolved_at": d.resolved_at, "resolution": d.resolution}
-            for d in Dispute.objects.filter(member=member)]
+             "created_at": d.created_at, "resolved_at": d.resolved_at, "resolution": d.resolution,
+             "respond_by": d.respond_by, "partner_verdict": d.partner_verdict, "partner_note": d.partner_note,
+             "partner_answered_at": d.partner_answered_at,
+             "timeline": [{"at": s.created_at, "kind": s.kind, "by": s.by, "text": s.text} for s in d.steps.all()]}
+            for d in Dispute.objects.filter(member=member).prefetch_related("steps")]
 
 
 def flags_made_export(member: User) -> list[dict[str, Any]]:
@@ -106,7 +110,7 @@ def register_sections() -> None:
         Section("events", (Event,), events_export),
         Section("ledger", (ScoreChange,), ledger_export),
         Section("partners", (PartnerConsent,), partners_export),
-        Section("disputes", (Dispute,), disputes_export),
+        Section("disputes", (Dispute, DisputeStep), disputes_export),
         Section("flags_made", (Flag,), flags_made_export),
         Section("moderation", (AuditEntry,), moderation_export),
     )

@@ -60,6 +60,7 @@ def test_export_everything_about_me(world, api_as, run, django_capture_on_commit
     assert len(data["ledger"]) == ScoreChange.objects.filter(member=alice).count()
     assert [f["friend"] for f in data["friendships"]] == ["bob"]
     assert [(d["event"], d["status"]) for d in data["disputes"]] == [(world.missed[0].pk, "open")]
+    assert [step["kind"] for step in data["disputes"][0]["timeline"]] == ["opened", "sent"]
     assert [(f["username"], f["reason"]) for f in data["flags_made"]] == [("mallory", "spam")]
     assert data["score"]["score"] == ScoreState.objects.get(member=alice).score
 
