@@ -78,6 +78,11 @@ def test_withdrawn_reverses_the_event_and_friends_follow_exactly(
     # Bob's contagion moved, to the exact fixed point (assert_rebuild_clean), and his ledger says why.
     bob_after = ScoreState.objects.get(member=bob)
     assert bob_after.social > bob_before.social
+    if bob_after.score != bob_before.score:
+        bob_row = ScoreChange.objects.filter(member=bob).first()
+        assert (bob_row.cause, bob_row.old_score, bob_row.new_score) == ("contagion", bob_before.score,
+                                                                         bob_after.score)
+        assert bob_row.explanation.startswith("alice: Dispute accepted (Acme Bank withdrew the event)")
     assert_rebuild_clean()
     # The member is told, and sees every step.
     notice = Notification.objects.get(member=alice, kind="dispute")
@@ -258,3 +263,21 @@ def test_a_dispute_a_moderator_resolved_first_cannot_be_answered(world, partner_
     # ...and an answered dispute is no longer due for the deadline sweep.
     with time_machine.travel(dispute.respond_by + timedelta(days=1), tick=False):
         assert disputes.disputes_resolve_unanswered() == 0
+
+
+def test_the_deadline_sweep_is_a_periodic_task_and_the_queue_runs_it_too(world, run, mod_client, moderator,
+                                                                         settings):
+    """Services mode: the beat task, hourly. Embedded mode has no beat: the moderators' queue, when
+    read, resolves what is due."""
+    from celery import current_app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["scoring-disputes-unanswered"]
+    assert entry == {"task": "scoring.moderation.tasks.disputes_resolve_unanswered", "schedule": 3600.0}
+    assert entry["task"] in current_app.tasks
+    settings.DISPUTE_FURNISHER_DAYS = 1
+    dispute = run(moderation.dispute_open, member=world.alice, event_id=world.missed[0].pk, reason="Not mine")
+    with time_machine.travel(dispute.respond_by + timedelta(seconds=1), tick=False):
+        mod_client.force_login(moderator)  # a day later: the admin's session has ended meanwhile
+        assert mod_client.get("/admin/scoring/dispute/").status_code == 200
+    dispute.refresh_from_db()
+    assert (dispute.status, Event.objects.get(pk=world.missed[0].pk).status) == ("accepted", "reversed")
