@@ -37,9 +37,11 @@ from config.kernel.after_commit import send_on_commit
 from config.kernel.errors import DomainError, NotFound
 from scoring.ingestion.models import Event, Partner
 from scoring.ledger.models import ScoreChange
+from scoring.ledger.selectors import event_fact
+from scoring.model import describe_event
 from scoring.moderation import furnisher
 from scoring.moderation.models import AuditEntry, Dispute, DisputeStep
-from scoring.moderation.services import _event_text, audit_record, dispute_accept_as, event_correct, notify
+from scoring.moderation.services import audit_record, dispute_accept_as, event_correct, notify
 from scoring.moderation.signals import dispute_decided
 
 Verdict = Dispute.Verdict
@@ -52,6 +54,11 @@ class DisputeCode:
 
 class DisputeConflict(DomainError):
     status, code = 409, DisputeCode.NO_OPEN_DISPUTE
+
+
+def _event_text(event: Event) -> str:
+    """The event in words, as the member's notices and the ledger say it."""
+    return describe_event(event_fact(event))
 
 
 def _note(note: str) -> str:
