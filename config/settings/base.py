@@ -57,6 +57,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a request id for everything below (and the tasks it enqueues), the request's line.
     "config.logs.middleware.RequestLogMiddleware",
+    # Next: health probes and metric scrapes skip host checks, TLS redirects, sessions and the
+    # rest (config.operations.middleware; OPERATIONS_PATHS).
+    "config.operations.middleware.OperationsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -441,6 +444,13 @@ DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
 DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
 # Celery would replace these handlers by its own in a worker.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- operations: health probes and metrics (config.operations, docs/operations.md) ----------------
+#: Answered before the rest of the middleware (after the request id), never throttled; LOG_QUIET_PATHS
+#: keeps them out of the request log.
+OPERATIONS_PATHS = ["/health/live", "/health/ready"]
+#: Each readiness check gives up after this many seconds (its client's timeouts are set to it).
+HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 2)
 
 # --- partners ------------------------------------------------------------------------------------
 # Encrypts partners' signing secrets at rest (Fernet). Defaults to a key derived from SECRET_KEY;
