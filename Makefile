@@ -33,17 +33,21 @@ run: install
 ## 127.0.0.1:$(PORT)), a Celery worker, beat and the simulator, run by honcho; Ctrl-C stops them all.
 ## DATABASE_URL and REDIS_URL (environment or make variables) override the local defaults below.
 ## SECRET_KEY: yours if set, else one generated once into .services-secret-key (untracked, mode 600,
-## kept from start to start: sessions and the partners' stored secrets depend on it).
+## kept from start to start: sessions and the partners' stored secrets depend on it). Every process
+## counts its metrics into PROMETHEUS_MULTIPROC_DIR, emptied at each start (/metrics sums them).
 SERVICES_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/credo)
 SERVICES_REDIS_URL    ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 SERVICES_KEY_FILE     := .services-secret-key
+SERVICES_METRICS_DIR  ?= $(CURDIR)/.services-metrics
 services: install
 	@test -n "$$SECRET_KEY" || test -s $(SERVICES_KEY_FILE) || \
 	  (umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $(SERVICES_KEY_FILE))
 	@export DJANGO_SETTINGS_MODULE=config.settings.services DATABASE_URL='$(SERVICES_DATABASE_URL)' \
 	  REDIS_URL='$(SERVICES_REDIS_URL)' SECRET_KEY="$${SECRET_KEY:-$$(cat $(SERVICES_KEY_FILE))}" \
-	  SERVICES_PORT=$(PORT) DEMO_MEMBERS=$(DEMO_MEMBERS) DEMO_RATE=$(DEMO_RATE) PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
-	  honcho start release && exec honcho start web worker beat simulator
+	  SERVICES_PORT=$(PORT) DEMO_MEMBERS=$(DEMO_MEMBERS) DEMO_RATE=$(DEMO_RATE) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	  PROMETHEUS_MULTIPROC_DIR='$(SERVICES_METRICS_DIR)'; \
+	  honcho start release && mkdir -p '$(SERVICES_METRICS_DIR)' && rm -f '$(SERVICES_METRICS_DIR)'/*.db && \
+	  exec honcho start web worker beat simulator
 
 ## make test: install and run the whole suite
 test: install

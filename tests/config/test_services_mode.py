@@ -105,13 +105,27 @@ def _served(url: str) -> bool:
         return False
 
 
-def _ready_path() -> str:
-    """The readiness endpoint a load balancer polls; the home page where there is none yet."""
+def _has_metrics() -> bool:
     try:
-        resolve("/health/ready")
-        return "/health/ready"
+        resolve("/metrics")
+        return True
     except Resolver404:
-        return "/"
+        return False
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of a metric's samples over all its labels, in Prometheus' text format."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def scrape(base: str) -> str:
+    status, text, _ = http("GET", base + "/metrics")
+    assert status == 200, text
+    return str(text)
 
 
 @pytest.fixture
@@ -139,8 +153,9 @@ def services_env(redis_url: str, postgres: None, tmp_path: Path) -> Iterator[dic
         "SERVICES_PORT": str(_free_port()), "DEMO_MEMBERS": "40", "DEMO_RATE": "1",
         "DEMO_PARTNERS_FILE": str(tmp_path / "partners.json"), "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
         "CREDO_EXPORTS_ROOT": str(tmp_path / "exports"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "CREDO_SERVICES_SMOKE": uuid.uuid4().hex,
+        "CREDO_SERVICES_SMOKE": uuid.uuid4().hex, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     })
+    (tmp_path / "metrics").mkdir()  # empty, as make services leaves it before the processes start
     try:
         yield env
     finally:
@@ -168,7 +183,11 @@ def test_services_mode_serves_scores_moves_boards_and_stops_cleanly(services_env
         def tail() -> str:
             return "\n" + output()[-4000:]
 
-        wait_for("ready", lambda: services.poll() is None and _served(base + _ready_path()), START_DEADLINE, tail)
+        # What a load balancer waits for (config.operations.health): database, Redis, channel
+        # layer, broker, migrations and the board index all there.
+        wait_for("ready", lambda: services.poll() is None and _served(base + "/health/ready"), START_DEADLINE, tail)
+        status, ready, _ = http("GET", base + "/health/ready")
+        assert status == 200 and ready["status"] == "ok", ready
         _flows(base, env, output, tail)
     finally:
         stopped = _stop(services, marker)
@@ -195,6 +214,8 @@ def _flows(base: str, env: dict[str, str], output: Callable[[], str], tail: Call
         live.send(json.dumps({"type": "subscribe", "board": "friends"}))
         snapshot = _receive_until(live, lambda m: m.get("type") == "snapshot", tail)
         [mine] = [row for row in snapshot["entries"] if row["is_me"]]
+
+        counted = scrape(base) if _has_metrics() else None
 
         # Three missed card repayments, signed by her card issuer: her score must fall.
         today = datetime.now(UTC).replace(microsecond=0)
@@ -229,6 +250,17 @@ def _flows(base: str, env: dict[str, str], output: Callable[[], str], tail: Call
 
         _receive_until(live, told, tail)
     assert mine["username"] == "alice"
+
+    if counted is not None:
+        # The counters moved, summed over every process (PROMETHEUS_MULTIPROC_DIR): at least our
+        # three events accepted and scored (the simulator adds its own), frames sent to sockets.
+        def moved() -> bool:
+            now = scrape(base)
+            return (metric(now, "credo_events_accepted_total") >= metric(counted, "credo_events_accepted_total") + 3
+                    and metric(now, "credo_events_scored_total") >= metric(counted, "credo_events_scored_total") + 3
+                    and metric(now, "credo_live_frames_sent_total") > metric(counted, "credo_live_frames_sent_total"))
+
+        wait_for("the business counters moving on /metrics", moved, FLOW_DEADLINE, lambda: scrape(base)[-3000:])
 
     # The board moved: the REST board shows her as her score does, below where she stood.
     def board_moved() -> bool:
