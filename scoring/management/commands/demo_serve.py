@@ -74,7 +74,9 @@ class Command(BaseCommand):
                           "Ctrl-C stops everything.\n")
 
         def on_term(signum: int, frame: Any) -> None:
-            _stop(server)
+            # Raised, not handled here: stopping inside the handler would wait on the server from
+            # within the interrupted ``server.wait()``, whose lock it still holds (a deadlock).
+            raise Terminated
 
         signal.signal(signal.SIGTERM, on_term)
         code = 0
@@ -82,11 +84,17 @@ class Command(BaseCommand):
             code = server.wait()
         except KeyboardInterrupt:
             code = -signal.SIGINT
+        except Terminated:
+            code = -signal.SIGTERM
         finally:
             _stop(*(p for p in (server, simulator) if p is not None))
         if code not in (0, -signal.SIGINT, -signal.SIGTERM):
             raise CommandError(f"runserver exited with status {code}.", returncode=code if code > 0 else 1)
         self.stdout.write("Stopped.")
+
+
+class Terminated(Exception):
+    """SIGTERM reached the supervisor."""
 
 
 def _stop(*processes: subprocess.Popen[bytes]) -> None:

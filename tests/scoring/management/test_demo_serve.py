@@ -1,0 +1,73 @@
+"""``make run``'s supervisor (``manage.py demo_serve``): a signal stops the server and the
+simulator with it, and the supervisor exits, however it is stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _alive_with(marker: str) -> list[int]:
+    """Pids of running (not zombie) processes whose command line holds ``marker``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 0)])
+def test_a_signal_stops_the_server_and_the_simulator(tmp_path: Path, signum: int, code: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}", "DJANGO_SETTINGS_MODULE":
+                "config.settings.local", "DEBUG": "true", "CI": "", "CREDO_EXPORTS_ROOT": str(tmp_path / "exports")})
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    address = f"127.0.0.1:{_free_port()}"
+    supervisor = subprocess.Popen([*manage, "demo_serve", address, "--members", "20", "--noreload", "-v", "0"],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # seeding, then the server answers
+            assert supervisor.poll() is None, "demo_serve stopped on its own"
+            try:
+                urllib.request.urlopen(f"http://{address}/", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the demo server never answered"
+                time.sleep(0.2)
+        assert len(_alive_with(address)) >= 2  # the server and the simulator
+        supervisor.send_signal(signum)
+        assert supervisor.wait(timeout=60) == code
+        deadline = time.monotonic() + 10
+        while _alive_with(address):
+            assert time.monotonic() < deadline, f"left running: {_alive_with(address)}"
+            time.sleep(0.1)
+    finally:
+        for pid in [supervisor.pid, *_alive_with(address)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
