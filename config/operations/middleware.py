@@ -17,11 +17,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from config.operations.health import LiveView, ReadyView
+from config.operations.metrics import MetricsView
 
 #: Each operations path and its view.
 VIEWS: dict[str, Callable[..., Any]] = {
     "/health/live": LiveView.as_view(),
     "/health/ready": ReadyView.as_view(),
+    "/metrics": MetricsView.as_view(),
 }
 
 

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     # Next: health probes and metric scrapes skip host checks, TLS redirects, sessions and the
     # rest (config.operations.middleware; OPERATIONS_PATHS).
     "config.operations.middleware.OperationsMiddleware",
+    # HTTP figures for /metrics (django-prometheus): from here on, so probes and scrapes don't count.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -75,6 +77,7 @@ MIDDLEWARE = [
     "config.kernel.unavailable.DatabaseUnavailableMiddleware",  # a database briefly away: 503 + Retry-After
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -341,7 +344,9 @@ SPECTACULAR_SETTINGS = {
         "scoring.webhooks.schema.webhooks_as_extension",
     ],
     # One name for the webhook types wherever they appear (the partner's webhook API, the payloads).
-    "ENUM_NAME_OVERRIDES": {"WebhookTypeEnum": "scoring.webhooks.models.WebhookType"},
+    "ENUM_NAME_OVERRIDES": {"WebhookTypeEnum": "scoring.webhooks.models.WebhookType",
+                            # /health/ready's (config.operations.health)
+                            "HealthStatusEnum": ["ok", "unavailable"], "RuntimeModeEnum": ["embedded", "services"]},
     # What a partner's webhook endpoint receives (scoring.webhooks.schema), filed as x-webhooks.
     "WEBHOOKS": [f"scoring.webhooks.schema.{name}" for name in (
         "EVENT_SCORED", "EVENT_FAILED", "EVENT_DISPUTED", "DISPUTE_RESOLVED", "EVENT_REVERSED", "EVENT_CORRECTED",
@@ -448,9 +453,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- operations: health probes and metrics (config.operations, docs/operations.md) ----------------
 #: Answered before the rest of the middleware (after the request id), never throttled; LOG_QUIET_PATHS
 #: keeps them out of the request log.
-OPERATIONS_PATHS = ["/health/live", "/health/ready"]
+OPERATIONS_PATHS = ["/health/live", "/health/ready", "/metrics"]
 #: Each readiness check gives up after this many seconds (its client's timeouts are set to it).
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 2)
+#: Who may read /metrics: clients in these networks (addresses or CIDRs; loopback by default), or
+#: with ``Authorization: Bearer <METRICS_TOKEN>`` (empty: no token accepted). Multiprocess
+#: counting is PROMETHEUS_MULTIPROC_DIR's, an environment variable of every process
+#: (config.kernel.metrics).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.0/8", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # --- partners ------------------------------------------------------------------------------------
 # Encrypts partners' signing secrets at rest (Fernet). Defaults to a key derived from SECRET_KEY;

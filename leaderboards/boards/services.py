@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.members.models import User
 from accounts.notifications.feed import Kind, notify_many
+from config.kernel import metrics
 from config.kernel.after_commit import call_on_commit, enqueue_on_commit, send_on_commit
 from config.kernel.bulk_sql import rows_update
 from config.kernel.chunks import chunks
@@ -375,6 +376,7 @@ def index_rebuild(*, chunk: int = index.REBUILD_CHUNK) -> RebuildReport:
     if moved:
         members_reindex(member_ids=sorted(moved))
     seconds = (timezone.now() - started).total_seconds()
+    metrics.BOARD_INDEX_REBUILDS.inc()
     logger.info("leaderboard index rebuilt: %s members, %.2f s", counts, seconds)
     return RebuildReport(counts["all"], counts["global"], counts["weekly"], len(moved), seconds)
 

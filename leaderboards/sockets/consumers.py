@@ -44,7 +44,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.members.models import User
-from config.kernel import json_limits
+from config.kernel import json_limits, metrics
 from leaderboards.live import broadcast, protocol
 from leaderboards.live.protocol import CloseCode, ErrorCode, MessageType
 from leaderboards.sockets.credentials import credentials_valid, socket_auth
@@ -137,6 +137,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             await self._refuse(CloseCode.NOT_AUTHENTICATED, ErrorCode.NOT_AUTHENTICATED, "This account is inactive.")
             return
         self.member = member
+        metrics.LIVE_SOCKETS_OPEN.inc()  # back down in disconnect (a socket with a member)
         self.auth = socket_auth(self.scope)
         self.feed = MemberFeed.for_layer(self.channel_layer)
         await self._sync_groups()
@@ -153,6 +154,8 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             await self._command({"type": MessageType.SUBSCRIBE, "board": name})
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "member"):
+            metrics.LIVE_SOCKETS_OPEN.dec()
         await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -182,6 +185,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.send(text_data=encode(message))
+        metrics.LIVE_FRAMES_SENT.inc()
 
     async def _error(self, code: str, detail: str) -> None:
         await self._send({"type": MessageType.ERROR, "code": code, "detail": detail})
@@ -246,6 +250,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         await self._snapshot(fresh)
 
     async def resync(self, name: str) -> None:
+        metrics.LIVE_RESYNCS.inc()
         live = self.live.get(name)
         if live is None:
             await self._error(ErrorCode.NOT_SUBSCRIBED, f"Subscribe to {name} first.")
@@ -386,6 +391,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             if self.me_changed:
                 self.me_changed = False
                 await self.send(text_data=ME_CHANGED_SCORE)
+                metrics.LIVE_FRAMES_SENT.inc()
             for live in list(self.live.values()):
                 if live.dirty and not self.closing:
                     if live.board is None:
@@ -468,6 +474,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         deltas = [rank_changed(move, board=live.name, seq=live.seq + i, me=me, causes=causes)
                   for i, move in enumerate(moves, 1)]
         live.seq += len(deltas)
+        metrics.LIVE_DELTAS_SENT.inc(len(deltas))
         if live.batch:
             await self._send({"type": MessageType.RANK_BATCH, "board": live.name, "deltas": deltas})
         else:

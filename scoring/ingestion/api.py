@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.members.access import member_of
-from config.kernel import json_limits
+from config.kernel import json_limits, metrics
 from config.kernel.errors import ApiError
 from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
@@ -99,6 +99,20 @@ SIGNED_ERRORS = errors(
 )
 
 
+def _count(outcome: ingestion.Outcome) -> None:
+    """Events accepted, duplicates, or the refusal's code (config.kernel.metrics)."""
+    body = outcome.body
+    if outcome.status >= 400:
+        metrics.EVENTS_REJECTED.labels(code=body.get("code", "")).inc()
+    elif "accepted" in body:  # a batch
+        metrics.EVENTS_ACCEPTED.inc(body["accepted"])
+        metrics.EVENTS_DUPLICATE.inc(body["duplicates"])
+    elif body.get("duplicate"):
+        metrics.EVENTS_DUPLICATE.inc()
+    else:
+        metrics.EVENTS_ACCEPTED.inc()
+
+
 class PartnerIngestView(APIView):
     """Signed partner requests. The raw body is verified before anything is parsed or written."""
 
@@ -107,6 +121,11 @@ class PartnerIngestView(APIView):
     throttle_classes: list = []
     parser_classes: list = []  # we read the raw bytes: the signature covers them exactly
     handler_name = "ingest_single"
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        metrics.EVENTS_REJECTED.labels(code=getattr(response, "data", {}).get("code", "")).inc()
+        return response
 
     def post(self, request: Request) -> Response:
         # An address whose signed requests keep failing is refused before any work (429): it is
@@ -133,6 +152,8 @@ class PartnerIngestView(APIView):
         outcome, replayed = ingestion.idempotent(
             partner=partner, key=key, body=body, handler=lambda: handler(partner=partner, body=body)
         )
+        if not replayed:  # a replay was counted the first time
+            _count(outcome)
         response = Response(outcome.body, status=outcome.status)
         if replayed:
             response["Idempotent-Replayed"] = "true"

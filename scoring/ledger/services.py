@@ -19,7 +19,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from accounts.members.models import User
-from config.kernel import locks
+from config.kernel import locks, metrics
 from config.kernel.after_commit import enqueue_now, enqueue_on_commit
 from config.kernel.chunks import chunks
 from scoring.ingestion import dirty
@@ -140,6 +140,7 @@ def member_score_pending(*, member_id: int) -> int:
     return len(pending)
 
 
+@metrics.scoring_batch
 def members_score_pending(*, member_ids: Iterable[int]) -> int:
     """Score each member's pending events, each member in its own transaction.
 

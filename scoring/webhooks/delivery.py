@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from config.kernel import metrics
 from config.kernel.after_commit import call_on_commit, enqueue_in, enqueue_now
 from scoring.webhooks import signing
 from scoring.webhooks.guard import UnsafeUrl, destinations
@@ -246,6 +247,7 @@ def _deliver_head(partner_id: int, run: _Run) -> bool | float | None:
     if run.secrets is None:
         run.secrets = live_secrets(endpoint_id=endpoint.pk, now=now)
     outcome = attempt_send(client=run.client, url=endpoint.url, message=head, secrets_=run.secrets)
+    metrics.WEBHOOK_ATTEMPTS.labels(outcome="delivered" if outcome.ok else "failed").inc()
     return _attempt_record(endpoint=endpoint, message_id=head.pk, outcome=outcome, attempted_at=now)
 
 
@@ -277,6 +279,7 @@ def _attempt_record(*, endpoint: WebhookEndpoint, message_id: int, outcome: Outc
         return wait
     message.status = WebhookMessage.Status.FAILED
     message.save(update_fields=["attempts", "status", "replayed_by"])
+    metrics.WEBHOOK_MESSAGES_FAILED.inc()
     reason = (f"Disabled after the last of {len(schedule)} attempts to deliver {message.msg_id} ({message.type}) "
               f"failed: {outcome.error or outcome.status_code}.")
     endpoint_disable(endpoint_id=endpoint.pk, reason=reason)

@@ -54,3 +54,9 @@ def services_on(own_redis: PrivateRedis, settings: Any) -> Iterator[PrivateRedis
     celery_app.conf.broker_url = url
     yield own_redis
     celery_app.conf.broker_url = broker
+
+
+# The partner's signed client and the consenting member, as the scoring tests have them; live
+# flushes every 50 ms, as the leaderboard tests have them.
+from tests.leaderboards.conftest import quick_ticks  # noqa: E402, F401
+from tests.scoring.conftest import acme, acme_key, alice_consents, partner_client  # noqa: E402, F401

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from prometheus_client import REGISTRY
 
 from config.operations.middleware import VIEWS
 
@@ -26,7 +27,7 @@ def probe(path: str = "/health/ready", **extra: Any) -> tuple[int, dict[str, Any
 
 
 def test_the_operations_paths_are_the_ones_the_middleware_answers(settings: Any) -> None:
-    assert sorted(VIEWS) == sorted(settings.OPERATIONS_PATHS) == ["/health/live", "/health/ready"]
+    assert sorted(VIEWS) == sorted(settings.OPERATIONS_PATHS) == ["/health/live", "/health/ready", "/metrics"]
 
 
 def test_live_answers_without_asking_any_service(db: None, django_assert_num_queries: Any) -> None:
@@ -93,10 +94,12 @@ def test_no_member_data_in_either_answer(alice: Any, bob: Any) -> None:
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_ready_follows_redis_down_and_back(services_on: Any, alice: Any) -> None:
+    rebuilds = REGISTRY.get_sample_value("credo_board_index_rebuilds_total")
     # The index is empty at first: the probe starts its rebuild (in-process here) and says so.
     assert probe() == (503, {"code": "not_ready", "detail": "Not ready: see checks.", "status": "unavailable",
                              "mode": "services", "checks": {**SERVICES_CHECKS, "board_index": "unavailable"}})
     assert probe() == (200, {"status": "ok", "mode": "services", "checks": SERVICES_CHECKS})
+    assert REGISTRY.get_sample_value("credo_board_index_rebuilds_total") == rebuilds + 1  # type: ignore[operator]
 
     services_on.stop()
     status, body = probe()
@@ -108,6 +111,7 @@ def test_ready_follows_redis_down_and_back(services_on: Any, alice: Any) -> None
     status, body = probe()
     assert (status, body["checks"]) == (503, {**SERVICES_CHECKS, "board_index": "unavailable"})
     assert probe() == (200, {"status": "ok", "mode": "services", "checks": SERVICES_CHECKS})
+    assert REGISTRY.get_sample_value("credo_board_index_rebuilds_total") == rebuilds + 2  # type: ignore[operator]
 
 
 @pytest.mark.services
