@@ -385,8 +385,9 @@ CATALOGUE: tuple[Badge, ...] = (
           SEASONS, _most_improved, repeatable=True),
     Badge(ONE_YEAR, "One year", "A year as a Credo member.", "Stay a member for a year.", TENURE, _one_year,
           _one_year_progress),
-    Badge(DISPUTE_RESOLVED, "Set the record straight", "A dispute of yours was decided by a moderator.",
-          "Dispute an event you believe is wrong; the badge comes when a moderator decides it.",
+    Badge(DISPUTE_RESOLVED, "Set the record straight", "A dispute of yours was decided.",
+          "Dispute an event you believe is wrong; the badge comes when it is decided (by the partner that "
+          "reported it, a moderator, or in your favour if the partner does not answer in time).",
           DISPUTES, _dispute),
     Badge(CHALLENGE_WON, "Challenge won", "You gained the most points in a challenge between friends.",
           "Challenge friends to gain more points than them this week, and win.", CHALLENGES, _challenges,

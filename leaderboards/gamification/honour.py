@@ -100,7 +100,7 @@ def honour_for(*, username: str, viewer: User | AnonymousUser | None) -> Honour:
 ABOUT_THEM = {
     FIRST_FRIEND: "Made a first friend on Credo.",
     INVITATIONS: "Friends joined Credo through their invitations.",
-    DISPUTE_RESOLVED: "A dispute of theirs was decided by a moderator.",
+    DISPUTE_RESOLVED: "A dispute of theirs was decided.",
     CHALLENGE_WON: "Gained the most points in a challenge between friends.",
 }
 
