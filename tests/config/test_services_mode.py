@@ -4,9 +4,9 @@ their own), then stopped.
 
 Release step (database created, migrated, static files, a small demo world), then uvicorn with
 2 workers, a Celery worker, beat and the simulator. The test waits for readiness, signs partner
-events for alice and sees them scored through her API, her board move and her socket told so, a
-real worker log the request id of the request that enqueued its task, no secret in any line, and
-after SIGINT (Ctrl-C) no process left. Every wait is on a condition with a generous deadline.
+events for alice and sees them scored through her API, her board move and her socket told so, the
+business counters move on ``/metrics``, a real worker log the request id of the request that
+enqueued its task, no secret in any line, and after SIGINT (Ctrl-C) no process left. Every wait is on a condition with a generous deadline.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from urllib.request import Request, urlopen
 import psycopg
 import pytest
 import redis
-from django.urls import Resolver404, resolve
 from psycopg import sql
 from websockets.sync.client import connect as ws_connect
 
@@ -102,14 +101,6 @@ def _served(url: str) -> bool:
         with urlopen(url, timeout=3) as response:  # noqa: S310
             return bool(response.status == 200)
     except (URLError, OSError):
-        return False
-
-
-def _has_metrics() -> bool:
-    try:
-        resolve("/metrics")
-        return True
-    except Resolver404:
         return False
 
 
@@ -215,7 +206,10 @@ def _flows(base: str, env: dict[str, str], output: Callable[[], str], tail: Call
         snapshot = _receive_until(live, lambda m: m.get("type") == "snapshot", tail)
         [mine] = [row for row in snapshot["entries"] if row["is_me"]]
 
-        counted = scrape(base) if _has_metrics() else None
+        # Her socket is counted open (a gauge summed over the web workers).
+        wait_for("the open socket on /metrics", lambda: metric(scrape(base), "credo_live_sockets_open") >= 1,
+                 FLOW_DEADLINE, lambda: scrape(base)[-3000:])
+        counted = scrape(base)
 
         # Three missed card repayments, signed by her card issuer: her score must fall.
         today = datetime.now(UTC).replace(microsecond=0)
@@ -251,16 +245,15 @@ def _flows(base: str, env: dict[str, str], output: Callable[[], str], tail: Call
         _receive_until(live, told, tail)
     assert mine["username"] == "alice"
 
-    if counted is not None:
-        # The counters moved, summed over every process (PROMETHEUS_MULTIPROC_DIR): at least our
-        # three events accepted and scored (the simulator adds its own), frames sent to sockets.
-        def moved() -> bool:
-            now = scrape(base)
-            return (metric(now, "credo_events_accepted_total") >= metric(counted, "credo_events_accepted_total") + 3
-                    and metric(now, "credo_events_scored_total") >= metric(counted, "credo_events_scored_total") + 3
-                    and metric(now, "credo_live_frames_sent_total") > metric(counted, "credo_live_frames_sent_total"))
+    # The counters moved, summed over every process (PROMETHEUS_MULTIPROC_DIR): at least our three
+    # events accepted and scored (the simulator adds its own), frames sent to sockets.
+    def moved() -> bool:
+        now = scrape(base)
+        return (metric(now, "credo_events_accepted_total") >= metric(counted, "credo_events_accepted_total") + 3
+                and metric(now, "credo_events_scored_total") >= metric(counted, "credo_events_scored_total") + 3
+                and metric(now, "credo_live_frames_sent_total") > metric(counted, "credo_live_frames_sent_total"))
 
-        wait_for("the business counters moving on /metrics", moved, FLOW_DEADLINE, lambda: scrape(base)[-3000:])
+    wait_for("the business counters moving on /metrics", moved, FLOW_DEADLINE, lambda: scrape(base)[-3000:])
 
     # The board moved: the REST board shows her as her score does, below where she stood.
     def board_moved() -> bool:
