@@ -6,7 +6,8 @@ Release step (database created, migrated, static files, a small demo world), the
 2 workers, a Celery worker, beat and the simulator. The test waits for readiness, signs partner
 events for alice and sees them scored through her API, her board move and her socket told so, the
 business counters move on ``/metrics``, a real worker log the request id of the request that
-enqueued its task, no secret in any line, and after SIGINT (Ctrl-C) no process left. Every wait is on a condition with a generous deadline.
+enqueued its task, no secret in any line, and after SIGINT (Ctrl-C) no process left. Every wait
+is on a condition with a generous deadline.
 """
 
 from __future__ import annotations
