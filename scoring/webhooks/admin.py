@@ -108,16 +108,22 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(WebhookMessage)
 class WebhookMessageAdmin(admin.ModelAdmin):
-    list_display = ["msg_id", "partner", "type", "status", "attempts", "created_at", "next_attempt_at",
+    list_display = ["msg_id", "partner", "type", "status", "failures", "created_at", "next_attempt_at",
                     "delivered_at"]
     list_filter = ["status", "type", "partner"]
     search_fields = ["msg_id", "partner__slug"]
     list_select_related = ["partner"]
-    fields = ("msg_id", "partner", "type", "status", "attempts", "created_at", "next_attempt_at", "delivered_at",
+    fields = ("msg_id", "partner", "type", "status", "failures", "created_at", "next_attempt_at", "delivered_at",
               "replayed_by", "data")
     readonly_fields = fields
     inlines = [AttemptInline]
     actions = ["replay"]
+
+    @admin.display(description="failed attempts", ordering="attempts")
+    def failures(self, message: WebhookMessage) -> int:
+        """``attempts`` counts the failures so far (the position in the retry schedule); every
+        attempt, the successful one too, is listed below."""
+        return message.attempts
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
