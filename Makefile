@@ -46,7 +46,7 @@ services: install
 	  REDIS_URL='$(SERVICES_REDIS_URL)' SECRET_KEY="$${SECRET_KEY:-$$(cat $(SERVICES_KEY_FILE))}" \
 	  SERVICES_PORT=$(PORT) DEMO_MEMBERS=$(DEMO_MEMBERS) DEMO_RATE=$(DEMO_RATE) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
 	  PROMETHEUS_MULTIPROC_DIR='$(SERVICES_METRICS_DIR)'; \
-	  honcho start release && mkdir -p '$(SERVICES_METRICS_DIR)' && rm -f '$(SERVICES_METRICS_DIR)'/*.db && \
+	  mkdir -p '$(SERVICES_METRICS_DIR)' && honcho start release && rm -f '$(SERVICES_METRICS_DIR)'/*.db && \
 	  exec honcho start web worker beat simulator
 
 ## make test: install and run the whole suite
