@@ -173,12 +173,12 @@ def test_services_mode_serves_scores_moves_boards_and_stops_cleanly(services_env
 
         # What a load balancer waits for (config.operations.health): database, Redis, channel
         # layer, broker, migrations and the board index all there.
-        def ready() -> bool:
+        def is_ready() -> bool:
             if services.poll() is not None:
                 pytest.fail(f"make services stopped with status {services.returncode}.{tail()}", pytrace=False)
             return _served(base + "/health/ready")
 
-        wait_for("ready", ready, START_DEADLINE, tail)  # the release step first, then the processes
+        wait_for("ready", is_ready, START_DEADLINE, tail)  # the release step first, then the processes
         assert "Release done." in output()
         status, ready, _ = http("GET", base + "/health/ready")
         assert status == 200 and ready["status"] == "ok", ready
