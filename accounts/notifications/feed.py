@@ -11,23 +11,21 @@ The feed is small, so its writes (``notify``, ``notifications_mark_read``,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from accounts.notifications.models import LINK_MAX_LENGTH, TEXT_MAX_LENGTH, Notification, NotificationMute
 from accounts.notifications.signals import notifications_created
 from config.kernel.after_commit import send_on_commit
 from config.kernel.chunks import chunks
+from config.kernel.keyset import InvalidCursor as InvalidCursor  # its readers catch it from here
+from config.kernel.keyset import cursor_decode, cursor_encode
 
 Kind = Notification.Kind
 
@@ -48,10 +46,6 @@ class NotificationCode:
     UNKNOWN_KIND = "unknown_kind"  # 400: not a kind of notification
     NOT_MUTABLE = "not_mutable"  # 400: a kind that cannot be muted (UNMUTABLE)
     INVALID_CURSOR = "invalid_cursor"  # 400
-
-
-class InvalidCursor(ValueError):
-    pass
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -132,23 +126,6 @@ class FeedPage:
     next_cursor: str | None
 
 
-def _cursor_for(n: Notification) -> str:
-    raw = f"{n.created_at.isoformat()}|{n.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_parse(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at_text, _, pk_text = raw.partition("|")
-        at = parse_datetime(at_text)
-        pk = int(pk_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor(cursor) from exc
-    if at is None:
-        raise InvalidCursor(cursor)
-    return at, pk
-
 
 def feed_page(*, member_id: int, limit: int = PAGE_SIZE, cursor: str = "", unread_only: bool = False,
               kinds: Iterable[str] | None = None) -> FeedPage:
@@ -161,12 +138,12 @@ def feed_page(*, member_id: int, limit: int = PAGE_SIZE, cursor: str = "", unrea
     if kinds is not None:
         rows = rows.filter(kind__in=list(kinds))
     if cursor:
-        at, pk = _cursor_parse(cursor)
+        at, pk = cursor_decode(cursor)
         rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
     items = list(rows.order_by("-created_at", "-id")[: limit + 1])
     more = len(items) > limit
     items = items[:limit]
-    return FeedPage(items=items, next_cursor=_cursor_for(items[-1]) if more else None)
+    return FeedPage(items=items, next_cursor=cursor_encode(items[-1].created_at, items[-1].pk) if more else None)
 
 
 def unread_count(*, member_id: int) -> int:

@@ -11,15 +11,13 @@ partner can follow with its last cursor).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils.dateparse import parse_datetime
 
 from config.kernel.errors import NotFound
+from config.kernel.keyset import InvalidCursor, cursor_decode, cursor_encode
 from scoring.ingestion.models import Event, Partner
 from scoring.moderation.furnisher import (
     PartnerStatus,
@@ -43,32 +41,12 @@ def partner_event(*, partner: Partner, external_id: str) -> Event:
     return event
 
 
-class InvalidCursor(ValueError):
-    pass
-
 
 @dataclass(frozen=True)
 class EventsPage:
     items: list[Event]
     next_cursor: str | None
 
-
-def _cursor_for(event: Event) -> str:
-    raw = f"{event.received_at.isoformat()}|{event.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_parse(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at_text, _, pk_text = raw.partition("|")
-        at = parse_datetime(at_text)
-        pk = int(pk_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor(cursor) from exc
-    if at is None or at.tzinfo is None:
-        raise InvalidCursor(cursor)
-    return at, pk
 
 
 def _with_status(rows: QuerySet[Event], status: str) -> QuerySet[Event]:
@@ -96,9 +74,9 @@ def partner_events_page(*, partner: Partner, status: str = "", since: datetime |
     if since is not None:
         rows = rows.filter(received_at__gte=since)
     if cursor:
-        at, pk = _cursor_parse(cursor)
+        at, pk = cursor_decode(cursor)
         rows = rows.filter(Q(received_at__gt=at) | Q(received_at=at, pk__gt=pk))
     items = list(rows.select_related("member").order_by("received_at", "id")[: limit + 1])
     more = len(items) > limit
     items = items[:limit]
-    return EventsPage(items=items, next_cursor=_cursor_for(items[-1]) if more else None)
+    return EventsPage(items=items, next_cursor=cursor_encode(items[-1].received_at, items[-1].pk) if more else None)

@@ -68,7 +68,8 @@ def _meet_in_change_edge(monkeypatch, parties: int) -> threading.Barrier:  # typ
     return barrier
 
 
-def _together(*calls):  # type: ignore[no-untyped-def]
+def run_in_threads(*calls):  # type: ignore[no-untyped-def]
+    """Each call in a thread of its own (its own connection); their results, or the exceptions raised."""
     results: list[object] = [None] * len(calls)
 
     def run(i: int) -> None:
@@ -128,7 +129,7 @@ def test_two_syncs_of_one_new_friendship_apply_it_once(hub, monkeypatch, quietly
     with quietly():
         _befriend(center, spokes[0])
     _meet_in_change_edge(monkeypatch, 2)
-    results = _together(lambda: contagion.contagion_edges_sync(members=[center.pk, spokes[0].pk]),
+    results = run_in_threads(lambda: contagion.contagion_edges_sync(members=[center.pk, spokes[0].pk]),
                         lambda: contagion.contagion_edges_sync(members=[center.pk, spokes[0].pk]))
     assert not [r for r in results if isinstance(r, Exception)], results
     _assert_in_step()
@@ -141,7 +142,7 @@ def test_two_syncs_of_one_ended_friendship_remove_it_once(hub, monkeypatch, quie
     with quietly():
         social.friendship_unfriend(member=center, username=spokes[1].username)
     _meet_in_change_edge(monkeypatch, 2)
-    results = _together(lambda: contagion.contagion_edges_sync(members=[center.pk]),
+    results = run_in_threads(lambda: contagion.contagion_edges_sync(members=[center.pk]),
                         lambda: contagion.contagion_edges_sync(members=[spokes[1].pk, center.pk]))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert ContagionEdge.objects.count() == 0
@@ -157,6 +158,6 @@ def test_a_hub_churning_while_many_syncs_race_ends_in_step(hub, quietly):
                 social.friendship_unfriend(member=center, username=spoke.username)
             else:
                 _befriend(center, spoke)
-        results = _together(*[lambda: contagion.contagion_edges_sync(members=[center.pk])] * 3)
+        results = run_in_threads(*[lambda: contagion.contagion_edges_sync(members=[center.pk])] * 3)
         assert not [r for r in results if isinstance(r, Exception)], results
     _assert_in_step()

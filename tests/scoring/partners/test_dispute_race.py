@@ -9,8 +9,6 @@ import threading
 import types
 
 import pytest
-from celery._state import _set_task_join_will_block
-from django.db import connection
 
 from config.kernel import locks
 from scoring.ingestion.models import Partner
@@ -19,29 +17,10 @@ from scoring.moderation import disputes
 from scoring.moderation import services as moderation
 from scoring.moderation.models import AuditEntry, Dispute, DisputeStep
 from tests.factories import UserFactory
+from tests.scoring.contagion.test_edges_race import run_in_threads
 from tests.scoring.ledger.test_pipeline import make_event
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def _together(*calls):  # type: ignore[no-untyped-def]
-    results: list[object] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:  # returned for the test to read
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    _set_task_join_will_block(False)  # eager tasks in threads race on Celery's process-wide flag
-    return results
 
 
 @pytest.mark.parametrize("second", ["confirmed", "withdrawn"])
@@ -63,7 +42,7 @@ def test_two_answers_at_once_one_wins(postgres, monkeypatch, second):
         return locks.member_lock(member_id)
 
     monkeypatch.setattr(disputes, "locks", types.SimpleNamespace(member_lock=member_lock))
-    results = _together(
+    results = run_in_threads(
         lambda: disputes.dispute_partner_answer(partner=acme, external_id=event.external_id, verdict="withdrawn",
                                                 note="Ours by mistake"),
         lambda: disputes.dispute_partner_answer(partner=acme, external_id=event.external_id, verdict=second,
