@@ -16,6 +16,7 @@ from accounts.privacy import registry
 from accounts.privacy.registry import Deletion, Section
 from scoring.contagion.models import ContagionEdge, ContagionNode
 from scoring.ingestion.models import Event, IdempotencyRecord, PartnerConsent
+from scoring.ingestion.signals import consent_revoked
 from scoring.ledger import selectors
 from scoring.ledger.models import FollowUp, ScoreChange, ScoreState
 from scoring.ledger.services import member_rescore
@@ -85,11 +86,18 @@ def _anonymous_reference(partner_id: int, external_id: str) -> str:
 
 
 def scoring_forget(member: User, deletion: Deletion) -> None:
-    """Account deletion: no partner may send events about the member any more; their events stay,
+    """Account deletion: no partner may send events about the member any more (each connected one is
+    told, like a disconnection); their events stay,
     anonymised (the partner's reference one-way hashed, no merchant category); former friends'
     ledger lines that named them say "A former friend"; and the score is recomputed without the
     profile that accounts removed before this step ran."""
-    PartnerConsent.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=deletion.at)
+    live = list(PartnerConsent.objects.filter(member=member, revoked_at__isnull=True).values_list("pk", "partner_id"))
+    PartnerConsent.objects.filter(pk__in=[pk for pk, _ in live]).update(revoked_at=deletion.at)
+    for _, partner_id in live:
+        # Each partner hears of it as of any disconnection (consent.revoked, in this transaction),
+        # by the name it knew the member by.
+        consent_revoked.send(sender=PartnerConsent, member_id=member.pk, username=deletion.former_username,
+                             partner_id=partner_id, revoked_at=deletion.at)
     for event in Event.objects.filter(member=member).only("pk", "partner_id", "external_id"):
         if not event.external_id.startswith("deleted:"):
             Event.objects.filter(pk=event.pk).update(

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from accounts.privacy.services import member_delete
 from scoring.ingestion.consent import consent_grant, consent_revoke
 from scoring.ingestion.models import Event, Partner
 from scoring.ledger import services
@@ -21,6 +22,7 @@ from scoring.moderation.services import event_correct, event_reverse
 from scoring.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookType
 from scoring.webhooks.payloads import iso
 from scoring.webhooks.services import webhook_endpoint_set
+from tests.factories import PASSWORD
 from tests.scoring.ledger.test_pipeline import make_event
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +164,12 @@ def test_nothing_is_recorded_for_a_type_not_subscribed_or_a_disabled_endpoint(al
     make_event(alice, acme, 2)
     services.member_score_pending(member_id=alice.pk)
     assert _messages() == []
+
+
+def test_deleting_an_account_tells_each_connected_partner(alice, listening, globex):
+    consent_grant(member=alice, partner=listening)
+    consent_grant(member=alice, partner=globex)  # connected, but its endpoint does not listen
+    member_delete(member=alice, password=PASSWORD)
+    revoked_at = alice.partner_consents.get(partner=listening).revoked_at
+    assert _messages() == [(listening.pk, "consent.revoked", {"member": "alice", "revoked_at": iso(revoked_at)})]
+    assert list(alice.partner_consents.filter(revoked_at__isnull=True)) == []
