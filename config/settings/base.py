@@ -498,6 +498,8 @@ WEBHOOKS_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86
 # is read and kept (bytes).
 WEBHOOKS_CONNECT_TIMEOUT = 3.0
 WEBHOOKS_READ_TIMEOUT = 10.0
+# One attempt in all (connect, headers, the capped body), whatever the receiver drips (seconds).
+WEBHOOKS_ATTEMPT_SECONDS = 15.0
 WEBHOOKS_RESPONSE_MAX_BYTES = 2048
 # After a rotation the previous secret keeps signing (beside the new one) this long.
 WEBHOOKS_SECRET_OVERLAP = timedelta(hours=env_int("WEBHOOKS_SECRET_OVERLAP_HOURS", 24))

@@ -25,8 +25,12 @@ import functools
 import json
 import logging
 import re
+import signal
 import ssl
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -125,10 +129,12 @@ def attempt_send(*, client: httpx.Client, url: str, message: WebhookMessage, sec
     }
     started = time.monotonic()
     failure: Outcome | None = None
+    limit = settings.WEBHOOKS_ATTEMPT_SECONDS
     for destination in options:
         try:
-            with client.stream("POST", destination.pinned_url(), content=body, headers=headers,
-                               extensions={"sni_hostname": destination.host}) as response:
+            with _deadline(max(0.001, limit - (time.monotonic() - started))), \
+                    client.stream("POST", destination.pinned_url(), content=body, headers=headers,
+                                  extensions={"sni_hostname": destination.host}) as response:
                 latency = int((time.monotonic() - started) * 1000)
                 raw = b""
                 for chunk in response.iter_raw():
@@ -136,7 +142,10 @@ def attempt_send(*, client: httpx.Client, url: str, message: WebhookMessage, sec
                     if len(raw) >= settings.WEBHOOKS_RESPONSE_MAX_BYTES:
                         break
                 raw = raw[: settings.WEBHOOKS_RESPONSE_MAX_BYTES]
-        except httpx.HTTPError as exc:
+        except _TimeUp:
+            latency = int((time.monotonic() - started) * 1000)
+            return Outcome(None, latency, False, f"no complete answer within {limit:g} s", "")
+        except Exception as exc:  # whatever the receiver or the network did (an IDNA host too) is the outcome
             latency = int((time.monotonic() - started) * 1000)
             failure = Outcome(None, latency, False, f"{type(exc).__name__}: {exc}"[:ERROR_MAX], "")
             if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
@@ -147,6 +156,32 @@ def attempt_send(*, client: httpx.Client, url: str, message: WebhookMessage, sec
         return Outcome(response.status_code, latency, ok, error, _excerpt(raw))
     assert failure is not None
     return failure
+
+
+class _TimeUp(Exception):
+    """An attempt's wall-clock limit passed (``_deadline``)."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """A wall-clock limit on one attempt. httpx's timeouts are per read: a receiver that drips a
+    byte every few seconds would otherwise hold a worker, and with it everyone's scoring, for
+    hours. SIGALRM, so only in a process's main thread — where Celery's prefork workers run their
+    tasks; elsewhere (embedded mode's in-process tasks) the per-read timeouts alone apply."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def time_up(signum: int, frame: object) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, time_up)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- the lease ---------------------------------------------------------------------------------------

@@ -62,10 +62,20 @@ def allow_local() -> bool:
     return bool(settings.WEBHOOKS_ALLOW_LOCAL)
 
 
+#: IPv6 ranges that carry an IPv4 address or reach a private network, yet count as "global" to
+#: ``ipaddress``: NAT64 (64:ff9b::/96, 64:ff9b:1::/48), 6to4 (2002::/16), Teredo (2001::/32), the
+#: deprecated IPv4-compatible (::/96) and site-local (fec0::/10) forms. Refused outright: behind a
+#: NAT64 gateway 64:ff9b::a00:5 is 10.0.0.5.
+_IPV6_TUNNELS = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32",
+                                                    "::/96", "fec0::/10")]
+
+
 def _refused(address: IPAddress) -> bool:
     mapped = getattr(address, "ipv4_mapped", None)
     if mapped is not None:
         address = mapped
+    if address.version == 6 and any(address in network for network in _IPV6_TUNNELS):
+        return True
     return not address.is_global or address.is_multicast
 
 
@@ -83,6 +93,8 @@ def url_parse(url: str) -> SplitResult:
         raise UnsafeUrl("A webhook URL needs a host and no user name or password.", code=UnsafeUrlCode.INVALID)
     if port == 0:
         raise UnsafeUrl("This is not a valid URL.", code=UnsafeUrlCode.INVALID)
+    if not parts.hostname.isascii():
+        raise UnsafeUrl("Write the host in its ASCII form (xn--…).", code=UnsafeUrlCode.INVALID)
     return parts
 
 
@@ -110,6 +122,7 @@ def destinations(url: str) -> list[Destination]:
     if not allow_local():
         refused = [a for a in addresses if _refused(a)]
         if refused:
-            raise UnsafeUrl(f"The host {host} resolves to {refused[0]}, a private or reserved address: "
-                            "webhooks go to public addresses only.", code=UnsafeUrlCode.ADDRESS)
+            # Which address is not said: the answer would map names of networks not the partner's.
+            raise UnsafeUrl(f"The host {host} resolves to a private or reserved address: webhooks go to public "
+                            "addresses only.", code=UnsafeUrlCode.ADDRESS)
     return [Destination(url=url, scheme=parts.scheme, host=host, port=port, address=a) for a in addresses]

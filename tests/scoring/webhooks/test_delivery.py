@@ -7,7 +7,11 @@ time-machine over a shrunk retry schedule (``short_schedule``: attempts at 0, 1,
 
 from __future__ import annotations
 
+import itertools
 import logging
+import socket
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 from scoring.webhooks import delivery
 from scoring.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookType
 from scoring.webhooks.outbox import Record, webhook_record, webhooks_record
-from scoring.webhooks.services import webhook_endpoint_enable
+from scoring.webhooks.services import webhook_endpoint_enable, webhook_endpoint_set
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -181,3 +185,44 @@ def test_a_deliverer_that_died_holding_the_queue_is_replaced_once_its_lease_runs
         assert delivery.webhooks_sweep() == 1
     assert [m.payload["data"]["external_id"] for m in receiver.messages() if m.payload] == ["a"]
     assert WebhookEndpoint.objects.get().lease_until is None
+
+
+@pytest.fixture
+def dripping() -> Iterator[str]:
+    """A loopback server that answers a byte of its headers every 0.2 s, forever: each read
+    arrives within any per-read timeout, so only a limit on the whole attempt ends it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: "):
+                if stop.wait(0.2):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+    stop.set()
+    listener.close()
+    thread.join(timeout=5)
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_attempts_limit(acme, allow_local, dripping, settings,
+                                                                           short_schedule):
+    settings.WEBHOOKS_READ_TIMEOUT = 1.0
+    settings.WEBHOOKS_ATTEMPT_SECONDS = 1.5
+    webhook_endpoint_set(partner=acme, url=dripping, types=WebhookType.values, actor_name="test")
+    _record(acme.pk, "a")
+    delivery.webhooks_deliver(partner_id=acme.pk)
+    [attempt] = WebhookAttempt.objects.all()
+    assert (attempt.status_code, attempt.ok, attempt.error) == (None, False, "no complete answer within 1.5 s")
+    assert 1500 <= attempt.latency_ms < 5000
+    assert WebhookMessage.objects.get().attempts == 1  # retried on the schedule, like any failure
