@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 
@@ -26,8 +26,12 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
         at_text, _, pk_text = raw.partition("|")
         at = parse_datetime(at_text)
         pk = int(pk_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise InvalidCursor(cursor) from exc
     if at is None or at.tzinfo is None:
         raise InvalidCursor(cursor)
+    try:
+        at.astimezone(UTC)  # a moment at the calendar's edge cannot be compared with stored ones
+    except OverflowError as exc:
+        raise InvalidCursor(cursor) from exc
     return at, pk

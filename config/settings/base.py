@@ -83,6 +83,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Messages live in the session, not a cookie: the admin shows a new webhook secret once through one.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -16,6 +16,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.kernel import json_limits
+from config.kernel.errors import ApiError
 from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
 from scoring.partners.api import PartnerSignedView
@@ -116,17 +118,28 @@ class PartnerWebhookView(PartnerSignedView):
             actor_name=f"partner:{partner.slug}"))
 
 
+#: A rotation carries no body (see the view).
+BODY_NOT_EMPTY = "body_not_empty"
+
+
 @extend_schema(
     summary="A partner rotates its webhook secret (signed)",
-    description="Signed with the partner's key (an empty body signs `\"<timestamp>.\"`). Returns a new secret, "
-                "shown once. The previous one keeps signing beside it for 24 hours (messages carry both "
-                "signatures), so the receiver can switch without losing a message; an older one stops at once.",
+    description="Signed with the partner's key over an empty body (`\"<timestamp>.\"`); any other body is "
+                "refused (400 `body_not_empty`), so no other signed request can be replayed as a rotation. "
+                "Returns a new secret, shown once. The previous one keeps signing beside it for 24 hours "
+                "(messages carry both signatures), so the receiver can switch without losing a message; an older "
+                "one stops at once.",
     parameters=PARTNER_SIGNED, request=None,
     responses={200: EndpointSerializer, **_SIGNED_401,
-               **errors({404: [services.WebhookCode.NO_ENDPOINT]}, _404="No webhook endpoint is configured.")},
+               **errors({400: [BODY_NOT_EMPTY], 404: [services.WebhookCode.NO_ENDPOINT]},
+                        _404="No webhook endpoint is configured.")},
 )
 class PartnerWebhookRotateView(PartnerSignedView):
     def post(self, request: Request) -> Response:
+        # The signature covers the body, not the method or path: a GET's signature (over its path)
+        # sent here with that path as the body would verify. An empty body cannot be any GET's.
+        if json_limits.request_body(request._request).strip() not in (b"", b"{}"):
+            raise ApiError(400, BODY_NOT_EMPTY, "Send the rotation with an empty body.")
         partner = partner_of(request)
         return _answer(services.webhook_secret_rotate(partner=partner, actor_name=f"partner:{partner.slug}"))
 

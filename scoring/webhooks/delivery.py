@@ -44,7 +44,7 @@ from django.utils import timezone
 from config.kernel import metrics
 from config.kernel.after_commit import call_on_commit, enqueue_in, enqueue_now
 from scoring.webhooks import signing
-from scoring.webhooks.guard import UnsafeUrl, destinations
+from scoring.webhooks.guard import UnsafeUrl, destinations, url_for_log
 from scoring.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 from scoring.webhooks.outbox import DELIVER_TASK
 from scoring.webhooks.payloads import iso
@@ -334,6 +334,7 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
 
 
 def _operators_tell(*, partner: str, url: str, reason: str) -> None:
+    url = url_for_log(url)
     logger.error("webhook endpoint of %s (%s) disabled: %s", partner, url, reason)
     mail_admins(f"Webhook endpoint of {partner} disabled",
                 f"The webhook endpoint of {partner} ({url}) was disabled.\n\n{reason}\n\n"

@@ -58,6 +58,15 @@ class Destination:
         return parts._replace(netloc=f"{literal}:{self.port}").geturl()
 
 
+def url_for_log(url: str) -> str:
+    """``url`` without its query and fragment, for logs and operators' mail: a partner may put a
+    token there (``?access_token=…``)."""
+    try:
+        return urlsplit(url)._replace(query="", fragment="").geturl()
+    except ValueError:
+        return "<invalid url>"
+
+
 def allow_local() -> bool:
     return bool(settings.WEBHOOKS_ALLOW_LOCAL)
 

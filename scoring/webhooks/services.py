@@ -20,7 +20,7 @@ from config.kernel.after_commit import enqueue_on_commit
 from config.kernel.errors import DomainError
 from scoring.ingestion.models import Partner
 from scoring.webhooks import delivery, signing
-from scoring.webhooks.guard import destinations
+from scoring.webhooks.guard import destinations, url_for_log
 from scoring.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookSecret, WebhookType
 from scoring.webhooks.outbox import DELIVER_TASK
 
@@ -66,6 +66,9 @@ def webhook_endpoint_set(*, partner: Partner, url: str, types: Sequence[str], ac
     that was disabled: what waits in its outbox goes out, in order."""
     events = types_clean(types)
     destinations(url)
+    # The partner's row first: two first configurations at once would otherwise both find no
+    # endpoint (a lock on a row that does not exist locks nothing) and the second insert fail.
+    Partner.objects.select_for_update().filter(pk=partner.pk).first()
     endpoint = WebhookEndpoint.objects.select_for_update().filter(partner=partner).first()
     secret: str | None = None
     if endpoint is None:
@@ -80,7 +83,7 @@ def webhook_endpoint_set(*, partner: Partner, url: str, types: Sequence[str], ac
         if not WebhookSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
                                             endpoint=endpoint).exists():
             secret = _secret_add(endpoint)
-    logger.info("webhook endpoint of %s set to %s %s by %s", partner.slug, url, events, actor_name)
+    logger.info("webhook endpoint of %s set to %s %s by %s", partner.slug, url_for_log(url), events, actor_name)
     return EndpointSet(url=url, events=events, secret=secret)
 
 
@@ -117,7 +120,7 @@ def webhook_endpoint_enable(*, endpoint_id: int, actor_name: str) -> bool:
     if endpoint.is_enabled:
         return False
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(is_enabled=True, disabled_at=None, disabled_reason="")
-    logger.warning("webhook endpoint %s (%s) enabled by %s", endpoint_id, endpoint.url, actor_name)
+    logger.warning("webhook endpoint %s (%s) enabled by %s", endpoint_id, url_for_log(endpoint.url), actor_name)
     enqueue_on_commit(DELIVER_TASK, endpoint.partner_id)
     return True
 

@@ -21,6 +21,7 @@ def test_a_cursor_round_trips() -> None:
     cursor_encode(datetime(2026, 1, 1), 1),  # a naive moment
     "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxhYmM",  # "2026-01-01T00:00:00+00:00|abc"
     "_w",  # bytes that are not UTF-8
+    "MDAwMS0wMS0wMVQwMDowMCsxMjowMHwx",  # "0001-01-01T00:00+12:00|1": before the calendar's start in UTC
 ])
 def test_anything_else_is_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursor):

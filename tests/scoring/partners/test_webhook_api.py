@@ -103,3 +103,16 @@ def test_a_partner_reads_only_its_own_deliveries_page_by_page(  # type: ignore[n
 def test_a_bad_cursor_is_refused(partner_client):  # type: ignore[no-untyped-def]
     response = partner_client.get(DELIVERIES + "?cursor=abc")
     assert (response.status_code, response.json()["code"]) == (400, "invalid")
+
+
+def test_a_get_signature_cannot_be_replayed_as_a_rotation(partner_client):  # type: ignore[no-untyped-def]
+    """The signature covers the body, not the method: a signed GET's headers with its path as a
+    body would verify here. A rotation takes no body, so none of that ever reaches the secrets."""
+    first = partner_client.send("put", WEBHOOK, {"url": PUBLIC, "events": ["event.scored"]}).json()["secret"]
+    path = "/api/v1/partner/events/"
+    stolen = partner_client.signed_headers(path.encode())  # what a signed GET of that path carries
+    assert partner_client.client.get(path, **stolen).status_code == 200
+    replayed = partner_client.client.post(ROTATE, data=path.encode(), content_type="application/json", **stolen)
+    assert (replayed.status_code, replayed.json()["code"]) == (400, "body_not_empty")
+    assert WebhookEndpoint.objects.get().secrets.count() == 1
+    assert first.startswith("whsec_")
