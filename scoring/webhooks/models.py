@@ -29,8 +29,8 @@ class WebhookEndpoint(models.Model):
     """Where a partner receives its webhooks (one endpoint per partner) and which types.
 
     Disabled by an operator, or by delivery after a message's last retry failed
-    (``disabled_reason`` says which); while disabled nothing new is recorded for the partner and
-    what is already in its outbox waits until the endpoint is enabled again."""
+    (``disabled_reason`` says which); while disabled its messages are still recorded and wait in
+    its outbox, in order, until the endpoint is enabled again."""
 
     partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="webhook_endpoint")
     url = models.URLField(max_length=2000)

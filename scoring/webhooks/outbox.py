@@ -45,9 +45,11 @@ def new_msg_id() -> str:
 
 
 def subscriptions(*, partner_ids: Iterable[int]) -> dict[int, frozenset[str]]:
-    """``{partner: subscribed types}`` of these partners' enabled endpoints (one query)."""
+    """``{partner: subscribed types}`` of these partners' endpoints (one query), disabled ones too:
+    their messages wait in the outbox until the endpoint is enabled again (at least once, even
+    across an outage that outlived the retries)."""
     return {partner_id: frozenset(types) for partner_id, types in WebhookEndpoint.objects.filter(
-        partner_id__in=sorted(set(partner_ids)), is_enabled=True).values_list("partner_id", "types")}
+        partner_id__in=sorted(set(partner_ids))).values_list("partner_id", "types")}
 
 
 def webhook_record(*, partner_id: int, type: str, data: dict[str, Any]) -> None:

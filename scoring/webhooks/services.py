@@ -108,7 +108,7 @@ def webhook_secret_rotate(*, partner: Partner, actor_name: str) -> EndpointSet:
 
 @transaction.atomic
 def webhook_endpoint_disable(*, endpoint_id: int, reason: str, actor_name: str) -> bool:
-    """An operator disables an endpoint: nothing new is recorded for it, its outbox waits."""
+    """An operator disables an endpoint: nothing is sent; its outbox (new messages too) waits."""
     logger.warning("webhook endpoint %s disabled by %s: %s", endpoint_id, actor_name, reason)
     return delivery.endpoint_disable(endpoint_id=endpoint_id, reason=f"{reason} ({actor_name})")
 

@@ -117,20 +117,22 @@ def test_after_the_last_retry_the_endpoint_is_disabled_operators_are_told_and_la
     assert notice.to == ["ops@example.com"]
     assert notice.subject.endswith("Webhook endpoint of Acme Bank disabled")
     assert [r.levelname for r in caplog.records if "disabled" in r.getMessage()] == ["ERROR"]
-    # Disabled: nothing new is recorded, and nothing is sent any more.
+    # Disabled: nothing is sent any more, but what happens meanwhile is still recorded.
     with django_capture_on_commit_callbacks(execute=True):
         _record(acme.pk, "c")
-    assert WebhookMessage.objects.count() == 2
+    third = WebhookMessage.objects.order_by("id").last()
+    assert WebhookMessage.objects.count() == 3
     assert delivery.webhooks_sweep() == 0
     assert len(receiver.requests) == 4
 
-    # An operator enables it again once the receiver answers: what waited goes out.
+    # An operator enables it again once the receiver answers: what waited goes out, in order.
     receiver.status = 200
     with django_capture_on_commit_callbacks(execute=True):
         assert webhook_endpoint_enable(endpoint_id=endpoint.pk, actor_name="admin:olga") is True
     second.refresh_from_db()
-    assert second.status == "delivered"
-    assert receiver.requests[-1].msg_id == second.msg_id
+    third.refresh_from_db()
+    assert (second.status, third.status) == ("delivered", "delivered")
+    assert [r.msg_id for r in receiver.requests[-2:]] == [second.msg_id, third.msg_id]
 
 
 @pytest.mark.django_db

@@ -154,16 +154,17 @@ def test_a_revoked_consent_records_consent_revoked(alice, listening):
     assert len(_messages()) == 1
 
 
-def test_nothing_is_recorded_for_a_type_not_subscribed_or_a_disabled_endpoint(alice, acme):
+def test_nothing_is_recorded_for_a_type_not_subscribed_but_a_disabled_endpoint_keeps_its_messages(alice, acme):
     webhook_endpoint_set(partner=acme, url="https://93.184.215.14/hooks", types=[WebhookType.EVENT_FAILED],
                          actor_name="t")
     make_event(alice, acme, 1)
     services.member_score_pending(member_id=alice.pk)
     assert _messages() == []
     WebhookEndpoint.objects.update(types=WebhookType.values, is_enabled=False)
-    make_event(alice, acme, 2)
+    event = make_event(alice, acme, 2)
     services.member_score_pending(member_id=alice.pk)
-    assert _messages() == []
+    event.refresh_from_db()
+    assert _messages() == [(acme.pk, "event.scored", _data(event, "scored"))]  # waits for the endpoint
 
 
 def test_deleting_an_account_tells_each_connected_partner(alice, listening, globex):
