@@ -62,9 +62,13 @@ def dispute_partner_view(dispute: Dispute | None) -> dict[str, Any] | None:
 
 
 def _latest_disputes(event_ids: Sequence[int]) -> dict[int, Dispute]:
+    """Each event's dispute as its partner sees it: the open one if any (at most one; a reopened
+    older dispute can be open while a newer one is closed), else the latest — the same rule as the
+    status filter of the partners' event list."""
     latest: dict[int, Dispute] = {}
     for d in Dispute.objects.filter(event_id__in=list(event_ids)).order_by("created_at", "id"):
-        latest[d.event_id] = d
+        if d.event_id not in latest or latest[d.event_id].status != Dispute.Status.OPEN:
+            latest[d.event_id] = d
     return latest
 
 
@@ -100,11 +104,12 @@ def _day(moment: Any) -> str:
     return f"{moment:%-d %B %Y}"
 
 
-def partner_webhook(*, type: str, event: Event, dispute: Dispute | None) -> None:
-    """Tell the partner that furnished ``event`` (``type``: ``event.disputed`` or
-    ``dispute.resolved``), inside the transaction of the cause, with the event as the partner
-    sees it after the change (JSON-safe). The one place moderation hands a dispute to the
-    webhooks' outbox (nothing is written for a partner without an endpoint subscribed to ``type``)."""
+def partner_webhook(*, type: str, event: Event, dispute: Dispute | None = _UNSET) -> None:
+    """Tell the partner that furnished ``event`` (``type``: ``event.disputed``, ``dispute.resolved``,
+    or ``event.scored`` for a reinstated event), inside the transaction of the cause, with the
+    event as the partner sees it after the change (JSON-safe; ``dispute`` as for
+    ``event_partner_view``). Nothing is written for a partner without an endpoint subscribed to
+    ``type``."""
     webhook_record(partner_id=event.partner_id, type=type, data=event_partner_view(event, dispute=dispute))
 
 

@@ -240,6 +240,9 @@ def event_reinstate(*, event_id: int, by: User | None, reason: str, undoes: Audi
     text = _event_text(event)
     if to == Event.Status.SCORED:
         rescored = _rescore(member=member, event=event, explanation=f"Reinstated by a moderator: {text}")
+        # It counts again: the partner's last word on it (event.reversed) no longer holds. (A pending
+        # one is scored again, and that says so.)
+        furnisher.partner_webhook(type=WebhookType.EVENT_SCORED, event=event)
     else:
         rescored = Rescored(None, None, False)
         enqueue_on_commit("scoring.ledger.tasks.score_members", [member.pk])
@@ -467,6 +470,9 @@ def _dispute_reopen(*, dispute_id: int, by: User | None, reason: str, undoes: Au
     Dispute.objects.filter(pk=dispute_id).update(respond_by=None)
     furnisher.dispute_step(dispute=dispute, kind=DisputeStep.Kind.REOPENED, by=DisputeStep.By.MODERATOR,
                            text=f"A moderator reopened your dispute. Why: {reason}")
+    dispute.refresh_from_db()
+    # Disputed again: the partner's last word on it (dispute.resolved) no longer holds.
+    furnisher.partner_webhook(type=WebhookType.EVENT_DISPUTED, event=dispute.event, dispute=dispute)
     notify(member=dispute.member, kind=Notification.Kind.DISPUTE, subject="your dispute is under review again",
            text=f"Your dispute of “{_event_text(dispute.event)}” is under review again. Why: {reason}")
     return audit_record(actor=by, action=Action.DISPUTE_REOPEN, target_type="dispute", target_id=dispute_id,

@@ -18,7 +18,9 @@ from scoring.ingestion.models import Event, Partner
 from scoring.ledger import services
 from scoring.ledger.bulk import members_score_pending_bulk
 from scoring.ledger.services import MAX_SCORING_ATTEMPTS, events_record_failure
-from scoring.moderation.services import event_correct, event_reverse
+from scoring.moderation.furnisher import event_partner_view
+from scoring.moderation.services import action_undo, dispute_open, dispute_reject, event_correct, event_reverse
+from scoring.partners.selectors import partner_events_page
 from scoring.webhooks.models import WebhookEndpoint, WebhookMessage, WebhookType
 from scoring.webhooks.payloads import iso
 from scoring.webhooks.services import webhook_endpoint_set
@@ -174,3 +176,40 @@ def test_deleting_an_account_tells_each_connected_partner(alice, listening, glob
     revoked_at = alice.partner_consents.get(partner=listening).revoked_at
     assert _messages() == [(listening.pk, "consent.revoked", {"member": "alice", "revoked_at": iso(revoked_at)})]
     assert list(alice.partner_consents.filter(revoked_at__isnull=True)) == []
+
+
+def test_a_reinstated_event_records_event_scored_again(alice, listening):
+    event = make_event(alice, listening, 1)
+    services.member_score_pending(member_id=alice.pk)
+    entry = event_reverse(event_id=event.pk, by=None, reason="fraud")
+    WebhookMessage.objects.all().delete()
+    action_undo(entry_id=entry.pk, by=None, reason="it was not fraud")
+    event.refresh_from_db()
+    assert _messages() == [(listening.pk, "event.scored", _data(event, "scored"))]
+
+
+def test_a_reopened_dispute_records_event_disputed_again(alice, listening):
+    event = make_event(alice, listening, 1)
+    services.member_score_pending(member_id=alice.pk)
+    dispute = dispute_open(member=alice, event_id=event.pk, reason="not mine")
+    entry = dispute_reject(dispute_id=dispute.pk, by=None, reason="the receipt matches")
+    WebhookMessage.objects.all().delete()
+    action_undo(entry_id=entry.pk, by=None, reason="look again")
+    [(partner_id, type_, data)] = _messages()
+    assert (partner_id, type_, data["status"], data["dispute"]["status"]) == (
+        listening.pk, "event.disputed", "disputed", "open")
+
+
+def test_the_partner_sees_the_open_dispute_even_when_a_newer_one_was_closed(alice, listening):
+    event = make_event(alice, listening, 1)
+    services.member_score_pending(member_id=alice.pk)
+    first = dispute_open(member=alice, event_id=event.pk, reason="not mine")
+    rejected = dispute_reject(dispute_id=first.pk, by=None, reason="the receipt matches")
+    second = dispute_open(member=alice, event_id=event.pk, reason="really not mine")
+    dispute_reject(dispute_id=second.pk, by=None, reason="still matches")
+    action_undo(entry_id=rejected.pk, by=None, reason="look again")  # the older dispute is open again
+    view = event_partner_view(Event.objects.select_related("member").get(pk=event.pk))
+    assert (view["status"], view["dispute"]["status"], view["dispute"]["opened_at"]) == (
+        "disputed", "open", iso(first.created_at))
+    assert [e.external_id for e in partner_events_page(partner=listening, status="disputed").items] == [
+        event.external_id]
