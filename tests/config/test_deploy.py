@@ -94,3 +94,23 @@ def test_debug_in_local_answers_this_machine_only(rf):
     local = {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": ""}
     [debug, first] = _settings_of(local, "DEBUG", "MIDDLEWARE[0]")
     assert (debug, first) == ("True", "'config.kernel.loopback.LoopbackOnlyMiddleware'")
+
+
+def _setting(module: str, name: str, **extra: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("METRICS_")}
+    env.update({"DJANGO_SETTINGS_MODULE": module, "SECRET_KEY": "k" * 20 + "8f3j2lq0v9x7c6b5n4m3a2s1d0f9g8h7j6k5",
+                "DATABASE_URL": "postgres://credo@db.example.com/credo", "REDIS_URL": "redis://cache.example.com:6379/0",
+                **extra})
+    result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; "
+                             f"print(settings.{name})"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_metrics_are_open_to_the_loopback_only_where_nothing_stands_in_front():
+    # Behind a TLS proxy on the same host every client looks like 127.0.0.1: a token or named networks.
+    assert _setting("config.settings.production", "METRICS_ALLOWED_IPS") == "[]"
+    assert _setting("config.settings.production", "METRICS_ALLOWED_IPS",
+                    METRICS_ALLOWED_IPS="10.20.0.0/16") == "['10.20.0.0/16']"
+    # make services binds 127.0.0.1 with nothing in front.
+    assert _setting("config.settings.services", "METRICS_ALLOWED_IPS") == "['127.0.0.0/8', '::1']"
