@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from websockets.sync.client import connect as ws_connect
 
 from accounts.members.demo import DEMO_PASSWORD
 from scoring.demo.simulator import partners_load, post_signed
+from tests.processes import free_port, processes_marked
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -80,23 +80,6 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw or b"null")
     except ValueError:
         return raw.decode(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _marked(marker: str) -> list[int]:
-    """Every process on this machine whose environment carries ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if marker.encode() in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-    return found
 
 
 def _served(url: str) -> bool:
@@ -144,7 +127,7 @@ def services_env(redis_url: str, postgres: None, tmp_path: Path) -> Iterator[dic
     env.update({
         "DJANGO_SETTINGS_MODULE": "config.settings.services", "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": smoke_database_url, "REDIS_URL": smoke_redis_url, "LOG_FORMAT": "json",
-        "PORT": str(_free_port()), "DEMO_MEMBERS": "40", "DEMO_RATE": "1",
+        "PORT": str(free_port()), "DEMO_MEMBERS": "40", "DEMO_RATE": "1",
         "DEMO_PARTNERS_FILE": str(tmp_path / "partners.json"), "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
         "CREDO_EXPORTS_ROOT": str(tmp_path / "exports"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         # Not created here: make services makes it (a fresh clone has none).
@@ -318,9 +301,9 @@ def _stop(services: subprocess.Popen, marker: str) -> list[int]:
         with contextlib.suppress(subprocess.TimeoutExpired):
             services.wait(timeout=STOP_DEADLINE)
     end = time.monotonic() + STOP_DEADLINE
-    while _marked(marker) and time.monotonic() < end:
+    while processes_marked(marker) and time.monotonic() < end:
         time.sleep(0.25)
-    left = _marked(marker)
+    left = processes_marked(marker)
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -8,9 +8,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from config.asgi import application
+from tests.leaderboards.sockets.test_consumers import _session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/leaderboards/"
@@ -21,12 +21,6 @@ ORIGIN = (b"origin", b"http://testserver")
 async def _flush_layer():  # type: ignore[no-untyped-def]
     yield
     await get_channel_layer().flush()
-
-
-def _session_cookie(user) -> bytes:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
 def _socket_lines(logs) -> list[tuple]:  # type: ignore[no-untyped-def]

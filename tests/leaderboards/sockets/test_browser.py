@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from scoring.ingestion.partners import sign
+from tests.processes import free_port
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[3]
@@ -41,18 +41,12 @@ def _missing(what: str) -> None:
     pytest.skip(f"{what} is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def daphne_serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """daphne serving config.asgi with ``env`` on a free loopback port, once it answers; yields
     (url, process) and stops it afterwards."""
     daphne = str(Path(sys.executable).parent / "daphne")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], cwd=ROOT,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

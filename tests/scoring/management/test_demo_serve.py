@@ -6,48 +6,31 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, processes_marked
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _alive_with(marker: str) -> list[int]:
-    """Pids of running (not zombie) processes whose command line holds ``marker``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 0)])
 def test_a_signal_stops_the_server_and_the_simulator(tmp_path: Path, signum: int, code: int) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    run_id = uuid.uuid4().hex
+    marker = f"CREDO_DEMO_SERVE_TEST={run_id}"  # in the environment the server and the simulator inherit
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}", "DJANGO_SETTINGS_MODULE":
-                "config.settings.local", "DEBUG": "true", "CI": "", "CREDO_EXPORTS_ROOT": str(tmp_path / "exports")})
+                "config.settings.local", "DEBUG": "true", "CI": "", "CREDO_EXPORTS_ROOT": str(tmp_path / "exports"),
+                "CREDO_DEMO_SERVE_TEST": run_id})
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     supervisor = subprocess.Popen([*manage, "demo_serve", address, "--members", "20", "--noreload", "-v", "0"],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -60,14 +43,14 @@ def test_a_signal_stops_the_server_and_the_simulator(tmp_path: Path, signum: int
             except OSError:
                 assert time.monotonic() < deadline, "the demo server never answered"
                 time.sleep(0.2)
-        assert len(_alive_with(address)) >= 2  # the server and the simulator
+        assert len(processes_marked(marker)) >= 3  # the supervisor, the server and the simulator
         supervisor.send_signal(signum)
         assert supervisor.wait(timeout=60) == code
         deadline = time.monotonic() + 10
-        while _alive_with(address):
-            assert time.monotonic() < deadline, f"left running: {_alive_with(address)}"
+        while processes_marked(marker):
+            assert time.monotonic() < deadline, f"left running: {processes_marked(marker)}"
             time.sleep(0.1)
     finally:
-        for pid in [supervisor.pid, *_alive_with(address)]:
+        for pid in [supervisor.pid, *processes_marked(marker)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
