@@ -22,7 +22,7 @@ from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
 from scoring.explain import api as explain_api
 from scoring.ledger.selectors import member_events
-from scoring.moderation import disputes
+from scoring.moderation import disputes, furnisher
 from scoring.moderation import services as moderation
 from scoring.moderation.models import REASON_MAX_LENGTH, Dispute, Flag
 from scoring.moderation.services import ModerationCode
@@ -71,7 +71,7 @@ class MyDisputesView(APIView):
 
 class MyEventsView(APIView):
     """``GET me/events/``: the member's events (``scoring.explain.api.event_for_member``), each with
-    ``dispute``: its latest dispute (``dispute_representation``, with its timeline) or null."""
+    ``dispute``: its dispute shown (the open one, else the latest; with its timeline) or null."""
 
     @extend_schema(responses={200: None})
     def get(self, request: Request) -> Response:
@@ -79,13 +79,10 @@ class MyEventsView(APIView):
         disputes.disputes_resolve_unanswered(member_id=me.pk)
         paginator = explain_api.EventPagination()
         events = paginator.paginate_queryset(member_events(member=me), request, view=self) or []
-        latest: dict[int, Dispute] = {}
-        for d in Dispute.objects.filter(member=me, event_id__in=[e.pk for e in events]).prefetch_related(
-                "steps").order_by("created_at", "id"):
-            latest[d.event_id] = d
+        shown = furnisher.disputes_shown([e.pk for e in events], steps=True)  # the member's events only
         return paginator.get_paginated_response([
             {**explain_api.event_for_member(e),
-             "dispute": dispute_representation(latest[e.pk]) if e.pk in latest else None} for e in events])
+             "dispute": dispute_representation(shown[e.pk]) if e.pk in shown else None} for e in events])
 
 
 class MyNoticesView(APIView):

@@ -61,12 +61,14 @@ def dispute_partner_view(dispute: Dispute | None) -> dict[str, Any] | None:
             "resolved_at": iso(dispute.resolved_at)}
 
 
-def _latest_disputes(event_ids: Sequence[int]) -> dict[int, Dispute]:
-    """Each event's dispute as its partner sees it: the open one if any (at most one; a reopened
-    older dispute can be open while a newer one is closed), else the latest — the same rule as the
-    status filter of the partners' event list."""
+def disputes_shown(event_ids: Sequence[int], *, steps: bool = False) -> dict[int, Dispute]:
+    """Each event's dispute as the member and its partner see it: the open one if any (at most
+    one; a reopened older dispute can be open while a newer one is closed), else the latest — the
+    same rule as the status filter of the partners' event list. One query (two with ``steps``:
+    each dispute's timeline prefetched)."""
+    rows = Dispute.objects.filter(event_id__in=list(event_ids)).order_by("created_at", "id")
     latest: dict[int, Dispute] = {}
-    for d in Dispute.objects.filter(event_id__in=list(event_ids)).order_by("created_at", "id"):
+    for d in rows.prefetch_related("steps") if steps else rows:
         if d.event_id not in latest or latest[d.event_id].status != Dispute.Status.OPEN:
             latest[d.event_id] = d
     return latest
@@ -79,7 +81,7 @@ def event_partner_view(event: Event, *, dispute: Dispute | None = _UNSET) -> dic
     """The event as its partner reads it (status API, webhooks): its real status and its latest
     dispute (``dispute``: that dispute, when the caller loaded it; None: there is none)."""
     if dispute is _UNSET:
-        dispute = _latest_disputes([event.pk]).get(event.pk)
+        dispute = disputes_shown([event.pk]).get(event.pk)
     is_open = dispute is not None and dispute.status == Dispute.Status.OPEN
     return event_data(event, status=event_partner_status(event, disputed=is_open),
                       dispute=dispute_partner_view(dispute))
@@ -88,7 +90,7 @@ def event_partner_view(event: Event, *, dispute: Dispute | None = _UNSET) -> dic
 def events_partner_views(events: Iterable[Event]) -> list[dict[str, Any]]:
     """``event_partner_view`` of each event, their disputes read in one query."""
     events = list(events)
-    latest = _latest_disputes([e.pk for e in events])
+    latest = disputes_shown([e.pk for e in events])
     return [event_partner_view(e, dispute=latest.get(e.pk)) for e in events]
 
 

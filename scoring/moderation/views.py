@@ -18,7 +18,7 @@ from accounts.notifications import feed
 from accounts.notifications.models import Notification
 from config.kernel.errors import DomainError, NotFound
 from scoring.ledger import selectors
-from scoring.moderation import disputes
+from scoring.moderation import disputes, furnisher
 from scoring.moderation import services as moderation
 from scoring.moderation.models import REASON_MAX_LENGTH, Dispute
 
@@ -59,15 +59,12 @@ def events_page(request: HttpRequest) -> HttpResponse:
 
 
 def _events_context(request: HttpRequest, events: Any) -> dict[str, Any]:
-    """The events page's disputes: the latest dispute per event shown, and the member's list."""
+    """The events page's disputes: each event's dispute shown (``furnisher.disputes_shown``), and
+    the member's list."""
     me = member_of(request)
-    ids = [e.pk for e in events]
-    latest: dict[int, Dispute] = {}
-    for d in Dispute.objects.filter(member=me, event_id__in=ids).prefetch_related("steps").order_by("created_at",
-                                                                                                    "id"):
-        latest[d.event_id] = d
+    shown = furnisher.disputes_shown([e.pk for e in events], steps=True)
     for e in events:
-        e.dispute = latest.get(e.pk)
+        e.dispute = shown.get(e.pk)
     return {
         "disputes": list(Dispute.objects.filter(member=me).select_related("event", "event__partner")
                          .order_by("-created_at", "-id")[:20]),
