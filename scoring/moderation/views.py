@@ -48,7 +48,7 @@ def moderation_context(request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 def events_page(request: HttpRequest) -> HttpResponse:
-    """The member's events, newest first, each with its latest dispute and its timeline; their
+    """The member's events, newest first, each with its dispute shown and its timeline; their
     disputes and the notices about them. Disputes whose partner left them unanswered past their
     deadline are resolved first (the embedded mode has no beat to do it)."""
     disputes.disputes_resolve_unanswered(member_id=member_of(request).pk)

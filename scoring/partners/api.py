@@ -31,7 +31,7 @@ from scoring.moderation.disputes import DisputeCode
 from scoring.moderation.models import REASON_MAX_LENGTH, Dispute
 from scoring.moderation.services import InvalidCorrection, ModerationCode
 from scoring.partners import selectors
-from scoring.partners.auth import PARTNER_SIGNED, SIGNATURE_CODES, IsPartner, PartnerSignatureAuthentication, partner_of
+from scoring.partners.auth import PARTNER_SIGNED, SIGNED_401, IsPartner, PartnerSignatureAuthentication, partner_of
 from scoring.partners.selectors import PartnerStatus
 
 
@@ -69,7 +69,7 @@ class EventStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=PartnerStatus.ALL)
     received_at = serializers.DateTimeField()
     scored_at = serializers.DateTimeField(allow_null=True)
-    dispute = DisputeViewSerializer(allow_null=True, help_text="the event's latest dispute, if any")
+    dispute = DisputeViewSerializer(allow_null=True, help_text="the event's open dispute, else its latest, if any")
 
     class Meta:
         ref_name = "PartnerEventStatus"
@@ -86,8 +86,6 @@ class EventStatusPageSerializer(serializers.Serializer):
 _STATUSES = ("`pending` (accepted, not scored yet), `scored`, `failed` (could not be scored), `disputed` (a "
              "member disputed it: answer with `dispute-response/`), `reversed` (it no longer counts), `corrected` "
              "(its facts were corrected)")
-_SIGNED_401 = errors({401: SIGNATURE_CODES},
-                     _401="The signature headers are missing, or the key or the signature is refused.")
 
 
 class PartnerEventView(PartnerSignedView):
@@ -97,7 +95,7 @@ class PartnerEventView(PartnerSignedView):
                     f"{_STATUSES}. Never a score: only what the partner sent and what became of it. Another "
                     "partner's event is 404, like an unknown one.",
         parameters=PARTNER_SIGNED, operation_id="v1_partner_events_retrieve",
-        responses={200: EventStatusSerializer, **_SIGNED_401, **errors({404: []})},
+        responses={200: EventStatusSerializer, **SIGNED_401, **errors({404: []})},
     )
     def get(self, request: Request, external_id: str) -> Response:
         event = selectors.partner_event(partner=partner_of(request), external_id=external_id)
@@ -136,7 +134,7 @@ class PartnerEventsView(PartnerSignedView):
                     OpenApiParameter("since", OpenApiTypes.DATETIME, description="only events received at or after "
                                      "this time: ISO 8601 with a time zone, e.g. `2026-12-01T00:00:00Z`")],
         operation_id="v1_partner_events_list",
-        responses={200: EventStatusPageSerializer, **_SIGNED_401,
+        responses={200: EventStatusPageSerializer, **SIGNED_401,
                    **errors({400: [PartnerCode.INVALID_CURSOR, "invalid_choice", "naive", "min_value", "max_value"]})},
     )
     def get(self, request: Request) -> Response:
@@ -204,7 +202,7 @@ class DisputeResponseView(PartnerSignedView):
                     "answer is given once: another is 409 `already_answered` (read the event's status to check an "
                     "answer whose response was lost). Answers with the event's status as `GET` shows it.",
         parameters=PARTNER_SIGNED, request=DisputeResponseSerializer,
-        responses={200: EventStatusSerializer, **_SIGNED_401, **errors({
+        responses={200: EventStatusSerializer, **SIGNED_401, **errors({
             400: ["invalid_choice", "max_length", "min_value", "max_digits", "max_decimal_places", "max_whole_digits",
                   PartnerCode.NOT_FOR_VERDICT, ModerationCode.INVALID_CORRECTION], 404: [],
             409: [DisputeCode.NO_OPEN_DISPUTE, DisputeCode.ALREADY_ANSWERED]},

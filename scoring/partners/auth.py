@@ -30,6 +30,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from config.kernel import json_limits
+from config.kernel.openapi import errors
 from config.kernel.throttles import RefusalThrottle
 from scoring.ingestion.models import Partner
 from scoring.ingestion.partners import SignatureCode, SignatureError, verify_signature
@@ -111,6 +112,9 @@ def partner_of(request: Request) -> Partner:
 #: The signature's codes a partner-signed operation answers with (401).
 SIGNATURE_CODES = [SignatureCode.MISSING, SignatureCode.UNKNOWN_KEY, SignatureCode.REVOKED, SignatureCode.STALE,
                    SignatureCode.BAD]
+#: A signed operation's 401, for its OpenAPI ``responses``.
+SIGNED_401 = errors({401: SIGNATURE_CODES},
+                    _401="The signature headers are missing, or the key or the signature is refused.")
 
 _SIGNATURE = ('`sha256=<hex HMAC-SHA256 of "<timestamp>." + payload>` with the key\'s secret, where the payload is '
               "the raw body (a request with a body) or the path with its query string exactly as sent, e.g. "

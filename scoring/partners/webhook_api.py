@@ -21,15 +21,13 @@ from config.kernel.errors import ApiError
 from config.kernel.openapi import errors
 from config.kernel.serializers import StrictSerializer
 from scoring.partners.api import PartnerSignedView
-from scoring.partners.auth import PARTNER_SIGNED, SIGNATURE_CODES, partner_of
+from scoring.partners.auth import PARTNER_SIGNED, SIGNED_401, partner_of
 from scoring.webhooks import selectors, services
 from scoring.webhooks.guard import UnsafeUrlCode
 from scoring.webhooks.models import WebhookAttempt, WebhookType
 from scoring.webhooks.payloads import iso
 
 URL_CODES = [UnsafeUrlCode.SCHEME, UnsafeUrlCode.ADDRESS, UnsafeUrlCode.UNRESOLVED, UnsafeUrlCode.INVALID]
-_SIGNED_401 = errors({401: SIGNATURE_CODES},
-                     _401="The signature headers are missing, or the key or the signature is refused.")
 _TYPES = ", ".join(f"`{t}`" for t in WebhookType.values)
 
 
@@ -105,7 +103,7 @@ def _answer(configured: services.EndpointSet) -> Response:
                 "later answers say `secret: null`. Loopback and private addresses, and http, are refused outside "
                 "development. Payloads and headers: the `x-webhooks` of this document.",
     parameters=PARTNER_SIGNED, request=EndpointBodySerializer,
-    responses={200: EndpointSerializer, **_SIGNED_401,
+    responses={200: EndpointSerializer, **SIGNED_401,
                **errors({400: [*URL_CODES, "invalid_choice", "min_length", "max_length", "required"]})},
 )
 class PartnerWebhookView(PartnerSignedView):
@@ -130,7 +128,7 @@ BODY_NOT_EMPTY = "body_not_empty"
                 "(messages carry both signatures), so the receiver can switch without losing a message; an older "
                 "one stops at once.",
     parameters=PARTNER_SIGNED, request=None,
-    responses={200: EndpointSerializer, **_SIGNED_401,
+    responses={200: EndpointSerializer, **SIGNED_401,
                **errors({400: [BODY_NOT_EMPTY], 404: [services.WebhookCode.NO_ENDPOINT]},
                         _404="No webhook endpoint is configured.")},
 )
@@ -156,7 +154,7 @@ def _delivery(attempt: WebhookAttempt) -> dict:
                 "Every attempt to deliver the partner's webhooks, newest first, `limit` per page; `next` is the "
                 "`cursor` of the next page. Only the partner's own.",
     parameters=[*PARTNER_SIGNED, DeliveriesQuerySerializer],
-    responses={200: DeliveriesPageSerializer, **_SIGNED_401,
+    responses={200: DeliveriesPageSerializer, **SIGNED_401,
                **errors({400: ["invalid", "min_value", "max_value"]})},
 )
 class PartnerWebhookDeliveriesView(PartnerSignedView):
