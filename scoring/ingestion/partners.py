@@ -6,7 +6,6 @@ A signed request carries ``X-Credo-Key: <key id>``, ``X-Credo-Timestamp: <unix s
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -22,6 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from config.kernel.errors import DomainError
+from config.kernel.sealing import fernet, fernet_for, secrets_material
 from scoring.ingestion.models import Partner, PartnerKey, PartnerKeyAudit
 
 
@@ -46,14 +46,12 @@ class IssuedKey:
     secret: str
 
 
+#: The sealing label of partners' signing secrets (``config.kernel.sealing``).
+SEALING_LABEL = "credo-partner-secrets"
+
+
 def _fernet() -> Fernet:
-    return _fernet_for(settings.CREDO_SECRETS_KEY or settings.SECRET_KEY)
-
-
-@functools.lru_cache(maxsize=4)
-def _fernet_for(material: str) -> Fernet:
-    key = base64.urlsafe_b64encode(hashlib.sha256(("credo-partner-secrets:" + material).encode()).digest())
-    return Fernet(key)
+    return fernet(SEALING_LABEL)
 
 
 @functools.lru_cache(maxsize=256)
@@ -61,7 +59,7 @@ def _decrypt_token(material: str, token: bytes) -> bytes:
     """The secret in ``token``. Cached by the ciphertext itself, so a cached entry can never be
     stale: a re-issued or re-encrypted secret is a new token, and whether a key may be used at
     all (revoked, partner inactive) is read from the database on every request."""
-    return _fernet_for(material).decrypt(token)
+    return fernet_for(SEALING_LABEL, material).decrypt(token)
 
 
 def partner_key_holds(*, key: PartnerKey, secret: str) -> bool:
@@ -73,7 +71,7 @@ def partner_key_holds(*, key: PartnerKey, secret: str) -> bool:
 
 def _decrypt_secret(token: bytes) -> bytes:
     try:
-        return _decrypt_token(settings.CREDO_SECRETS_KEY or settings.SECRET_KEY, token)
+        return _decrypt_token(secrets_material(), token)
     except InvalidToken as exc:  # the secrets key changed: this key can no longer verify
         raise SignatureError("This key can no longer be used.", code=SignatureCode.UNKNOWN_KEY) from exc
 

@@ -10,29 +10,26 @@ secret can ever be decrypted as the other.
 from __future__ import annotations
 
 import base64
-import functools
-import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography.fernet import Fernet
-from django.conf import settings
 from standardwebhooks.webhooks import Webhook
+
+from config.kernel.sealing import fernet
 
 PREFIX = "whsec_"
 #: Bytes of randomness in a secret (the spec asks for 24 to 64).
 SECRET_BYTES = 32
 
 
-@functools.lru_cache(maxsize=4)
-def _fernet_for(material: str) -> Fernet:
-    key = base64.urlsafe_b64encode(hashlib.sha256(("credo-webhook-secrets:" + material).encode()).digest())
-    return Fernet(key)
+#: The sealing label of webhook secrets (``config.kernel.sealing``): not a partner key's.
+SEALING_LABEL = "credo-webhook-secrets"
 
 
 def _fernet() -> Fernet:
-    return _fernet_for(settings.CREDO_SECRETS_KEY or settings.SECRET_KEY)
+    return fernet(SEALING_LABEL)
 
 
 def secret_new() -> str:
